@@ -1,0 +1,1 @@
+"""Runtime, channels, storage: everything with I/O."""

@@ -1,0 +1,1 @@
+"""The pure dialogue core: no I/O, no database, no network, no spaCy."""

@@ -1,0 +1,275 @@
+"""The data the pure dialogue core consumes and produces.
+
+Channels turn what a citizen did into an `Inbound`; `handlers.dialogue.handle(inbound, state, ctx)` returns a
+`Decision` (new state, messages, effects); the runtime stores all of it in one transaction and then sends.
+Nothing here performs I/O.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import Enum
+from typing import Any, Protocol
+
+from surveys.catalog import SurveyCatalog
+
+MAX_CALLBACK_BYTES = 64
+"""Telegram's limit for callback_data; every button payload the core makes fits in it."""
+
+
+class InboundKind(str, Enum):
+    """What a citizen (or the scheduler) did."""
+
+    TEXT = "text"  # typed text that is not a command
+    COMMAND = "command"  # /name args
+    BUTTON = "button"  # a button press / poll response: `payload` holds the button's payload
+    MEDIA = "media"  # sticker, photo, voice, video, document, location, contact ...: `media` names it
+    EDITED = "edited"  # an edited earlier message (not re-processed)
+    GROUP = "group"  # anything in a group room (the bot only talks 1:1)
+    FOLLOW_UP = "follow_up"  # a due follow_ups row fed back by the scheduler: `payload` holds its kind
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One thing a citizen did on a channel, normalised.
+
+    `event_id` is unique per channel (Telegram update_id, Matrix event id); duplicates are dropped by the
+    runtime. `user_id`/`chat_id` identify the contact and are never given to storage outside the contact table.
+    """
+
+    kind: InboundKind
+    channel: str
+    user_id: str
+    chat_id: str
+    event_id: str
+    received_at: datetime
+    text: str = ""
+    command: str = ""  # lower case, without "/" and "@botname"
+    args: str = ""
+    payload: str = ""
+    media: str = ""
+    message_ref: str | None = None  # the channel's id of the message a button sat on
+    language_hint: str | None = None  # e.g. Telegram's from.language_code
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (for the inbound inbox table)."""
+        data = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        data["kind"] = self.kind.value
+        data["received_at"] = self.received_at.isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Inbound:
+        """Inverse of `to_dict`."""
+        values = dict(data)
+        values["kind"] = InboundKind(values["kind"])
+        values["received_at"] = datetime.fromisoformat(values["received_at"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button (Telegram inline keyboard button, Matrix poll answer, numbered terminal line)."""
+
+    payload: str
+    label: str
+
+    def __post_init__(self) -> None:
+        if len(self.payload.encode()) > MAX_CALLBACK_BYTES:
+            raise ValueError(f"button payload longer than {MAX_CALLBACK_BYTES} bytes: {self.payload!r}")
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file to send (e.g. the /meinedaten export when it is longer than one message)."""
+
+    filename: str
+    content: bytes
+    mime_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One message to the citizen.
+
+    `buttons` are rows of buttons. `question` marks a survey question with options (Matrix renders it as a
+    poll). `replaces` names the channel message to edit instead of sending a new one (e.g. to remove a
+    keyboard after it was answered); channels fall back to sending when editing is impossible.
+    """
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    document: Document | None = None
+    replaces: str | None = None
+    question: bool = False
+    multi: bool = False
+
+    def all_buttons(self) -> list[Button]:
+        """The buttons in reading order."""
+        return [b for row in self.buttons for b in row]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (for the outbox table)."""
+        return {
+            "text": self.text,
+            "buttons": [[{"payload": b.payload, "label": b.label} for b in row] for row in self.buttons],
+            "document": None
+            if self.document is None
+            else {
+                "filename": self.document.filename,
+                "content": base64.b64encode(self.document.content).decode(),
+                "mime_type": self.document.mime_type,
+            },
+            "replaces": self.replaces,
+            "question": self.question,
+            "multi": self.multi,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Outbound:
+        """Inverse of `to_dict`."""
+        doc = data.get("document")
+        return cls(
+            text=data["text"],
+            buttons=tuple(tuple(Button(b["payload"], b["label"]) for b in row) for row in data.get("buttons", [])),
+            document=None
+            if doc is None
+            else Document(doc["filename"], base64.b64decode(doc["content"]), doc.get("mime_type", "application/json")),
+            replaces=data.get("replaces"),
+            question=bool(data.get("question", False)),
+            multi=bool(data.get("multi", False)),
+        )
+
+
+# --- effects: what the runtime must store or do besides saving the state -----------------------------------
+
+
+@dataclass(frozen=True)
+class StartResponse:
+    """A citizen starts a survey version; `response_id` is the core-chosen id (from `Context.new_id`)."""
+
+    response_id: str
+    survey_key: str
+    survey_version: int
+
+
+@dataclass(frozen=True)
+class SaveAnswer:
+    """Insert or replace the answer to one question of a response."""
+
+    response_id: str
+    question_id: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class DeleteAnswer:
+    """Remove an answer (e.g. a question that is no longer shown after going back and changing a branch)."""
+
+    response_id: str
+    question_id: str
+
+
+@dataclass(frozen=True)
+class CompleteResponse:
+    response_id: str
+
+
+@dataclass(frozen=True)
+class SaveIdea:
+    """Store a submitted idea with the strategy field the citizen chose (None: citizen did not choose)."""
+
+    idea_id: str
+    text: str
+    field: str | None
+
+
+@dataclass(frozen=True)
+class ExportData:
+    """Load everything stored about the citizen and send it, rendered by `handlers.privacy.render_export`."""
+
+
+@dataclass(frozen=True)
+class DeleteCitizen:
+    """Delete every row of this citizen in every table, after the messages of this decision are queued."""
+
+
+@dataclass(frozen=True)
+class ScheduleFollowUp:
+    """Write a follow_ups row: at `due_at` the scheduler feeds an Inbound(kind=FOLLOW_UP, payload=kind) back."""
+
+    due_at: datetime
+    kind: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+Effect = StartResponse | SaveAnswer | DeleteAnswer | CompleteResponse | SaveIdea | ExportData | DeleteCitizen | ScheduleFollowUp
+
+
+# --- state and context ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CitizenState:
+    """Everything the core knows about one citizen between events.
+
+    `language`, `consent_version` and `consent_at` are stored as columns of the citizens table; `flow` and
+    `data` (JSON-serialisable, owned by `handlers`) as the conversation row.
+    """
+
+    language: str = "de"
+    language_chosen: bool = False
+    consent_version: str | None = None
+    consent_at: datetime | None = None
+    flow: str = "new"
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def consented(self) -> bool:
+        return self.consent_version is not None
+
+    def evolve(self, **changes: Any) -> CitizenState:
+        """A copy with `changes` applied."""
+        return replace(self, **changes)
+
+
+class Texts(Protocol):
+    """User-facing texts by key and language (loaded from handlers/texts/*.yaml at start)."""
+
+    def get(self, key: str, lang: str, **values: Any) -> str: ...
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """A strategy field as the core needs it (from nlp/fields.yaml)."""
+
+    key: str
+    name: Mapping[str, str]
+
+    def label(self, lang: str) -> str:
+        return self.name.get(lang) or self.name["de"]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the core may consult besides the state; built by the runtime for each event."""
+
+    catalog: SurveyCatalog
+    texts: Texts
+    fields: Sequence[FieldInfo]
+    now: datetime  # timezone-aware
+    new_id: str  # a fresh unique id the core may use for a response or an idea
+    consent_version: str = "1"
+    idea_max_length: int = 2000
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the core decided for one Inbound."""
+
+    state: CitizenState
+    messages: tuple[Outbound, ...] = ()
+    effects: tuple[Effect, ...] = ()

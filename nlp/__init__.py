@@ -1,0 +1,1 @@
+"""Strategy-field taxonomy and (later) the spaCy classifier."""

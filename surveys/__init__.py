@@ -1,0 +1,1 @@
+"""Survey files: schema, loader with precise errors, and the pure survey engine."""
