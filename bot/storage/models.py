@@ -1,0 +1,211 @@
+"""The database tables as SQLAlchemy 2.0 typed models.
+
+The schema is created and changed only by the Alembic migrations in `migrations/versions`; a test checks that
+they match these models. Channel user ids live only in `contacts`; every other table refers to the citizen's
+pseudonymous id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column
+
+from bot.storage.types import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Explicit constraint names, so migrations can address constraints identically on every dialect."""
+
+CITIZEN_ID_LENGTH = 64
+CHANNEL_LENGTH = 20
+CHANNEL_ID_LENGTH = 255  # Matrix user and room ids may be up to 255 bytes
+CHAT_KEY_LENGTH = CHANNEL_LENGTH + 1 + CHANNEL_ID_LENGTH
+ERROR_LENGTH = 200
+SURVEY_KEY_LENGTH = 40
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+def _citizen_fk() -> MappedColumn[str]:
+    return mapped_column(String(CITIZEN_ID_LENGTH), ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
+
+
+class Citizen(Base):
+    """A person talking to the bot, known only by a keyed hash of their first contact."""
+
+    __tablename__ = "citizens"
+
+    id: Mapped[str] = mapped_column(String(CITIZEN_ID_LENGTH), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8))
+    language_chosen: Mapped[bool] = mapped_column(Boolean)
+    consent_version: Mapped[str | None] = mapped_column(String(20))
+    consent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Contact(Base):
+    """How to reach a citizen on one channel. The only table holding channel user ids."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("channel", "channel_user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    citizen_id: Mapped[str] = _citizen_fk()
+    channel: Mapped[str] = mapped_column(String(CHANNEL_LENGTH))
+    channel_user_id: Mapped[str] = mapped_column(String(CHANNEL_ID_LENGTH))
+    chat_id: Mapped[str] = mapped_column(String(CHANNEL_ID_LENGTH))
+
+
+class Conversation(Base):
+    """Where the citizen is in the dialogue (`flow`) and the flow's own data."""
+
+    __tablename__ = "conversations"
+
+    citizen_id: Mapped[str] = mapped_column(
+        String(CITIZEN_ID_LENGTH), ForeignKey("citizens.id", ondelete="CASCADE"), primary_key=True
+    )
+    flow: Mapped[str] = mapped_column(String(60))
+    data: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class InboundEvent(Base):
+    """The inbox: raw events durably stored before the channel acknowledges them; also the duplicate filter.
+
+    Once processed a row keeps only what deduplication needs (channel, event id, status, times).
+    """
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (
+        UniqueConstraint("channel", "event_id"),
+        Index(None, "status", "id"),
+        Index(None, "chat_key", "status", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(CHANNEL_LENGTH))
+    event_id: Mapped[str] = mapped_column(String(CHANNEL_ID_LENGTH))
+    chat_key: Mapped[str] = mapped_column(String(CHAT_KEY_LENGTH))
+    payload: Mapped[dict[str, Any] | None]
+    status: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(ERROR_LENGTH))
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Base):
+    """A message waiting to be sent. Deleted once sent, so sent messages are not kept."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index(None, "chat_key", "status", "id"),
+        Index(None, "status", "not_before"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(CHANNEL_LENGTH))
+    chat_id: Mapped[str] = mapped_column(String(CHANNEL_ID_LENGTH))
+    chat_key: Mapped[str] = mapped_column(String(CHAT_KEY_LENGTH))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer)
+    not_before: Mapped[datetime | None]  # NULL: as soon as possible (whatever the sending worker's clock says)
+    last_error: Mapped[str | None] = mapped_column(String(ERROR_LENGTH))
+    created_at: Mapped[datetime]
+
+
+class Survey(Base):
+    """One imported version of a survey file."""
+
+    __tablename__ = "surveys"
+    __table_args__ = (UniqueConstraint("key", "version"), UniqueConstraint("key", "content_hash"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(SURVEY_KEY_LENGTH))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    definition: Mapped[dict[str, Any]]
+    title: Mapped[str] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean)
+    source_file: Mapped[str] = mapped_column(String(500))
+    imported_at: Mapped[datetime]
+
+
+class Response(Base):
+    """A citizen taking one survey version."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    citizen_id: Mapped[str] = _citizen_fk()
+    survey_id: Mapped[int] = mapped_column(Integer, ForeignKey("surveys.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+
+
+class Answer(Base):
+    """The current answer to one question of a response."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("response_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    response_id: Mapped[str] = mapped_column(String(64), ForeignKey("responses.id", ondelete="CASCADE"))
+    question_id: Mapped[str] = mapped_column(String(SURVEY_KEY_LENGTH))
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    answered_at: Mapped[datetime]
+
+
+class Idea(Base):
+    """An idea a citizen submitted, with the strategy field they chose."""
+
+    __tablename__ = "ideas"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    citizen_id: Mapped[str] = _citizen_fk()
+    text: Mapped[str] = mapped_column(Text)
+    field: Mapped[str | None] = mapped_column(String(SURVEY_KEY_LENGTH))
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20))
+
+
+class FollowUp(Base):
+    """Something that must happen at a time: fed back to the core as an Inbound when due."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (Index(None, "status", "due_at"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    citizen_id: Mapped[str] = _citizen_fk()
+    due_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class ChannelState(Base):
+    """Small per-channel cursors (Telegram offset, Matrix since-token) that must survive a restart."""
+
+    __tablename__ = "channel_state"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]

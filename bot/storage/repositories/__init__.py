@@ -1,0 +1,19 @@
+"""One repository per aggregate; all of one unit of work share its session (see `bot.storage.db.UnitOfWork`)."""
+
+from bot.storage.repositories.activity import FollowUpRepository, IdeaRepository
+from bot.storage.repositories.citizens import CitizenRepository, ContactRepository, ConversationRepository
+from bot.storage.repositories.messaging import ChannelStateRepository, InboxRepository, OutboxRepository
+from bot.storage.repositories.surveys import ResponseRepository, SurveyRepository
+
+__all__ = [
+    "ChannelStateRepository",
+    "CitizenRepository",
+    "ContactRepository",
+    "ConversationRepository",
+    "FollowUpRepository",
+    "IdeaRepository",
+    "InboxRepository",
+    "OutboxRepository",
+    "ResponseRepository",
+    "SurveyRepository",
+]

@@ -1,0 +1,119 @@
+"""Ideas and follow-ups: what citizens contribute and what must happen later."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from bot.storage import models as m
+from bot.storage.items import (
+    FOLLOW_UP_CANCELLED,
+    FOLLOW_UP_DONE,
+    FOLLOW_UP_FAILED,
+    FOLLOW_UP_PENDING,
+    FOLLOW_UP_RUNNING,
+    IDEA_NEW,
+    FollowUpItem,
+)
+from bot.storage.repositories._base import Repository, columns_for, plain_json, to_items, utc_now
+
+_FOLLOW_UP_COLUMNS = columns_for(m.FollowUp, FollowUpItem)
+
+
+class IdeaRepository(Repository):
+    def add(self, idea_id: str, citizen_id: str, text: str, field: str | None, now: datetime) -> None:
+        self.session.execute(
+            self._insert(m.Idea).values(
+                id=idea_id, citizen_id=citizen_id, text=text, field=field, created_at=now, status=IDEA_NEW
+            )
+        )
+
+    def count(self) -> int:
+        return int(self.session.execute(select(func.count()).select_from(m.Idea)).scalar_one())
+
+
+class FollowUpRepository(Repository):
+    """Time-based work as rows: claimed when due, fed back to the core, then marked done."""
+
+    def add(
+        self, citizen_id: str, due_at: datetime, kind: str, payload: Mapping[str, Any], *, now: datetime | None = None
+    ) -> int:
+        statement = (
+            self._insert(m.FollowUp)
+            .values(
+                citizen_id=citizen_id,
+                due_at=due_at,
+                kind=kind,
+                payload=plain_json(payload),
+                status=FOLLOW_UP_PENDING,
+                attempts=0,
+                created_at=now or utc_now(),
+            )
+            .returning(m.FollowUp.id)
+        )
+        return int(self.session.execute(statement).scalar_one())
+
+    def claim_due(self, now: datetime, limit: int = 100) -> list[FollowUpItem]:
+        """Mark up to `limit` due rows "running" (attempts + 1) in the caller's transaction and return them.
+
+        On PostgreSQL rows another worker is claiming are skipped (FOR UPDATE SKIP LOCKED), so no row is handed
+        out twice; on SQLite the unit of work's write lock serialises claims.
+        """
+        query = (
+            select(*_FOLLOW_UP_COLUMNS)
+            .where(m.FollowUp.status == FOLLOW_UP_PENDING, m.FollowUp.due_at <= now)
+            .order_by(m.FollowUp.due_at, m.FollowUp.id)
+            .limit(limit)
+        )
+        if self.is_postgres:
+            query = query.with_for_update(skip_locked=True)
+        items = to_items(FollowUpItem, self.session.execute(query).all())
+        if items:
+            self.session.execute(
+                update(m.FollowUp)
+                .where(m.FollowUp.id.in_([item.id for item in items]))
+                .values(status=FOLLOW_UP_RUNNING, attempts=m.FollowUp.attempts + 1)
+            )
+        return [replace(item, attempts=item.attempts + 1) for item in items]
+
+    def mark_done(self, follow_up_id: int) -> None:
+        self._set_status(follow_up_id, FOLLOW_UP_DONE)
+
+    def mark_failed(self, follow_up_id: int) -> None:
+        """Give up on a follow-up."""
+        self._set_status(follow_up_id, FOLLOW_UP_FAILED)
+
+    def retry_at(self, follow_up_id: int, due_at: datetime) -> None:
+        """Put a claimed follow-up back, due again at `due_at` (e.g. moved out of quiet hours)."""
+        self.session.execute(
+            update(m.FollowUp).where(m.FollowUp.id == follow_up_id).values(status=FOLLOW_UP_PENDING, due_at=due_at)
+        )
+
+    def cancel_for(self, citizen_id: str, kind: str) -> int:
+        """Cancel the citizen's pending follow-ups of `kind`; returns how many."""
+        return self._rowcount(
+            update(m.FollowUp)
+            .where(m.FollowUp.citizen_id == citizen_id, m.FollowUp.kind == kind, m.FollowUp.status == FOLLOW_UP_PENDING)
+            .values(status=FOLLOW_UP_CANCELLED)
+        )
+
+    def requeue_running(self) -> int:
+        """Return rows left "running" by a crashed process to "pending". Only safe when no other worker runs."""
+        return self._rowcount(
+            update(m.FollowUp).where(m.FollowUp.status == FOLLOW_UP_RUNNING).values(status=FOLLOW_UP_PENDING)
+        )
+
+    def pending_for(self, citizen_id: str) -> list[FollowUpItem]:
+        rows = self.session.execute(
+            select(*_FOLLOW_UP_COLUMNS)
+            .where(m.FollowUp.citizen_id == citizen_id, m.FollowUp.status == FOLLOW_UP_PENDING)
+            .order_by(m.FollowUp.due_at, m.FollowUp.id)
+        ).all()
+        return to_items(FollowUpItem, rows)
+
+    def _set_status(self, follow_up_id: int, status: str) -> None:
+        self.session.execute(update(m.FollowUp).where(m.FollowUp.id == follow_up_id).values(status=status))

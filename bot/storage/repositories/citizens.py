@@ -1,0 +1,157 @@
+"""Citizens, their contacts and their conversation state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.storage import models as m
+from bot.storage.items import Contact
+from bot.storage.repositories import privacy
+from bot.storage.repositories._base import Repository, columns_for, plain_json, to_items
+from handlers.events import CitizenState
+
+_CONTACT_COLUMNS = columns_for(m.Contact, Contact)
+
+
+class CitizenRepository(Repository):
+    """The citizen aggregate: the citizens row with its conversation, plus export and erasure of everything."""
+
+    def load_state(self, citizen_id: str) -> CitizenState | None:
+        """The state the dialogue core needs, or None for a citizen never seen (or deleted)."""
+        row = self.session.execute(
+            select(
+                m.Citizen.language,
+                m.Citizen.language_chosen,
+                m.Citizen.consent_version,
+                m.Citizen.consent_at,
+                m.Conversation.flow,
+                m.Conversation.data,
+            )
+            .outerjoin(m.Conversation, m.Conversation.citizen_id == m.Citizen.id)
+            .where(m.Citizen.id == citizen_id)
+        ).first()
+        if row is None:
+            return None
+        defaults = CitizenState()
+        return CitizenState(
+            language=row.language,
+            language_chosen=row.language_chosen,
+            consent_version=row.consent_version,
+            consent_at=row.consent_at,
+            flow=defaults.flow if row.flow is None else row.flow,
+            data={} if row.data is None else row.data,
+        )
+
+    def save_state(self, citizen_id: str, state: CitizenState, now: datetime) -> None:
+        """Insert or update the citizens and conversations rows; `now` counts as the citizen's last activity."""
+        citizen = self._insert(m.Citizen).values(
+            id=citizen_id,
+            language=state.language,
+            language_chosen=state.language_chosen,
+            consent_version=state.consent_version,
+            consent_at=state.consent_at,
+            created_at=now,
+            last_seen_at=now,
+        )
+        citizen = citizen.on_conflict_do_update(
+            index_elements=["id"],
+            set_={
+                name: getattr(citizen.excluded, name)
+                for name in ("language", "language_chosen", "consent_version", "consent_at", "last_seen_at")
+            },
+        )
+        self.session.execute(citizen)
+        conversation = self._insert(m.Conversation).values(
+            citizen_id=citizen_id, flow=state.flow, data=plain_json(state.data), updated_at=now
+        )
+        conversation = conversation.on_conflict_do_update(
+            index_elements=["citizen_id"],
+            set_={name: getattr(conversation.excluded, name) for name in ("flow", "data", "updated_at")},
+        )
+        self.session.execute(conversation)
+
+    def exists(self, citizen_id: str) -> bool:
+        return self.session.execute(select(m.Citizen.id).where(m.Citizen.id == citizen_id)).first() is not None
+
+    def export(self, citizen_id: str) -> dict[str, Any]:
+        """Everything stored about the citizen (JSON-serialisable, ISO dates); "citizen" is None if unknown."""
+        return privacy.export(self.session, citizen_id)
+
+    def delete_everything(self, citizen_id: str) -> dict[str, int]:
+        """Delete every row of the citizen in every table; returns the rows deleted per table.
+
+        Pending outbox messages stay (the goodbye must still go out; sent rows are deleted anyway); given-up
+        ones of the citizen's chats are deleted.
+        """
+        return privacy.delete_citizens(self.session, [citizen_id])
+
+    def purge_unconsented(self, older_than: datetime) -> int:
+        """Delete citizens who never consented and were last seen before `older_than`; returns how many."""
+        ids = (
+            self.session.execute(
+                select(m.Citizen.id).where(m.Citizen.consent_version.is_(None), m.Citizen.last_seen_at < older_than)
+            )
+            .scalars()
+            .all()
+        )
+        if ids:
+            privacy.delete_citizens(self.session, ids)
+        return len(ids)
+
+
+class ContactRepository(Repository):
+    """Channel identities. This is the only place a channel user id is stored."""
+
+    def citizen_for(self, channel: str, channel_user_id: str) -> str | None:
+        return self.session.execute(
+            select(m.Contact.citizen_id).where(
+                m.Contact.channel == channel, m.Contact.channel_user_id == channel_user_id
+            )
+        ).scalar_one_or_none()
+
+    def upsert(self, citizen_id: str, channel: str, channel_user_id: str, chat_id: str) -> None:
+        """Remember where to reach the citizen; the citizens row must exist (save the state first)."""
+        statement = self._insert(m.Contact).values(
+            citizen_id=citizen_id, channel=channel, channel_user_id=channel_user_id, chat_id=chat_id
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["channel", "channel_user_id"],
+            set_={"citizen_id": statement.excluded.citizen_id, "chat_id": statement.excluded.chat_id},
+        )
+        self.session.execute(statement)
+
+    def for_citizen(self, citizen_id: str) -> list[Contact]:
+        rows = self.session.execute(
+            select(*_CONTACT_COLUMNS).where(m.Contact.citizen_id == citizen_id).order_by(m.Contact.id)
+        ).all()
+        return to_items(Contact, rows)
+
+    def for_citizens(self, citizen_ids: Sequence[str]) -> list[Contact]:
+        """Contacts of several citizens (e.g. to announce a campaign)."""
+        rows = self.session.execute(
+            select(*_CONTACT_COLUMNS).where(m.Contact.citizen_id.in_(list(citizen_ids))).order_by(m.Contact.id)
+        ).all()
+        return to_items(Contact, rows)
+
+
+class ConversationRepository(Repository):
+    """Direct access to conversation rows; the runtime normally goes through `CitizenRepository.load_state`."""
+
+    def get(self, citizen_id: str) -> tuple[str, dict[str, Any]] | None:
+        """(flow, data) of the citizen's conversation."""
+        row = self.session.execute(
+            select(m.Conversation.flow, m.Conversation.data).where(m.Conversation.citizen_id == citizen_id)
+        ).first()
+        return None if row is None else (row.flow, row.data)
+
+    def citizens_in_flow(self, flow: str) -> list[str]:
+        """Citizen ids whose conversation is in `flow` (e.g. to find unfinished surveys)."""
+        return list(
+            self.session.execute(
+                select(m.Conversation.citizen_id).where(m.Conversation.flow == flow).order_by(m.Conversation.citizen_id)
+            ).scalars()
+        )

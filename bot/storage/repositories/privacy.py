@@ -1,0 +1,169 @@
+"""Export and erasure of everything stored about citizens (/meinedaten, /loeschen, the consent purge)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Delete, delete, select
+from sqlalchemy.orm import Session
+
+from bot.storage import models as m
+from bot.storage.items import OUTBOX_FAILED, chat_key
+from bot.storage.repositories._base import iso
+
+_CHUNK = 500
+"""Citizens deleted per statement batch (keeps IN lists well below SQLite's parameter limit)."""
+
+
+def export(session: Session, citizen_id: str) -> dict[str, Any]:
+    """Everything stored about one citizen, JSON-serialisable with ISO 8601 dates."""
+    citizen = session.execute(
+        select(
+            m.Citizen.id,
+            m.Citizen.language,
+            m.Citizen.language_chosen,
+            m.Citizen.consent_version,
+            m.Citizen.consent_at,
+            m.Citizen.created_at,
+            m.Citizen.last_seen_at,
+        ).where(m.Citizen.id == citizen_id)
+    ).first()
+    result: dict[str, Any] = {
+        "citizen": None,
+        "contacts": [],
+        "conversation": None,
+        "responses": [],
+        "ideas": [],
+        "follow_ups": [],
+    }
+    if citizen is None:
+        return result
+    result["citizen"] = {
+        key: iso(value) if isinstance(value, datetime) else value for key, value in citizen._mapping.items()
+    }
+    result["contacts"] = [
+        {"channel": row.channel, "channel_user_id": row.channel_user_id, "chat_id": row.chat_id}
+        for row in session.execute(
+            select(m.Contact.channel, m.Contact.channel_user_id, m.Contact.chat_id)
+            .where(m.Contact.citizen_id == citizen_id)
+            .order_by(m.Contact.id)
+        )
+    ]
+    conversation = session.execute(
+        select(m.Conversation.flow, m.Conversation.data, m.Conversation.updated_at).where(
+            m.Conversation.citizen_id == citizen_id
+        )
+    ).first()
+    if conversation is not None:
+        result["conversation"] = {
+            "flow": conversation.flow,
+            "data": conversation.data,
+            "updated_at": iso(conversation.updated_at),
+        }
+    result["responses"] = _export_responses(session, citizen_id)
+    result["ideas"] = [
+        {"id": row.id, "text": row.text, "field": row.field, "status": row.status, "created_at": iso(row.created_at)}
+        for row in session.execute(
+            select(m.Idea.id, m.Idea.text, m.Idea.field, m.Idea.status, m.Idea.created_at)
+            .where(m.Idea.citizen_id == citizen_id)
+            .order_by(m.Idea.created_at, m.Idea.id)
+        )
+    ]
+    result["follow_ups"] = [
+        {
+            "kind": row.kind,
+            "due_at": iso(row.due_at),
+            "status": row.status,
+            "payload": row.payload,
+            "created_at": iso(row.created_at),
+        }
+        for row in session.execute(
+            select(m.FollowUp.kind, m.FollowUp.due_at, m.FollowUp.status, m.FollowUp.payload, m.FollowUp.created_at)
+            .where(m.FollowUp.citizen_id == citizen_id)
+            .order_by(m.FollowUp.due_at, m.FollowUp.id)
+        )
+    ]
+    return result
+
+
+def _export_responses(session: Session, citizen_id: str) -> list[dict[str, Any]]:
+    responses = session.execute(
+        select(
+            m.Response.id,
+            m.Response.status,
+            m.Response.started_at,
+            m.Response.completed_at,
+            m.Survey.key,
+            m.Survey.version,
+            m.Survey.title,
+        )
+        .join(m.Survey, m.Survey.id == m.Response.survey_id)
+        .where(m.Response.citizen_id == citizen_id)
+        .order_by(m.Response.started_at, m.Response.id)
+    ).all()
+    answers: dict[str, list[dict[str, Any]]] = {row.id: [] for row in responses}
+    for row in session.execute(
+        select(m.Answer.response_id, m.Answer.question_id, m.Answer.value, m.Answer.answered_at)
+        .join(m.Response, m.Response.id == m.Answer.response_id)
+        .where(m.Response.citizen_id == citizen_id)
+        .order_by(m.Answer.answered_at, m.Answer.id)
+    ):
+        answers[row.response_id].append(
+            {"question_id": row.question_id, "value": row.value, "answered_at": iso(row.answered_at)}
+        )
+    return [
+        {
+            "id": row.id,
+            "survey": {"key": row.key, "version": row.version, "title": row.title},
+            "status": row.status,
+            "started_at": iso(row.started_at),
+            "completed_at": iso(row.completed_at),
+            "answers": answers[row.id],
+        }
+        for row in responses
+    ]
+
+
+def delete_citizens(session: Session, citizen_ids: Sequence[str]) -> dict[str, int]:
+    """Delete the citizens and every row referring to them, children first; returns rows deleted per table.
+
+    Explicit deletes rather than ON DELETE CASCADE alone: the counts are reported, and a database whose
+    foreign keys are not enforced (SQLite without the pragma) is still cleaned completely.
+    """
+    counts = dict.fromkeys(
+        ("answers", "responses", "ideas", "follow_ups", "conversations", "outbox", "contacts", "citizens"), 0
+    )
+    ids = list(dict.fromkeys(citizen_ids))
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        chat_keys = [
+            chat_key(row.channel, row.chat_id)
+            for row in session.execute(
+                select(m.Contact.channel, m.Contact.chat_id).where(m.Contact.citizen_id.in_(chunk))
+            )
+        ]
+        responses = select(m.Response.id).where(m.Response.citizen_id.in_(chunk)).scalar_subquery()
+        statements: list[tuple[str, Delete]] = [
+            ("answers", delete(m.Answer).where(m.Answer.response_id.in_(responses))),
+            ("responses", delete(m.Response).where(m.Response.citizen_id.in_(chunk))),
+            ("ideas", delete(m.Idea).where(m.Idea.citizen_id.in_(chunk))),
+            ("follow_ups", delete(m.FollowUp).where(m.FollowUp.citizen_id.in_(chunk))),
+            ("conversations", delete(m.Conversation).where(m.Conversation.citizen_id.in_(chunk))),
+            # Messages that will never be sent; pending ones (e.g. the goodbye) still go out and are then deleted.
+            (
+                "outbox",
+                delete(m.OutboxMessage).where(
+                    m.OutboxMessage.chat_key.in_(chat_keys), m.OutboxMessage.status == OUTBOX_FAILED
+                ),
+            ),
+            ("contacts", delete(m.Contact).where(m.Contact.citizen_id.in_(chunk))),
+            ("citizens", delete(m.Citizen).where(m.Citizen.id.in_(chunk))),
+        ]
+        for table, statement in statements:
+            result = cast(
+                CursorResult[Any], session.execute(statement, execution_options={"synchronize_session": False})
+            )
+            counts[table] += result.rowcount
+    return counts

@@ -1,0 +1,147 @@
+"""Imported survey versions and the citizens' responses to them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+
+from bot.storage import models as m
+from bot.storage.items import RESPONSE_COMPLETED, RESPONSE_IN_PROGRESS, StoredSurvey, UnknownSurveyError
+from bot.storage.repositories._base import Repository, columns_for, plain_json, to_item, to_items
+
+_SURVEY_COLUMNS = columns_for(m.Survey, StoredSurvey)
+
+
+class SurveyRepository(Repository):
+    """Survey versions: every distinct content of a survey file is kept, so answers always refer to what was asked."""
+
+    def import_survey(
+        self, key: str, definition: dict[str, Any], content_hash: str, title: str, source_file: str, now: datetime
+    ) -> tuple[int, bool]:
+        """Store a survey file's content; returns (version, created).
+
+        The same content again yields its existing version. New content becomes version max+1 and the only
+        active version of the key. Content reverted to an earlier version makes that version the active one
+        again, unless staff had deactivated the survey.
+        """
+        existing = self._by_hash(key, content_hash)
+        if existing is not None:
+            if not existing.active and self._any_active(key):
+                self._activate_only(key, existing.id)
+            return existing.version, False
+        for _ in range(3):  # another worker may import the same file at the same moment
+            latest = self.session.execute(select(func.max(m.Survey.version)).where(m.Survey.key == key)).scalar_one()
+            version = (latest or 0) + 1
+            statement = (
+                self._insert(m.Survey)
+                .values(
+                    key=key,
+                    version=version,
+                    content_hash=content_hash,
+                    definition=plain_json(definition),
+                    title=title,
+                    active=True,
+                    source_file=source_file,
+                    imported_at=now,
+                )
+                .on_conflict_do_nothing()
+                .returning(m.Survey.id)
+            )
+            survey_id = self.session.execute(statement).scalar_one_or_none()
+            if survey_id is not None:
+                self._activate_only(key, survey_id)
+                return version, True
+            existing = self._by_hash(key, content_hash)
+            if existing is not None:
+                return existing.version, False
+        raise RuntimeError(f"could not import survey {key!r}: its versions keep changing concurrently")
+
+    def versions(self) -> list[StoredSurvey]:
+        """Every stored version, by key and version."""
+        rows = self.session.execute(select(*_SURVEY_COLUMNS).order_by(m.Survey.key, m.Survey.version)).all()
+        return to_items(StoredSurvey, rows)
+
+    def get(self, key: str, version: int) -> StoredSurvey | None:
+        row = self.session.execute(
+            select(*_SURVEY_COLUMNS).where(m.Survey.key == key, m.Survey.version == version)
+        ).first()
+        return None if row is None else to_item(StoredSurvey, row)
+
+    def id_for(self, key: str, version: int) -> int | None:
+        return self.session.execute(
+            select(m.Survey.id).where(m.Survey.key == key, m.Survey.version == version)
+        ).scalar_one_or_none()
+
+    def set_active(self, key: str, active: bool) -> None:
+        """Offer the newest version of survey `key` to citizens, or stop offering it."""
+        if not active:
+            self.session.execute(update(m.Survey).where(m.Survey.key == key).values(active=False))
+            return
+        newest = self.session.execute(
+            select(m.Survey.id).where(m.Survey.key == key).order_by(m.Survey.version.desc()).limit(1)
+        ).scalar_one_or_none()
+        if newest is not None:
+            self._activate_only(key, newest)
+
+    def _by_hash(self, key: str, content_hash: str) -> StoredSurvey | None:
+        row = self.session.execute(
+            select(*_SURVEY_COLUMNS).where(m.Survey.key == key, m.Survey.content_hash == content_hash)
+        ).first()
+        return None if row is None else to_item(StoredSurvey, row)
+
+    def _any_active(self, key: str) -> bool:
+        query = select(m.Survey.id).where(m.Survey.key == key, m.Survey.active.is_(True)).limit(1)
+        return self.session.execute(query).first() is not None
+
+    def _activate_only(self, key: str, survey_id: int) -> None:
+        self.session.execute(update(m.Survey).where(m.Survey.key == key).values(active=m.Survey.id == survey_id))
+
+
+class ResponseRepository(Repository):
+    """A citizen's responses and their answers (one current answer per question)."""
+
+    def start(self, response_id: str, citizen_id: str, survey_key: str, survey_version: int, now: datetime) -> None:
+        survey_id = SurveyRepository(self.session).id_for(survey_key, survey_version)
+        if survey_id is None:
+            raise UnknownSurveyError(survey_key, survey_version)
+        self.session.execute(
+            self._insert(m.Response).values(
+                id=response_id, citizen_id=citizen_id, survey_id=survey_id, status=RESPONSE_IN_PROGRESS, started_at=now
+            )
+        )
+
+    def save_answer(self, response_id: str, question_id: str, value: Any, now: datetime) -> None:
+        """Insert or replace the answer to `question_id`."""
+        statement = self._insert(m.Answer).values(
+            response_id=response_id, question_id=question_id, value=plain_json(value), answered_at=now
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["response_id", "question_id"],
+            set_={"value": statement.excluded.value, "answered_at": statement.excluded.answered_at},
+        )
+        self.session.execute(statement)
+
+    def delete_answer(self, response_id: str, question_id: str) -> None:
+        self.session.execute(
+            delete(m.Answer).where(m.Answer.response_id == response_id, m.Answer.question_id == question_id)
+        )
+
+    def complete(self, response_id: str, now: datetime) -> None:
+        self.session.execute(
+            update(m.Response).where(m.Response.id == response_id).values(status=RESPONSE_COMPLETED, completed_at=now)
+        )
+
+    def answers(self, response_id: str) -> dict[str, Any]:
+        """Question id → answer value, in the order they were (last) answered."""
+        rows = self.session.execute(
+            select(m.Answer.question_id, m.Answer.value)
+            .where(m.Answer.response_id == response_id)
+            .order_by(m.Answer.answered_at, m.Answer.id)
+        ).all()
+        return {row.question_id: row.value for row in rows}
+
+    def status(self, response_id: str) -> str | None:
+        """The response's status ("in_progress" or "completed"); None if there is no such response."""
+        return self.session.execute(select(m.Response.status).where(m.Response.id == response_id)).scalar_one_or_none()
