@@ -20,7 +20,7 @@ MAX_CALLBACK_BYTES = 64
 """Telegram's limit for callback_data; every button payload the core makes fits in it."""
 
 
-class InboundKind(str, Enum):
+class InboundKind(str, Enum):  # noqa: UP042 - StrEnum would change str(kind); kept as the contract defines it
     """What a citizen (or the scheduler) did."""
 
     TEXT = "text"  # typed text that is not a command
@@ -206,7 +206,16 @@ class ScheduleFollowUp:
     payload: Mapping[str, Any] = field(default_factory=dict)
 
 
-Effect = StartResponse | SaveAnswer | DeleteAnswer | CompleteResponse | SaveIdea | ExportData | DeleteCitizen | ScheduleFollowUp
+Effect = (
+    StartResponse
+    | SaveAnswer
+    | DeleteAnswer
+    | CompleteResponse
+    | SaveIdea
+    | ExportData
+    | DeleteCitizen
+    | ScheduleFollowUp
+)
 
 
 # --- state and context ------------------------------------------------------------------------------------------

@@ -1,0 +1,230 @@
+"""The dialogue core's entry point: `handle(inbound, state, ctx) -> Decision`.
+
+Every event passes the same gates in this order — crisis phrases (always answered, nothing consumed), the
+flood limit, group chats, consent — and then the tables below decide: `STEPS` (what each step shows and does
+with typed text and /abbrechen), `BUTTONS` (payload prefix → handler, and in which steps it is valid) and
+`COMMANDS` (German names and English aliases).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+
+from handlers import ideas, onboarding, privacy, questions, survey_flow
+from handlers.crisis import crisis_reply, is_crisis
+from handlers.events import CitizenState, Context, Decision, Inbound, InboundKind, Outbound
+from handlers.state import DialogueData, Flow
+from handlers.turn import Turn, with_lead
+
+Handler = Callable[[Turn], Decision]
+PayloadHandler = Callable[[Turn, str], Decision | None]  # None: the button does not fit the current step
+
+SURVEY_REMINDER = "survey_reminder"
+"""FOLLOW_UP kind that re-offers an unfinished survey."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the conversation: how it is shown, what typed text does, what /abbrechen does."""
+
+    prompt: Handler
+    on_text: Callable[[Turn, str], Decision] | None = None  # None: typed text picks one of the offered buttons
+    on_cancel: Handler | None = None
+
+
+STEPS: Mapping[Flow, Step] = MappingProxyType(
+    {
+        Flow.NEW: Step(prompt=onboarding.show_notice),
+        Flow.CONSENT: Step(prompt=onboarding.show_notice),
+        Flow.DECLINED: Step(prompt=onboarding.show_notice),
+        Flow.MENU: Step(prompt=onboarding.show_menu),
+        Flow.SURVEY_LIST: Step(prompt=survey_flow.show_list),
+        Flow.SURVEY: Step(prompt=survey_flow.show_question, on_text=survey_flow.on_text, on_cancel=survey_flow.pause),
+        Flow.IDEA_TEXT: Step(prompt=ideas.show_prompt, on_text=ideas.on_text, on_cancel=ideas.cancel),
+        Flow.IDEA_FIELD: Step(prompt=ideas.show_fields, on_cancel=ideas.cancel),
+        Flow.DELETE_CONFIRM: Step(prompt=privacy.ask_delete, on_cancel=privacy.keep),
+    }
+)
+
+
+@dataclass(frozen=True)
+class ButtonRoute:
+    """Where a payload prefix goes. `flows`: the steps it belongs to (None: any step after consent)."""
+
+    handle: PayloadHandler
+    flows: frozenset[Flow] | None = None
+    before_consent: bool = False
+
+
+def _on_menu(turn: Turn, item: str) -> Decision | None:
+    handler = MENU_ITEMS.get(item)
+    return None if handler is None else handler(turn)
+
+
+MENU_ITEMS: Mapping[str, Handler] = MappingProxyType(
+    {
+        "surveys": survey_flow.show_list,
+        "idea": ideas.start,
+        "data": privacy.export,
+        "help": onboarding.help_with_menu,
+        "resume": survey_flow.resume,
+    }
+)
+
+BUTTONS: Mapping[str, ButtonRoute] = MappingProxyType(
+    {
+        onboarding.CONSENT: ButtonRoute(
+            onboarding.on_consent, flows=frozenset({Flow.CONSENT, Flow.DECLINED}), before_consent=True
+        ),
+        onboarding.MENU: ButtonRoute(_on_menu),
+        survey_flow.START: ButtonRoute(survey_flow.on_start),
+        questions.ANSWER: ButtonRoute(survey_flow.on_answer),
+        questions.TOGGLE: ButtonRoute(survey_flow.on_toggle),
+        questions.DONE: ButtonRoute(survey_flow.on_done),
+        questions.SKIP: ButtonRoute(survey_flow.on_skip),
+        ideas.FIELD: ButtonRoute(ideas.on_field, flows=frozenset({Flow.IDEA_FIELD})),
+        privacy.DELETE: ButtonRoute(privacy.on_confirm, flows=frozenset({Flow.DELETE_CONFIRM}), before_consent=True),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    handle: Handler
+    before_consent: bool = False
+
+
+def _cancel(turn: Turn) -> Decision:
+    step = STEPS[turn.flow]
+    if step.on_cancel is not None:
+        return step.on_cancel(turn)
+    return onboarding.menu(turn, lead=turn.t("common.nothing_to_cancel"))
+
+
+def _language(turn: Turn) -> Decision:
+    switched = onboarding.switch_language(turn)
+    return with_lead(STEPS[switched.flow].prompt(switched), switched.t("language.changed"))
+
+
+def _commands(*entries: tuple[tuple[str, ...], Handler, bool]) -> Mapping[str, Command]:
+    return MappingProxyType({name: Command(handler, early) for names, handler, early in entries for name in names})
+
+
+COMMANDS: Mapping[str, Command] = _commands(
+    (("start",), onboarding.start, True),
+    (("hilfe", "help"), onboarding.show_help, True),
+    (("sprache", "language"), _language, True),
+    (("datenschutz", "privacy"), onboarding.privacy_info, True),
+    (("loeschen", "delete"), privacy.ask_delete, True),
+    (("menu", "menue"), onboarding.show_menu, False),
+    (("umfragen", "surveys"), survey_flow.show_list, False),
+    (("weiter", "resume", "continue"), survey_flow.resume, False),
+    (("zurueck", "back"), survey_flow.back, False),
+    (("ueberspringen", "skip"), survey_flow.skip_command, False),
+    (("abbrechen", "cancel"), _cancel, False),
+    (("idee", "idea"), ideas.start, False),
+    (("meinedaten", "mydata"), privacy.export, False),
+)
+
+
+# --------------------------------------------------------------------------------------------------- entry point
+
+
+def handle(inbound: Inbound, state: CitizenState, ctx: Context) -> Decision:
+    """Decide what happens for one event of one citizen (pure: no I/O)."""
+    if inbound.kind is InboundKind.FOLLOW_UP:
+        return _follow_up(Turn(inbound, state, DialogueData.from_dict(state.data), ctx))
+    current = state
+    if Flow.of(state.flow, state.consented) is Flow.NEW and not state.language_chosen:
+        current = state.evolve(language=onboarding.language_from_hint(inbound.language_hint))
+    data = DialogueData.from_dict(current.data)
+    bucket, over_limit = data.flood.register(inbound.received_at)
+    turn = Turn(inbound, current, data.evolve(flood=bucket), ctx)
+    if is_crisis(_written_text(inbound), ctx.texts):
+        # Safety before everything, the flood limit included; the step stays where it was.
+        return turn.reply(crisis_reply(ctx.texts, turn.lang))
+    if over_limit:
+        if bucket.noticed:
+            return Decision(state=state)
+        return turn.reply(
+            Outbound(text=turn.t("common.flood")), data=turn.data.evolve(flood=replace(bucket, noticed=True))
+        )
+    return _dispatch(turn)
+
+
+def _written_text(inbound: Inbound) -> str:
+    if inbound.kind is InboundKind.COMMAND:
+        return inbound.args
+    if inbound.kind in (InboundKind.TEXT, InboundKind.EDITED, InboundKind.GROUP):
+        return inbound.text
+    return ""
+
+
+def _dispatch(turn: Turn) -> Decision:
+    inbound = turn.inbound
+    kind = inbound.kind
+    if kind is InboundKind.GROUP:
+        return turn.reply(Outbound(text=turn.t("common.group")))
+    if kind is InboundKind.COMMAND:
+        return _command(turn)
+    if kind is InboundKind.BUTTON:
+        return _button(turn, inbound.payload)
+    if not turn.state.consented:
+        if kind is InboundKind.TEXT:
+            typed = turn.data.offered.match(inbound.text)
+            if typed is None and turn.flow is Flow.CONSENT:
+                typed = onboarding.typed_consent(turn, inbound.text)
+            if typed is not None:
+                return _button(turn, typed)
+        return onboarding.show_notice(turn)
+    if kind is InboundKind.TEXT:
+        return _text(turn, inbound.text)
+    if kind is InboundKind.EDITED:
+        return turn.reply(Outbound(text=turn.t("common.edited")))
+    return with_lead(STEPS[turn.flow].prompt(turn), turn.t("common.media"))
+
+
+def _command(turn: Turn) -> Decision:
+    command = COMMANDS.get(turn.inbound.command)
+    if not turn.state.consented and (command is None or not command.before_consent):
+        return onboarding.show_notice(turn)
+    if command is None:
+        return turn.reply(Outbound(text=turn.t("common.unknown_command")))
+    return command.handle(turn)
+
+
+def _button(turn: Turn, payload: str) -> Decision:
+    prefix, _, rest = payload.partition(":")
+    route = BUTTONS.get(prefix)
+    if (
+        route is not None
+        and (turn.state.consented or route.before_consent)
+        and (route.flows is None or turn.flow in route.flows)
+    ):
+        decision = route.handle(turn, rest)
+        if decision is not None:
+            return decision
+    if not turn.state.consented:
+        return onboarding.show_notice(turn)
+    # An old or double-tapped button: say so and show the current step again, never act twice.
+    return with_lead(STEPS[turn.flow].prompt(turn), turn.t("common.stale"))
+
+
+def _text(turn: Turn, text: str) -> Decision:
+    step = STEPS[turn.flow]
+    if step.on_text is not None:
+        return step.on_text(turn, text)
+    payload = turn.data.offered.match(text)
+    if payload is not None:
+        return _button(turn, payload)
+    return with_lead(step.prompt(turn), turn.t("common.choose"))
+
+
+def _follow_up(turn: Turn) -> Decision:
+    if turn.inbound.payload == SURVEY_REMINDER:
+        decision = survey_flow.reminder(turn)
+        if decision is not None:
+            return decision
+    return Decision(state=turn.state)

@@ -1,0 +1,191 @@
+"""The dialogue's own state: which step a citizen is at (`Flow`) and the typed flow data behind `CitizenState.data`.
+
+`CitizenState.data` must stay JSON-serialisable because the runtime stores it as the conversation row; every
+read and write goes through `DialogueData.from_dict` / `to_dict` so no flow pokes at raw dictionary keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from surveys.engine import fold
+from surveys.schema import AnswerValue
+
+FLOOD_LIMIT = 20
+"""Inbound events a citizen may send within `FLOOD_WINDOW_SECONDS` before the bot stops answering."""
+FLOOD_WINDOW_SECONDS = 60.0
+
+
+class Flow(StrEnum):
+    """The step a citizen is at; stored as `CitizenState.flow`."""
+
+    NEW = "new"  # never talked to us (or deleted everything)
+    CONSENT = "consent"  # privacy notice shown, waiting for "Einverstanden" / "Nein, danke"
+    DECLINED = "declined"  # said no; only the notice is shown again
+    MENU = "menu"  # idle, menu offered
+    SURVEY_LIST = "survey_list"  # choosing a survey
+    SURVEY = "survey"  # answering the current question of `DialogueData.survey`
+    IDEA_TEXT = "idea_text"  # waiting for the text of an idea
+    IDEA_FIELD = "idea_field"  # waiting for the strategy field of `DialogueData.idea`
+    DELETE_CONFIRM = "delete_confirm"  # asked whether to delete everything
+
+    @classmethod
+    def of(cls, value: str, consented: bool) -> Flow:
+        """The stored flow, tolerating values written by another version of the bot."""
+        try:
+            return cls(value)
+        except ValueError:
+            return cls.MENU if consented else cls.NEW
+
+
+@dataclass(frozen=True)
+class Offered:
+    """The buttons of the last message that had any, so typed numbers and labels can stand in for presses."""
+
+    buttons: tuple[tuple[str, str], ...] = ()  # (payload, label)
+
+    def match(self, text: str) -> str | None:
+        """The payload a typed text picks: a label (case/umlaut-insensitive, "✓ " ignored) or a 1-based number."""
+        typed = fold(text)
+        if not typed:
+            return None
+        for payload, label in self.buttons:
+            if fold(label.removeprefix("✓ ")) == typed:
+                return payload
+        number = typed.removeprefix("nr ").strip()
+        if number.isdigit() and 1 <= int(number) <= len(self.buttons):
+            return self.buttons[int(number) - 1][0]
+        return None
+
+    def to_list(self) -> list[list[str]]:
+        return [[payload, label] for payload, label in self.buttons]
+
+    @classmethod
+    def from_list(cls, rows: Sequence[Sequence[str]]) -> Offered:
+        return cls(tuple((str(row[0]), str(row[1])) for row in rows if len(row) == 2))
+
+
+@dataclass(frozen=True)
+class SurveyProgress:
+    """An unfinished response: which survey version, the current question and the answers so far.
+
+    `pending` holds the options ticked so far on the current multiple-choice question (not yet saved).
+    """
+
+    response_id: str
+    key: str
+    version: int
+    current: str
+    answers: Mapping[str, AnswerValue] = field(default_factory=dict)
+    pending: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "response_id": self.response_id,
+            "key": self.key,
+            "version": self.version,
+            "current": self.current,
+            "answers": dict(self.answers),
+            "pending": list(self.pending),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SurveyProgress:
+        return cls(
+            response_id=str(data["response_id"]),
+            key=str(data["key"]),
+            version=int(data["version"]),
+            current=str(data["current"]),
+            answers=dict(data.get("answers", {})),
+            pending=tuple(str(x) for x in data.get("pending", ())),
+        )
+
+
+@dataclass(frozen=True)
+class IdeaDraft:
+    """An idea whose text has arrived and whose strategy field is still to be chosen.
+
+    `proposed_field` is where a classifier's suggestion goes once there is one; the field buttons show it first.
+    """
+
+    text: str
+    proposed_field: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "proposed_field": self.proposed_field}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> IdeaDraft:
+        proposed = data.get("proposed_field")
+        return cls(text=str(data["text"]), proposed_field=None if proposed is None else str(proposed))
+
+
+@dataclass(frozen=True)
+class FloodBucket:
+    """Arrival times (epoch seconds) of the citizen's recent events and whether the slow-down notice went out."""
+
+    times: tuple[float, ...] = ()
+    noticed: bool = False
+
+    def register(self, at: datetime) -> tuple[FloodBucket, bool]:
+        """(bucket after this event, whether the event exceeds the limit).
+
+        An event over the limit is not added: once the recorded ones age out of the window, the citizen is
+        heard again, without storing anything about the ignored events.
+        """
+        now = at.timestamp()
+        recent = tuple(t for t in self.times if now - t < FLOOD_WINDOW_SECONDS)
+        if len(recent) >= FLOOD_LIMIT:
+            return FloodBucket(recent, self.noticed), True
+        return FloodBucket((*recent, now), False), False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"times": list(self.times), "noticed": self.noticed}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FloodBucket:
+        return cls(tuple(float(t) for t in data.get("times", ())), bool(data.get("noticed", False)))
+
+
+@dataclass(frozen=True)
+class DialogueData:
+    """Typed view of `CitizenState.data`.
+
+    `survey` survives detours (an idea, /abbrechen, a restart) so /weiter can resume at the exact question;
+    `completed` lists survey keys the citizen has finished.
+    """
+
+    offered: Offered = Offered()
+    survey: SurveyProgress | None = None
+    idea: IdeaDraft | None = None
+    completed: tuple[str, ...] = ()
+    flood: FloodBucket = FloodBucket()
+
+    def evolve(self, **changes: Any) -> DialogueData:
+        """A copy with `changes` applied."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "offered": self.offered.to_list(),
+            "survey": None if self.survey is None else self.survey.to_dict(),
+            "idea": None if self.idea is None else self.idea.to_dict(),
+            "completed": list(self.completed),
+            "flood": self.flood.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DialogueData:
+        survey = data.get("survey")
+        idea = data.get("idea")
+        return cls(
+            offered=Offered.from_list(data.get("offered", ())),
+            survey=None if survey is None else SurveyProgress.from_dict(survey),
+            idea=None if idea is None else IdeaDraft.from_dict(idea),
+            completed=tuple(str(k) for k in data.get("completed", ())),
+            flood=FloodBucket.from_dict(data.get("flood", {})),
+        )

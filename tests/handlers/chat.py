@@ -1,0 +1,199 @@
+"""A simulated citizen for dialogue tests: feeds events to `handle`, keeps the state the way the runtime
+does (JSON round trip of `data`), applies effects to an in-memory store and tracks message ids for edits."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+from handlers.dialogue import handle
+from handlers.events import (
+    Button,
+    CitizenState,
+    CompleteResponse,
+    Context,
+    Decision,
+    DeleteAnswer,
+    DeleteCitizen,
+    ExportData,
+    FieldInfo,
+    Inbound,
+    InboundKind,
+    Outbound,
+    SaveAnswer,
+    SaveIdea,
+    StartResponse,
+)
+from handlers.texts import TextCatalog, load_texts
+from nlp.fields import load_fields
+from surveys.catalog import SurveyCatalog, SurveyVersion
+from surveys.schema import Survey
+
+START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@cache
+def texts() -> TextCatalog:
+    return load_texts()
+
+
+@cache
+def fields() -> tuple[FieldInfo, ...]:
+    return tuple(FieldInfo(f.key, {"de": f.name_de, "en": f.name_en}) for f in load_fields())
+
+
+def catalog_of(*surveys: Survey) -> SurveyCatalog:
+    return SurveyCatalog([SurveyVersion(s.id, 1, s) for s in surveys])
+
+
+@dataclass
+class Response:
+    key: str
+    version: int
+    answers: dict[str, Any] = field(default_factory=dict)
+    complete: bool = False
+
+
+@dataclass
+class Store:
+    """What the runtime would have stored, built from the effects."""
+
+    responses: dict[str, Response] = field(default_factory=dict)
+    ideas: list[SaveIdea] = field(default_factory=list)
+    exports: int = 0
+    deletions: int = 0
+
+    def apply(self, decision: Decision) -> None:
+        for effect in decision.effects:
+            if isinstance(effect, StartResponse):
+                self.responses[effect.response_id] = Response(effect.survey_key, effect.survey_version)
+            elif isinstance(effect, SaveAnswer):
+                self.responses[effect.response_id].answers[effect.question_id] = effect.value
+            elif isinstance(effect, DeleteAnswer):
+                self.responses[effect.response_id].answers.pop(effect.question_id, None)
+            elif isinstance(effect, CompleteResponse):
+                self.responses[effect.response_id].complete = True
+            elif isinstance(effect, SaveIdea):
+                self.ideas.append(effect)
+            elif isinstance(effect, ExportData):
+                self.exports += 1
+            elif isinstance(effect, DeleteCitizen):
+                self.responses.clear()
+                self.ideas.clear()
+                self.deletions += 1
+
+
+class Chat:
+    """One citizen talking to the core."""
+
+    def __init__(
+        self,
+        catalog: SurveyCatalog,
+        *,
+        language_hint: str | None = "de",
+        step: timedelta = timedelta(seconds=5),
+        idea_max_length: int = 2000,
+    ) -> None:
+        self.catalog = catalog
+        self.language_hint = language_hint
+        self.step = step
+        self.idea_max_length = idea_max_length
+        self.state = CitizenState()
+        self.now = START
+        self.count = 0
+        self.store = Store()
+        self.decisions: list[Decision] = []
+        self.messages: dict[str, Outbound] = {}  # message ref → message as it looks now
+
+    # -------------------------------------------------------------------------------------------- sending
+    def event(self, kind: InboundKind, **values: Any) -> Decision:
+        self.count += 1
+        inbound = Inbound(
+            kind=kind,
+            channel="test",
+            user_id="u1",
+            chat_id="c1",
+            event_id=f"e{self.count}",
+            received_at=self.now,
+            language_hint=self.language_hint,
+            **values,
+        )
+        ctx = Context(
+            catalog=self.catalog,
+            texts=texts(),
+            fields=fields(),
+            now=self.now,
+            new_id=f"id-{self.count}",
+            consent_version="2025-1",
+            idea_max_length=self.idea_max_length,
+        )
+        decision = handle(inbound, self.state, ctx)
+        # The runtime stores `data` as JSON: whatever survives this round trip is what the next event sees.
+        self.state = replace(decision.state, data=json.loads(json.dumps(decision.state.data)))
+        self.store.apply(decision)
+        for message in decision.messages:
+            if message.replaces is not None:
+                self.messages[message.replaces] = message
+            else:
+                self.messages[f"m{len(self.messages) + 1}"] = message
+        self.decisions.append(decision)
+        self.now += self.step
+        return decision
+
+    def say(self, text: str) -> Decision:
+        return self.event(InboundKind.TEXT, text=text)
+
+    def command(self, name: str, args: str = "") -> Decision:
+        return self.event(InboundKind.COMMAND, command=name, args=args, text=f"/{name} {args}".strip())
+
+    def press(self, payload: str, ref: str | None = None) -> Decision:
+        """Press the button with `payload` on the newest message that has it (or on message `ref`)."""
+        if ref is None:
+            ref = next(r for r, m in reversed(self.messages.items()) if payload in [b.payload for b in m.all_buttons()])
+        return self.event(InboundKind.BUTTON, payload=payload, message_ref=ref)
+
+    def press_label(self, label: str) -> Decision:
+        """Press the button labelled `label` on the newest message with buttons."""
+        button = next(b for b in self.last_buttons() if b.label.removeprefix("✓ ") == label)
+        return self.press(button.payload)
+
+    def agree(self) -> Decision:
+        self.say("Hallo")
+        return self.press("consent:yes")
+
+    # -------------------------------------------------------------------------------------------- reading
+    @property
+    def last(self) -> Decision:
+        return self.decisions[-1]
+
+    @property
+    def text(self) -> str:
+        """All texts the last decision sent, one after the other."""
+        return "\n---\n".join(m.text for m in self.last.messages)
+
+    @property
+    def flow(self) -> str:
+        return self.state.flow
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return dict(self.state.data)
+
+    def last_buttons(self) -> list[Button]:
+        message = next(m for m in reversed(self.messages.values()) if m.buttons)
+        return message.all_buttons()
+
+    def labels(self) -> list[str]:
+        return [b.label for b in self.last_buttons()]
+
+    def only_response(self) -> Response:
+        (response,) = self.store.responses.values()
+        return response
+
+
+def current_question(chat: Chat) -> str:
+    """Id of the question the citizen is at in the unfinished survey."""
+    return str(chat.data["survey"]["current"])
