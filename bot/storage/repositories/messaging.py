@@ -233,16 +233,25 @@ class OutboxRepository(Repository):
 
     def next_for_chat(self, chat_key: str, now: datetime) -> OutboxItem | None:
         """The oldest pending message of one chat, if it may be sent at `now`."""
+        item = self.head(chat_key)
+        return item if item is not None and (item.not_before is None or item.not_before <= now) else None
+
+    def head(self, chat_key: str) -> OutboxItem | None:
+        """The oldest pending message of one chat, due or not (a waiting head holds back the rest)."""
         row = self.session.execute(
             select(*_OUTBOX_COLUMNS)
             .where(m.OutboxMessage.chat_key == chat_key, m.OutboxMessage.status == OUTBOX_PENDING)
             .order_by(m.OutboxMessage.id)
             .limit(1)
         ).first()
-        if row is None:
-            return None
-        item = to_item(OutboxItem, row)
-        return item if item.not_before is None or item.not_before <= now else None
+        return None if row is None else to_item(OutboxItem, row)
+
+    def pending_chat_keys(self) -> list[str]:
+        """Chats with at least one message still to send (due now or later)."""
+        rows = self.session.execute(
+            select(m.OutboxMessage.chat_key).where(m.OutboxMessage.status == OUTBOX_PENDING).distinct()
+        ).scalars()
+        return sorted(rows)
 
     def mark_sent(self, item_id: int) -> None:
         """The message was delivered: forget it."""

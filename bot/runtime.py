@@ -1,0 +1,409 @@
+"""The runtime: stores inbound events, runs the pure core per event in one transaction, then sends.
+
+Flow per event (DESIGN.md, "Acknowledge after commit"):
+1. `accept()` writes the raw events to the `inbound_events` inbox in one transaction (duplicates dropped) and
+   returns; only then does the channel acknowledge them upstream.
+2. A worker per chat drains that chat's inbox in order: one transaction loads the state, runs
+   `handlers.dialogue.handle`, stores state, answers, ideas and the outbound messages, and marks the event done.
+3. Only after that commit does the outbox sender deliver the chat's messages, in order, and delete them.
+Different chats are processed concurrently; one chat strictly sequentially.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from handlers.dialogue import handle
+from handlers.privacy import render_export
+
+from bot.channels.base import Channel, PermanentFailure, RetryLater
+from bot.config import Config
+from bot.identity import pseudonym
+from bot.storage.db import Database, UnitOfWork
+from bot.storage.items import OutboxItem, chat_key
+from handlers.events import (
+    CitizenState,
+    CompleteResponse,
+    Context,
+    DeleteAnswer,
+    DeleteCitizen,
+    ExportData,
+    FieldInfo,
+    Inbound,
+    InboundKind,
+    Outbound,
+    SaveAnswer,
+    SaveIdea,
+    ScheduleFollowUp,
+    StartResponse,
+    Texts,
+)
+from surveys.catalog import SurveyCatalog
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+"""An event whose processing crashed this often is given up (the citizen gets an apology instead)."""
+MAX_SEND_ATTEMPTS = 8
+UNCONSENTED_RETENTION = timedelta(hours=24)
+DONE_EVENT_RETENTION = timedelta(days=2)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class RuntimeStats:
+    """Counters for logs and benchmarks."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    processed: int = 0
+    failed: int = 0
+    sent: int = 0
+    send_retries: int = 0
+    send_failures: int = 0
+
+
+class Runtime:
+    """Wires storage, the dialogue core and the channels; see the module docstring for the flow."""
+
+    def __init__(
+        self,
+        config: Config,
+        database: Database,
+        *,
+        texts: Texts,
+        fields: Sequence[FieldInfo],
+        catalog: SurveyCatalog,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        self.db = database
+        self.texts = texts
+        self.fields = tuple(fields)
+        self.catalog = catalog
+        self.clock = clock
+        self.stats = RuntimeStats()
+        self.channels: dict[str, Channel] = {}
+        self._chat_workers: dict[str, asyncio.Task[None]] = {}
+        self._chat_dirty: set[str] = set()
+        self._send_workers: dict[str, asyncio.Task[None]] = {}
+        self._send_dirty: set[str] = set()
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._running = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # --- lifecycle ---------------------------------------------------------------------------------------------
+
+    def add_channel(self, channel: Channel) -> None:
+        self.channels[channel.name] = channel
+
+    async def start(self) -> None:
+        """Start channels and resume whatever a previous run left pending (inbox and outbox)."""
+        self._running = True
+        for channel in self.channels.values():
+            await channel.start(self)
+        await self.resume_pending()
+
+    async def stop(self) -> None:
+        """Stop channels, let running transactions finish; pending rows stay stored for the next start."""
+        self._running = False
+        for channel in list(self.channels.values()):
+            try:
+                await channel.stop()
+            except Exception:  # a failing channel must not keep the others from stopping
+                log.exception("event=channel_stop_failed channel=%s", channel.name)
+        for timer in self._timers:
+            timer.cancel()
+        tasks = [*self._chat_workers.values(), *self._send_workers.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def resume_pending(self) -> None:
+        """Kick workers for every chat that has unprocessed events or unsent messages."""
+        keys = await asyncio.to_thread(self._pending_keys)
+        for key in keys[0]:
+            self._kick_chat(key)
+        for key in keys[1]:
+            self._kick_send(key)
+
+    def _pending_keys(self) -> tuple[list[str], list[str]]:
+        with self.db.unit_of_work() as uow:
+            return uow.inbox.pending_chat_keys(), uow.outbox.pending_chat_keys()
+
+    async def wait_idle(self, timeout: float = 30.0) -> None:
+        """Wait until no chat has work in flight (tests and the terminal use it)."""
+        async with asyncio.timeout(timeout):
+            while self._chat_workers or self._send_workers:
+                await asyncio.gather(
+                    *self._chat_workers.values(), *self._send_workers.values(), return_exceptions=True
+                )
+
+    # --- inbound -----------------------------------------------------------------------------------------------
+
+    async def accept(self, events: Sequence[Inbound]) -> list[bool]:
+        """Durably store events in the inbox (one transaction); the channel may acknowledge them afterwards."""
+        if not events:
+            return []
+        results = await asyncio.to_thread(self._store_events, list(events))
+        for event, new in zip(events, results, strict=True):
+            if new:
+                self._kick_chat(chat_key(event.channel, event.chat_id))
+        self.stats.accepted += sum(results)
+        self.stats.duplicates += len(results) - sum(results)
+        return results
+
+    def _store_events(self, events: list[Inbound]) -> list[bool]:
+        with self.db.unit_of_work() as uow:
+            return [
+                uow.inbox.add(
+                    event.to_dict(),
+                    channel=event.channel,
+                    event_id=event.event_id,
+                    chat_key=chat_key(event.channel, event.chat_id),
+                    received_at=event.received_at,
+                )
+                for event in events
+            ]
+
+    def _kick_chat(self, key: str) -> None:
+        self._chat_dirty.add(key)
+        if key not in self._chat_workers and self._running:
+            self._chat_workers[key] = asyncio.create_task(self._chat_worker(key), name=f"chat:{key}")
+
+    async def _chat_worker(self, key: str) -> None:
+        try:
+            while key in self._chat_dirty:
+                self._chat_dirty.discard(key)
+                while self._running:
+                    outcome = await asyncio.to_thread(self._process_next, key)
+                    if outcome is None:
+                        break
+                    if outcome:
+                        self._kick_send(key)
+        except Exception:
+            log.exception("event=chat_worker_crashed")
+        finally:
+            self._chat_workers.pop(key, None)
+
+    def _process_next(self, key: str) -> bool | None:
+        """Process the oldest pending event of chat `key`. None: nothing pending; True: messages were queued."""
+        with self.db.unit_of_work() as uow:
+            item = uow.inbox.next_for_chat(key)
+        if item is None:
+            return None
+        try:
+            with self.db.unit_of_work() as uow:
+                locked = uow.inbox.lock(item.id)
+                if locked is None:  # another worker took it
+                    return False
+                queued = self._process_event(uow, Inbound.from_dict(locked.payload or {}))
+                uow.inbox.mark_done(item.id)
+            self.stats.processed += 1
+            return queued
+        except Exception as exc:
+            self.stats.failed += 1
+            log.exception("event=processing_failed inbox_id=%s attempts=%s", item.id, item.attempts + 1)
+            return self._record_failure(item.id, item.attempts + 1, type(exc).__name__)
+
+    def _record_failure(self, item_id: int, attempts: int, error: str) -> bool:
+        """Count a failed attempt; after MAX_ATTEMPTS give up and tell the citizen, so they always hear back."""
+        with self.db.unit_of_work() as uow:
+            if attempts < MAX_ATTEMPTS:
+                uow.inbox.retry(item_id, error)
+                return False
+            item = uow.inbox.lock(item_id)
+            uow.inbox.mark_failed(item_id, error)
+            if item is None or not item.payload:
+                return False
+            event = Inbound.from_dict(item.payload)
+            citizen = pseudonym(self.config.pseudonym_secret, event.channel, event.user_id)
+            state = uow.citizens.load_state(citizen) or CitizenState()
+            message = Outbound(self.texts.get("error.internal", state.language))
+            uow.outbox.enqueue(event.channel, event.chat_id, message.to_dict())
+            return True
+
+    def _process_event(self, uow: UnitOfWork, event: Inbound) -> bool:
+        """Run the core for one event inside the caller's transaction; True if messages were queued."""
+        now = self.clock()
+        citizen = pseudonym(self.config.pseudonym_secret, event.channel, event.user_id)
+        state = uow.citizens.load_state(citizen) or CitizenState()
+        ctx = Context(
+            catalog=self.catalog,
+            texts=self.texts,
+            fields=self.fields,
+            now=now,
+            new_id=uuid.uuid4().hex,
+            consent_version=self.config.consent_version,
+        )
+        decision = handle(event, state, ctx)
+        uow.citizens.save_state(citizen, decision.state, now)
+        uow.contacts.upsert(citizen, event.channel, event.user_id, event.chat_id)
+        messages = list(decision.messages)
+        delete = False
+        for effect in decision.effects:
+            match effect:
+                case StartResponse(response_id, key, version):
+                    uow.responses.start(response_id, citizen, key, version, now)
+                case SaveAnswer(response_id, question_id, value):
+                    uow.responses.save_answer(response_id, question_id, value, now)
+                case DeleteAnswer(response_id, question_id):
+                    uow.responses.delete_answer(response_id, question_id)
+                case CompleteResponse(response_id):
+                    uow.responses.complete(response_id, now)
+                case SaveIdea(idea_id, text, field):
+                    uow.ideas.add(idea_id, citizen, text, field, now)
+                case ScheduleFollowUp(due_at, kind, payload):
+                    uow.follow_ups.add(citizen, due_at, kind, dict(payload))
+                case ExportData():
+                    messages.extend(render_export(uow.citizens.export(citizen), decision.state.language, self.texts))
+                case DeleteCitizen():
+                    delete = True
+        for message in messages:
+            uow.outbox.enqueue(event.channel, event.chat_id, message.to_dict())
+        if delete:
+            counts = uow.citizens.delete_everything(citizen)
+            log.info("event=citizen_deleted rows=%s", sum(counts.values()))
+        return bool(messages)
+
+    # --- outbound ----------------------------------------------------------------------------------------------
+
+    def _kick_send(self, key: str) -> None:
+        self._send_dirty.add(key)
+        if key not in self._send_workers and self._running:
+            self._send_workers[key] = asyncio.create_task(self._send_worker(key), name=f"send:{key}")
+
+    def _kick_send_later(self, key: str, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        timer: asyncio.TimerHandle
+
+        def fire() -> None:
+            self._timers.discard(timer)
+            self._kick_send(key)
+
+        timer = loop.call_later(delay, fire)
+        self._timers.add(timer)
+
+    async def _send_worker(self, key: str) -> None:
+        try:
+            while key in self._send_dirty:
+                self._send_dirty.discard(key)
+                while self._running and await self._send_next(key):
+                    pass
+        except Exception:
+            log.exception("event=send_worker_crashed")
+        finally:
+            self._send_workers.pop(key, None)
+
+    async def _send_next(self, key: str) -> bool:
+        """Send the chat's oldest due message. False when there is none due now (or it must wait)."""
+        item = await asyncio.to_thread(self._outbox_head, key)
+        if item is None:
+            return False
+        if item.not_before is not None and item.not_before > self.clock():
+            # a retry back-off (e.g. 429 retry_after) that outlived a restart: wake up when it is due
+            self._kick_send_later(key, (item.not_before - self.clock()).total_seconds())
+            return False
+        channel = self.channels.get(item.channel)
+        if channel is None:
+            log.warning("event=send_no_channel channel=%s outbox_id=%s", item.channel, item.id)
+            return False
+        try:
+            await channel.send(item.chat_id, Outbound.from_dict(item.payload))
+        except RetryLater as exc:
+            self.stats.send_retries += 1
+            attempts = item.attempts + 1
+            if attempts >= MAX_SEND_ATTEMPTS:
+                await asyncio.to_thread(self._outbox_update, "mark_failed", item.id, exc.reason)
+                self.stats.send_failures += 1
+                log.warning("event=send_gave_up outbox_id=%s reason=%s", item.id, exc.reason)
+                return True
+            delay = max(exc.after, 0.05)
+            await asyncio.to_thread(
+                self._outbox_update, "retry_later", item.id, exc.reason, self.clock() + timedelta(seconds=delay)
+            )
+            log.info("event=send_retry outbox_id=%s after=%.2f reason=%s", item.id, delay, exc.reason)
+            self._kick_send_later(key, delay)
+            return False
+        except PermanentFailure as exc:
+            self.stats.send_failures += 1
+            log.warning("event=send_failed outbox_id=%s reason=%s", item.id, exc.reason)
+            await asyncio.to_thread(self._outbox_update, "mark_failed", item.id, exc.reason)
+            return True
+        await asyncio.to_thread(self._outbox_update, "mark_sent", item.id)
+        self.stats.sent += 1
+        return True
+
+    def _outbox_head(self, key: str) -> OutboxItem | None:
+        with self.db.unit_of_work() as uow:
+            return uow.outbox.head(key)
+
+    def _outbox_update(self, method: str, *args: Any) -> None:
+        with self.db.unit_of_work() as uow:
+            getattr(uow.outbox, method)(*args)
+
+    # --- scheduled work (called by the scheduler) --------------------------------------------------------------
+
+    async def feed_due_follow_ups(self) -> int:
+        """Turn due follow_ups rows into inbox events (outside quiet hours); returns how many."""
+        now = self.clock()
+        quiet = self.config.quiet_hours
+        if quiet is not None and quiet.contains(now.astimezone(self.config.timezone).time()):
+            return 0
+        keys = await asyncio.to_thread(self._claim_follow_ups, now)
+        for key in keys:
+            self._kick_chat(key)
+        return len(keys)
+
+    def _claim_follow_ups(self, now: datetime) -> list[str]:
+        keys: list[str] = []
+        with self.db.unit_of_work() as uow:
+            for due in uow.follow_ups.claim_due(now, 100):
+                contacts = uow.contacts.for_citizen(due.citizen_id)
+                if contacts:
+                    contact = contacts[0]
+                    event = Inbound(
+                        kind=InboundKind.FOLLOW_UP,
+                        channel=contact.channel,
+                        user_id=contact.channel_user_id,
+                        chat_id=contact.chat_id,
+                        event_id=f"follow_up:{due.id}",
+                        received_at=now,
+                        payload=due.kind,
+                        args=json.dumps(due.payload, ensure_ascii=False),
+                    )
+                    key = chat_key(contact.channel, contact.chat_id)
+                    if uow.inbox.add(
+                        event.to_dict(), channel=event.channel, event_id=event.event_id, chat_key=key, received_at=now
+                    ):
+                        keys.append(key)
+                uow.follow_ups.mark_done(due.id)
+        return keys
+
+    # --- housekeeping (called by the scheduler) ----------------------------------------------------------------
+
+    async def housekeeping(self) -> dict[str, int]:
+        """Purge citizens who never consented (24 h) and processed inbox rows; returns counts."""
+        now = self.clock()
+
+        def purge() -> dict[str, int]:
+            with self.db.unit_of_work() as uow:
+                return {
+                    "unconsented": uow.citizens.purge_unconsented(now - UNCONSENTED_RETENTION),
+                    "inbox": uow.inbox.purge_done(now - DONE_EVENT_RETENTION),
+                }
+
+        counts = await asyncio.to_thread(purge)
+        log.info("event=housekeeping %s", " ".join(f"{k}={v}" for k, v in counts.items()))
+        return counts
