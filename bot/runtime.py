@@ -20,14 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from handlers.dialogue import handle
-from handlers.privacy import render_export
-
 from bot.channels.base import Channel, PermanentFailure, RetryLater
 from bot.config import Config
 from bot.identity import pseudonym
 from bot.storage.db import Database, UnitOfWork
 from bot.storage.items import OutboxItem, chat_key
+from handlers.dialogue import handle
 from handlers.events import (
     CitizenState,
     CompleteResponse,
@@ -45,6 +43,7 @@ from handlers.events import (
     StartResponse,
     Texts,
 )
+from handlers.privacy import render_export
 from surveys.catalog import SurveyCatalog
 
 log = logging.getLogger(__name__)
@@ -152,11 +151,12 @@ class Runtime:
 
     # --- inbound -----------------------------------------------------------------------------------------------
 
-    async def accept(self, events: Sequence[Inbound]) -> list[bool]:
-        """Durably store events in the inbox (one transaction); the channel may acknowledge them afterwards."""
-        if not events:
+    async def accept(self, events: Sequence[Inbound], cursor: tuple[str, str] | None = None) -> list[bool]:
+        """Durably store events in the inbox, and the channel's `cursor` (key, value) in the same transaction;
+        the channel may acknowledge them afterwards. A cursor alone (no events) is stored too."""
+        if not events and cursor is None:
             return []
-        results = await asyncio.to_thread(self._store_events, list(events))
+        results = await asyncio.to_thread(self._store_events, list(events), cursor)
         for event, new in zip(events, results, strict=True):
             if new:
                 self._kick_chat(chat_key(event.channel, event.chat_id))
@@ -164,9 +164,9 @@ class Runtime:
         self.stats.duplicates += len(results) - sum(results)
         return results
 
-    def _store_events(self, events: list[Inbound]) -> list[bool]:
+    def _store_events(self, events: list[Inbound], cursor: tuple[str, str] | None = None) -> list[bool]:
         with self.db.unit_of_work() as uow:
-            return [
+            results = [
                 uow.inbox.add(
                     event.to_dict(),
                     channel=event.channel,
@@ -176,6 +176,18 @@ class Runtime:
                 )
                 for event in events
             ]
+            if cursor is not None:
+                uow.channel_state.set(cursor[0], cursor[1], self.clock())
+            return results
+
+    async def load_cursor(self, key: str) -> str | None:
+        """The cursor a channel last stored with `accept` (e.g. "matrix:since"); None before the first."""
+
+        def read() -> str | None:
+            with self.db.unit_of_work() as uow:
+                return uow.channel_state.get(key)
+
+        return await asyncio.to_thread(read)
 
     def _kick_chat(self, key: str) -> None:
         self._chat_dirty.add(key)

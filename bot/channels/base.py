@@ -1,0 +1,113 @@
+"""What every channel adapter provides to the runtime, and what it may call on the runtime.
+
+Channels are thin: they turn native updates into `Inbound` events, hand them to `EventSink.accept` (which
+returns only once the events are durably stored — only then may the channel acknowledge them upstream), and
+render `Outbound` messages natively in `send`. They decide nothing a citizen sees beyond rendering and never
+touch storage.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from handlers.events import Inbound, InboundKind, Outbound
+
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]+)?(?:\s+(.*))?$", re.DOTALL)
+
+
+def text_event(
+    channel: str,
+    user_id: str,
+    chat_id: str,
+    event_id: str,
+    text: str,
+    received_at: datetime,
+    language_hint: str | None = None,
+) -> Inbound:
+    """A typed message as an Inbound: `/cmd@bot args` becomes a COMMAND, anything else TEXT."""
+    match = _COMMAND.match(text.strip())
+    if match:
+        return Inbound(
+            InboundKind.COMMAND,
+            channel,
+            user_id,
+            chat_id,
+            event_id,
+            received_at,
+            text=text,
+            command=match[1].lower(),
+            args=(match[2] or "").strip(),
+            language_hint=language_hint,
+        )
+    return Inbound(InboundKind.TEXT, channel, user_id, chat_id, event_id, received_at, text=text,
+                   language_hint=language_hint)
+
+
+class SendError(Exception):
+    """Base class of the errors `Channel.send` raises."""
+
+
+class RetryLater(SendError):
+    """Sending failed for now (rate limit, network, 5xx); the outbox tries again after `after` seconds."""
+
+    def __init__(self, after: float, reason: str) -> None:
+        super().__init__(reason)
+        self.after = after
+        self.reason = reason
+
+
+class PermanentFailure(SendError):
+    """Sending can never succeed (chat gone, bot blocked, message rejected); the outbox gives up on it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """Channel ids of what was sent (the last part carries any buttons)."""
+
+    message_ids: tuple[str, ...]
+
+
+class EventSink(Protocol):
+    """The runtime side a channel talks to."""
+
+    async def accept(self, events: Sequence[Inbound], cursor: tuple[str, str] | None = None) -> list[bool]:
+        """Durably store `events` (one transaction); True per event that is new, False for duplicates.
+
+        `cursor` = (key, value), e.g. ("matrix:since", next_batch), is stored in the same transaction, so a
+        channel's position never moves past events that are not stored; a cursor alone may be passed.
+        """
+        ...
+
+    async def load_cursor(self, key: str) -> str | None:
+        """The cursor last stored under `key` by `accept`; None if there is none yet."""
+        ...
+
+    async def wait_idle(self, timeout: float = 30.0) -> None:
+        """Wait until every accepted event is processed and its replies are sent (or waiting for a retry)."""
+        ...
+
+
+class Channel(Protocol):
+    """A messenger adapter (Telegram, Matrix, terminal)."""
+
+    name: str
+
+    async def start(self, sink: EventSink) -> None:
+        """Connect and begin feeding events into `sink`; returns once running (work continues in tasks)."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop receiving; pending work already accepted stays stored."""
+        ...
+
+    async def send(self, chat_id: str, message: Outbound) -> SentMessage:
+        """Deliver one message; raise RetryLater or PermanentFailure when it cannot be delivered now."""
+        ...

@@ -1,0 +1,166 @@
+"""The `stadtdialog` command: run the bot, check survey files, look after the database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import Config, ConfigError, load_config
+from bot.logging_setup import setup_logging
+
+log = logging.getLogger("bot.cli")
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stadtdialog", description="Citizen-dialogue bot (Telegram, Matrix, terminal)."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("run", help="start every configured channel (the terminal chat when none is configured)")
+    sub.add_parser("migrate", help="create or upgrade the database schema")
+    sub.add_parser("housekeeping", help="purge data past its retention time now (the bot does this hourly)")
+    sub.add_parser("config", help="show the effective configuration (without secrets)")
+    survey = sub.add_parser("survey", help="survey files: validate, preview, import, list")
+    survey_sub = survey.add_subparsers(dest="survey_command", required=True, metavar="ACTION")
+    validate = survey_sub.add_parser("validate", help="check survey files; prints every problem, exit 1 if any")
+    validate.add_argument("files", nargs="+", type=Path)
+    preview = survey_sub.add_parser("preview", help="walk through a survey file in the terminal")
+    preview.add_argument("file", type=Path)
+    preview.add_argument("--lang", choices=("de", "en"), default="de")
+    imp = survey_sub.add_parser("import", help="import the survey folder (or DIR) into the database now")
+    imp.add_argument("directory", nargs="?", type=Path)
+    survey_sub.add_parser("list", help="list imported surveys and versions")
+    return parser
+
+
+def _validate(files: Sequence[Path]) -> int:
+    from surveys.loader import validate_file
+
+    failed = 0
+    for path in files:
+        problems = validate_file(path)
+        if problems:
+            failed += 1
+            for problem in problems:
+                print(problem)
+        else:
+            print(f"{path}: OK")
+    return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def _preview(path: Path, lang: str) -> int:
+    from surveys.loader import SurveyError, load_survey
+    from surveys.preview import preview
+
+    try:
+        survey = load_survey(path)
+    except SurveyError as exc:
+        for problem in exc.problems:
+            print(problem)
+        return EXIT_PROBLEMS
+
+    def read(prompt: str) -> str:
+        return input(prompt)
+
+    try:
+        preview(survey, lang, read, print)
+    except (EOFError, KeyboardInterrupt):
+        print()
+    return EXIT_OK
+
+
+def _import(config: Config, directory: Path | None) -> int:
+    from bot.app import field_infos
+    from bot.runtime import utcnow
+    from bot.storage.db import Database
+    from bot.survey_sync import import_surveys
+
+    database = Database(config.database_url)
+    database.migrate()
+    report = import_surveys(database, directory or config.survey_dir, {f.key for f in field_infos()}, utcnow())
+    for key, version, created in report.imported:
+        print(f"{key} v{version}: {'new version' if created else 'unchanged'}")
+    for problem in report.problems:
+        print(problem)
+    database.dispose()
+    return EXIT_PROBLEMS if report.problems else EXIT_OK
+
+
+def _list(config: Config) -> int:
+    from bot.storage.db import Database
+
+    database = Database(config.database_url)
+    database.migrate()
+    with database.unit_of_work() as uow:
+        for stored in uow.surveys.versions():
+            print(f"{stored.key} v{stored.version} {'active' if stored.active else 'inactive'}")
+    database.dispose()
+    return EXIT_OK
+
+
+def _show_config(config: Config) -> int:
+    print(f"data_dir={config.data_dir}")
+    print(f"database={config.database_url.split('@')[-1] if '@' in config.database_url else config.database_url}")
+    print(f"survey_dir={config.survey_dir}")
+    print(f"telegram={'on (' + config.telegram_mode + ')' if config.telegram_enabled else 'off'}")
+    print(f"matrix={'on (' + str(config.matrix_user) + ')' if config.matrix_enabled else 'off'}")
+    print(f"timezone={config.timezone.key} quiet_hours={config.quiet_hours}")
+    print(f"staff_entries={len(config.staff)}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `stadtdialog` command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    if args.command == "survey" and args.survey_command == "validate":
+        return _validate(args.files)
+    if args.command == "survey" and args.survey_command == "preview":
+        return _preview(args.file, args.lang)
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    setup_logging(config.log_level)
+    if args.command == "run":
+        from bot.app import serve
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(config))
+        return EXIT_OK
+    if args.command == "migrate":
+        from bot.storage.db import Database
+
+        database = Database(config.database_url)
+        database.migrate()
+        database.dispose()
+        print("database is up to date")
+        return EXIT_OK
+    if args.command == "housekeeping":
+        return _housekeeping(config)
+    if args.command == "config":
+        return _show_config(config)
+    if args.survey_command == "import":
+        return _import(config, args.directory)
+    return _list(config)
+
+
+def _housekeeping(config: Config) -> int:
+    from bot.app import build_runtime
+
+    runtime = build_runtime(config)
+    counts = asyncio.run(runtime.housekeeping())
+    runtime.db.dispose()
+    print(" ".join(f"{k}={v}" for k, v in counts.items()))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""Configuration: environment > `.env` > `stadtdialog.toml` > defaults (see README, "Configuration")."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+log = logging.getLogger(__name__)
+
+PREFIX = "STADTDIALOG_"
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+ROLES = ("staff", "analyst")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; `setting` names it."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(f"{setting}: {message}")
+        self.setting = setting
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    start: time
+    end: time
+
+    def contains(self, moment: time) -> bool:
+        """Whether a local wall-clock time falls into the quiet period (which may wrap midnight)."""
+        if self.start <= self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    database_url: str
+    survey_dir: Path
+    pseudonym_secret: bytes = field(repr=False)
+    telegram_token: str | None = field(default=None, repr=False)
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_mode: str = "polling"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = field(default=None, repr=False)
+    telegram_webhook_listen: str = "127.0.0.1:8443"
+    matrix_homeserver: str | None = None
+    matrix_user: str | None = None
+    matrix_password: str | None = field(default=None, repr=False)
+    matrix_access_token: str | None = field(default=None, repr=False)
+    matrix_allowed_servers: tuple[str, ...] = ()
+    staff: Mapping[str, str] = field(default_factory=dict)
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Berlin"))
+    quiet_hours: QuietHours | None = None
+    consent_version: str = "1"
+    log_level: str = "INFO"
+    debug_personal_data: bool = False
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_token)
+
+    @property
+    def matrix_enabled(self) -> bool:
+        return bool(self.matrix_homeserver and self.matrix_user)
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :]
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise ConfigError(f"{path.name}:{number}", "expected KEY=value")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def _read_toml(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path.name, f"not valid TOML: {exc}") from exc
+    section = data.get("stadtdialog", data)
+    return {PREFIX + str(k).upper(): str(v) for k, v in section.items() if not isinstance(v, dict)}
+
+
+def _parse_time(setting: str, text: str) -> time:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ConfigError(setting, f"expected HH:MM, got {text!r}")
+    return time(int(match[1]), int(match[2]))
+
+
+def parse_quiet_hours(text: str) -> QuietHours | None:
+    """`21:00-09:00` → QuietHours; empty or `off` → None."""
+    if text.strip().lower() in ("", "off", "none"):
+        return None
+    start, sep, end = text.partition("-")
+    if not sep:
+        raise ConfigError(PREFIX + "QUIET_HOURS", f"expected HH:MM-HH:MM, got {text!r}")
+    return QuietHours(_parse_time(PREFIX + "QUIET_HOURS", start), _parse_time(PREFIX + "QUIET_HOURS", end))
+
+
+def parse_staff(text: str) -> dict[str, str]:
+    """`telegram:12345=staff,matrix:@ana:example.org=analyst` → {"telegram:12345": "staff", ...}."""
+    result: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        who, sep, role = item.rpartition("=")
+        if not sep or ":" not in who or role not in ROLES:
+            raise ConfigError(PREFIX + "STAFF", f"expected channel:user=staff|analyst, got {item!r}")
+        result[who] = role
+    return result
+
+
+def _secret(data_dir: Path, given: str | None) -> bytes:
+    if given:
+        if len(given) < 16:
+            raise ConfigError(PREFIX + "PSEUDONYM_SECRET", "must be at least 16 characters")
+        return given.encode()
+    path = data_dir / "pseudonym.secret"
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip().encode()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    log.warning("event=pseudonym_secret_generated path=%s hint=back_up_this_file", path)
+    return value.encode()
+
+
+def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
+    """Merge the sources (environment wins) and validate every setting."""
+    env = dict(os.environ if environ is None else environ)
+    base = cwd or Path.cwd()
+    merged: dict[str, str] = {}
+    merged.update(_read_toml(base / "stadtdialog.toml"))
+    merged.update(_read_dotenv(base / ".env"))
+    merged.update({k: v for k, v in env.items() if k.startswith(PREFIX)})
+
+    def get(name: str, default: str | None = None) -> str | None:
+        value = merged.get(PREFIX + name)
+        return value if value not in (None, "") else default
+
+    data_dir = Path(get("DATA_DIR", "data") or "data")
+    if not data_dir.is_absolute():
+        data_dir = base / data_dir
+    database_url = get("DATABASE_URL") or f"sqlite:///{data_dir / 'stadtdialog.sqlite3'}"
+    survey_dir = Path(get("SURVEY_DIR") or PACKAGE_ROOT / "surveys" / "library")
+    if not survey_dir.is_absolute():
+        survey_dir = base / survey_dir
+    mode = (get("TELEGRAM_MODE", "polling") or "polling").lower()
+    if mode not in ("polling", "webhook"):
+        raise ConfigError(PREFIX + "TELEGRAM_MODE", f"expected polling or webhook, got {mode!r}")
+    webhook_secret = get("TELEGRAM_WEBHOOK_SECRET")
+    if mode == "webhook":
+        if not get("TELEGRAM_WEBHOOK_URL"):
+            raise ConfigError(PREFIX + "TELEGRAM_WEBHOOK_URL", "required in webhook mode")
+        if not webhook_secret or not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", webhook_secret):
+            raise ConfigError(PREFIX + "TELEGRAM_WEBHOOK_SECRET", "required in webhook mode: 1-256 of A-Z a-z 0-9 _ -")
+    tz_name = get("TIMEZONE", "Europe/Berlin") or "Europe/Berlin"
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(PREFIX + "TIMEZONE", f"unknown time zone {tz_name!r}") from exc
+    matrix_user = get("MATRIX_USER")
+    if matrix_user and not re.fullmatch(r"@[^:\s]+:\S+", matrix_user):
+        raise ConfigError(PREFIX + "MATRIX_USER", "expected a full user id like @stadtdialog:example.org")
+    servers = tuple(s.strip() for s in (get("MATRIX_ALLOWED_SERVERS", "") or "").split(",") if s.strip())
+    return Config(
+        data_dir=data_dir,
+        database_url=database_url,
+        survey_dir=survey_dir,
+        pseudonym_secret=_secret(data_dir, get("PSEUDONYM_SECRET")),
+        telegram_token=get("TELEGRAM_TOKEN"),
+        telegram_api_url=(get("TELEGRAM_API_URL", "https://api.telegram.org") or "").rstrip("/"),
+        telegram_mode=mode,
+        telegram_webhook_url=get("TELEGRAM_WEBHOOK_URL"),
+        telegram_webhook_secret=webhook_secret,
+        telegram_webhook_listen=get("TELEGRAM_WEBHOOK_LISTEN", "127.0.0.1:8443") or "127.0.0.1:8443",
+        matrix_homeserver=get("MATRIX_HOMESERVER"),
+        matrix_user=matrix_user,
+        matrix_password=get("MATRIX_PASSWORD"),
+        matrix_access_token=get("MATRIX_ACCESS_TOKEN"),
+        matrix_allowed_servers=servers,
+        staff=parse_staff(get("STAFF", "") or ""),
+        timezone=tz,
+        quiet_hours=parse_quiet_hours(get("QUIET_HOURS", "21:00-09:00") or ""),
+        consent_version=get("CONSENT_VERSION", "1") or "1",
+        log_level=(get("LOG_LEVEL", "INFO") or "INFO").upper(),
+        debug_personal_data=(get("DEBUG_PERSONAL_DATA", "") or "").lower() in ("1", "true", "yes"),
+    )

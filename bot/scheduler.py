@@ -1,0 +1,27 @@
+"""APScheduler wiring: periodic jobs in this process that turn due rows into work (DESIGN.md).
+
+No job store is shared between processes: the jobs only poll the database, so every worker can run them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+FOLLOW_UP_INTERVAL_S = 30
+RESUME_INTERVAL_S = 15
+HOUSEKEEPING_INTERVAL_S = 3600
+
+
+def build_scheduler(runtime: Runtime) -> AsyncIOScheduler:
+    """Jobs: due follow-ups, a sweep for pending inbox/outbox rows (retries, leftovers), hourly housekeeping."""
+    scheduler = AsyncIOScheduler(timezone=runtime.config.timezone)
+    common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 60}
+    scheduler.add_job(runtime.feed_due_follow_ups, "interval", seconds=FOLLOW_UP_INTERVAL_S, id="follow_ups", **common)
+    scheduler.add_job(runtime.resume_pending, "interval", seconds=RESUME_INTERVAL_S, id="resume", **common)
+    scheduler.add_job(runtime.housekeeping, "interval", seconds=HOUSEKEEPING_INTERVAL_S, id="housekeeping", **common)
+    return scheduler

@@ -1,0 +1,236 @@
+"""The runtime on SQLite and PostgreSQL: store → process in one transaction → send, in order, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.app import field_infos
+from bot.channels.base import EventSink, PermanentFailure, RetryLater, SentMessage, text_event
+from bot.config import Config, load_config
+from bot.runtime import MAX_ATTEMPTS, Runtime
+from bot.storage.db import Database
+from bot.survey_sync import import_surveys, load_catalog
+from handlers.events import Inbound, InboundKind, Outbound
+from handlers.texts import load_texts
+
+LIBRARY = Path(__file__).resolve().parents[2] / "surveys" / "library"
+
+
+@dataclass
+class RecordingChannel:
+    """An in-process channel: records what the runtime sends; `failures` scripts errors for the next sends."""
+
+    name: str = "test"
+    sent: list[tuple[str, Outbound]] = field(default_factory=list)
+    failures: list[Exception] = field(default_factory=list)
+    attempts: int = 0
+
+    async def start(self, sink: EventSink) -> None:
+        self.sink = sink
+
+    async def stop(self) -> None:
+        return None
+
+    async def send(self, chat_id: str, message: Outbound) -> SentMessage:
+        self.attempts += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append((chat_id, message))
+        return SentMessage((str(len(self.sent)),))
+
+    def to(self, chat_id: str) -> list[Outbound]:
+        return [message for chat, message in self.sent if chat == chat_id]
+
+
+_ids = itertools.count(1)
+
+
+def event(chat: str, text: str) -> Inbound:
+    return text_event("test", chat, chat, f"e{next(_ids)}", text, datetime.now(UTC), "de")
+
+
+def press(chat: str, payload: str) -> Inbound:
+    return Inbound(InboundKind.BUTTON, "test", chat, chat, f"e{next(_ids)}", datetime.now(UTC), payload=payload)
+
+
+@pytest.fixture
+def config(tmp_path: Path, database_url: str) -> Config:
+    return load_config(
+        {
+            "STADTDIALOG_DATABASE_URL": database_url,
+            "STADTDIALOG_PSEUDONYM_SECRET": "test-secret-0123456789",
+            "STADTDIALOG_SURVEY_DIR": str(LIBRARY),
+        },
+        cwd=tmp_path,
+    )
+
+
+RuntimeFactory = Callable[[RecordingChannel], Runtime]
+
+
+@pytest.fixture
+async def make_runtime(config: Config, database: Database) -> AsyncIterator[RuntimeFactory]:
+    fields = field_infos()
+    import_surveys(database, config.survey_dir, {f.key for f in fields}, datetime.now(UTC))
+    started: list[Runtime] = []
+
+    def factory(channel: RecordingChannel) -> Runtime:
+        runtime = Runtime(config, database, texts=load_texts(), fields=fields, catalog=load_catalog(database))
+        runtime.add_channel(channel)
+        started.append(runtime)
+        return runtime
+
+    yield factory
+    for runtime in started:
+        await runtime.stop()
+
+
+def count_rows(database: Database, table: str) -> int:
+    from sqlalchemy import text
+
+    with database.engine.connect() as connection:
+        return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+async def test_citizen_hears_back_with_consent_buttons(make_runtime: RuntimeFactory) -> None:
+    channel = RecordingChannel()
+    runtime = make_runtime(channel)
+    await runtime.start()
+    await runtime.accept([event("1", "/start")])
+    await runtime.wait_idle()
+    replies = channel.to("1")
+    assert replies, "the citizen always hears back"
+    assert len(replies[-1].all_buttons()) == 2
+
+
+async def test_duplicate_delivery_is_processed_once(make_runtime: RuntimeFactory) -> None:
+    channel = RecordingChannel()
+    runtime = make_runtime(channel)
+    await runtime.start()
+    first = event("1", "/start")
+    assert await runtime.accept([first]) == [True]
+    assert await runtime.accept([first]) == [False]
+    await runtime.wait_idle()
+    once = len(channel.to("1"))
+    await runtime.accept([first])
+    await runtime.wait_idle()
+    assert len(channel.to("1")) == once
+    assert runtime.stats.duplicates == 2
+
+
+async def test_double_tap_on_consent_advances_once(make_runtime: RuntimeFactory, database: Database) -> None:
+    channel = RecordingChannel()
+    runtime = make_runtime(channel)
+    await runtime.start()
+    await runtime.accept([event("1", "/start")])
+    await runtime.wait_idle()
+    consent = channel.to("1")[-1].all_buttons()[0].payload
+    await runtime.accept([press("1", consent), press("1", consent)])
+    await runtime.wait_idle()
+    assert count_rows(database, "citizens") == 1
+    texts = [m.text for m in channel.to("1")]
+    # the second tap must not produce a second welcome/menu identical to the first
+    assert len(texts) == len(set(texts)) or texts.count(texts[-1]) == 1
+
+
+async def test_events_stored_before_a_crash_are_processed_after_restart(
+    make_runtime: RuntimeFactory, database: Database
+) -> None:
+    crashed = make_runtime(RecordingChannel())
+    # accepted but never processed: the runtime is not running (as if killed right after the inbox commit)
+    await crashed.accept([event("7", "/start"), event("7", "/hilfe")])
+    assert count_rows(database, "inbound_events") == 2
+    channel = RecordingChannel()
+    fresh = make_runtime(channel)
+    await fresh.start()
+    await fresh.wait_idle()
+    assert len(channel.to("7")) >= 2
+
+
+async def test_replies_keep_their_order_when_sending_is_rate_limited(make_runtime: RuntimeFactory) -> None:
+    channel = RecordingChannel(failures=[RetryLater(0.2, "429")])
+    runtime = make_runtime(channel)
+    await runtime.start()
+    await runtime.accept([event("3", "/start")])
+    await runtime.accept([event("3", "/hilfe")])
+    await runtime.wait_idle()
+    await asyncio.sleep(0.5)
+    await runtime.wait_idle()
+    replies = channel.to("3")
+    assert len(replies) >= 2
+    assert len(replies[0].all_buttons()) == 2, "the consent notice (first reply) is still delivered first"
+    assert channel.attempts == len(channel.sent) + 1
+
+
+async def test_unsent_messages_survive_a_restart(make_runtime: RuntimeFactory, database: Database) -> None:
+    broken = RecordingChannel(failures=[RetryLater(0.05, "network down")] * 3)
+    first = make_runtime(broken)
+    await first.start()
+    await first.accept([event("4", "/start")])
+    await first.wait_idle()
+    await first.stop()
+    assert count_rows(database, "outbox") >= 1
+    channel = RecordingChannel()
+    second = make_runtime(channel)
+    await second.start()
+    await asyncio.sleep(0.1)
+    await second.wait_idle()
+    assert channel.to("4")
+    assert count_rows(database, "outbox") == 0, "sent messages are not kept"
+
+
+async def test_permanent_send_failure_does_not_block_the_chat(make_runtime: RuntimeFactory) -> None:
+    channel = RecordingChannel(failures=[PermanentFailure("blocked")])
+    runtime = make_runtime(channel)
+    await runtime.start()
+    await runtime.accept([event("5", "/start")])
+    await runtime.wait_idle()
+    await runtime.accept([event("5", "/hilfe")])
+    await runtime.wait_idle()
+    assert channel.to("5"), "later messages are still sent"
+
+
+async def test_a_crashing_event_ends_in_an_apology_not_silence(
+    make_runtime: RuntimeFactory, monkeypatch: pytest.MonkeyPatch, database: Database
+) -> None:
+    import bot.runtime
+
+    calls = 0
+
+    def exploding_core(*args: object) -> None:
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(bot.runtime, "handle", exploding_core)
+    channel = RecordingChannel()
+    runtime = make_runtime(channel)
+    await runtime.start()
+    await runtime.accept([event("6", "/start")])
+    await runtime.wait_idle()
+    assert calls == MAX_ATTEMPTS
+    assert len(channel.to("6")) == 1, "the citizen is told something went wrong"
+    assert count_rows(database, "citizens") == 0, "nothing half-done is stored"
+
+
+async def test_unconsented_citizens_are_purged_after_24_hours(
+    make_runtime: RuntimeFactory, database: Database
+) -> None:
+    channel = RecordingChannel()
+    runtime = make_runtime(channel)
+    await runtime.start()
+    await runtime.accept([event("8", "/start")])
+    await runtime.wait_idle()
+    assert count_rows(database, "citizens") == 1
+    assert (await runtime.housekeeping())["unconsented"] == 0
+    runtime.clock = lambda: datetime.now(UTC) + timedelta(hours=25)
+    assert (await runtime.housekeeping())["unconsented"] == 1
+    assert count_rows(database, "citizens") == 0
+    assert count_rows(database, "contacts") == 0
