@@ -1,0 +1,96 @@
+"""The `stadtdialog` command as staff use it: validate and preview survey files, import, list."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LIBRARY = ROOT / "surveys" / "library"
+
+
+def stadtdialog(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STADTDIALOG_")}
+    env["STADTDIALOG_DATA_DIR"] = str(tmp_path / "data")
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+
+
+BROKEN = """\
+id: kaputt
+title: {de: Kaputte Umfrage}
+questions:
+  - id: q1
+    type: single_choice
+    text: "Wie kommen Sie zur Arbeit?"
+    options:
+      - {id: bus, text: {de: Bus}}
+  - id: q2
+    type: scale
+    text: "Wie zufrieden?"
+    scale: {min: 5, max: 1}
+"""
+
+
+def test_validate_names_file_line_and_field_and_fails(tmp_path: Path) -> None:
+    broken = tmp_path / "kaputt.yaml"
+    broken.write_text(BROKEN, encoding="utf-8")
+    result = stadtdialog(tmp_path, "survey", "validate", str(broken))
+    assert result.returncode == 1
+    lines = result.stdout.strip().splitlines()
+    assert any(line.startswith("kaputt.yaml:4: questions[0]") and "2 options" in line for line in lines), result.stdout
+    assert any(line.startswith("kaputt.yaml:12: questions[1].scale") for line in lines), result.stdout
+
+
+def test_validate_accepts_every_library_survey(tmp_path: Path) -> None:
+    files = sorted(str(p) for p in LIBRARY.glob("*.yaml"))
+    result = stadtdialog(tmp_path, "survey", "validate", *files)
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.count(": OK") == len(files)
+
+
+def test_preview_walks_through_a_survey(tmp_path: Path) -> None:
+    survey = LIBRARY / "mobilitaet-quartier.yaml"
+    answers = "1\n" * 40
+    result = stadtdialog(tmp_path, "survey", "preview", str(survey), stdin=answers)
+    assert result.returncode == 0, result.stderr
+    assert "Frage 1 von" in result.stdout
+    assert "Frage 2 von" in result.stdout
+
+
+def test_import_is_idempotent_and_list_shows_versions(tmp_path: Path) -> None:
+    folder = tmp_path / "umfragen"
+    folder.mkdir()
+    source = (LIBRARY / "klimaanpassung.yaml").read_text(encoding="utf-8")
+    (folder / "klima.yaml").write_text(source, encoding="utf-8")
+    first = stadtdialog(tmp_path, "survey", "import", str(folder))
+    assert first.returncode == 0 and "v1: new version" in first.stdout, first.stdout + first.stderr
+    again = stadtdialog(tmp_path, "survey", "import", str(folder))
+    assert "v1: unchanged" in again.stdout
+    changed = source.replace("Klimaanpassung und Starkregen", "Klimaanpassung, Hitze und Starkregen", 1)
+    assert changed != source
+    (folder / "klima.yaml").write_text(changed, encoding="utf-8")
+    third = stadtdialog(tmp_path, "survey", "import", str(folder))
+    assert "v2: new version" in third.stdout
+    listing = stadtdialog(tmp_path, "survey", "list")
+    assert "klimaanpassung v1 inactive" in listing.stdout
+    assert "klimaanpassung v2 active" in listing.stdout
+
+
+def test_bad_configuration_is_reported_without_traceback(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("STADTDIALOG_TELEGRAM_MODE=fax\n", encoding="utf-8")
+    result = stadtdialog(tmp_path, "run")
+    assert result.returncode == 2
+    assert "STADTDIALOG_TELEGRAM_MODE" in result.stderr
+    assert "Traceback" not in result.stderr
