@@ -1,0 +1,159 @@
+"""What a citizen experiences on Telegram: consent, surveys (buttons and typed), ideas, privacy rights, odd input.
+
+The whole bot runs (runtime, SQLite, dialogue core, Telegram channel) against the emulated Bot API; the
+scenarios are the channel-neutral ones from `tests/e2e/scenarios.py`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.scenarios import (
+    Answer,
+    TelegramBot,
+    delete_everything,
+    give_consent,
+    request_my_data,
+    say,
+    submit_idea,
+    take_survey,
+)
+from tests.e2e.telegram_api import TelegramApiServer
+
+pytestmark = pytest.mark.e2e
+
+MOBILITY = "mobilitaet-quartier"
+BUS_RIDER: dict[str, Answer] = {
+    "bezirk": "barmen",
+    "unterwegs": ["schwebebahn", "bus"],
+    "oepnv_zufrieden": 4,
+    "haltestelle_minuten": 6,
+    "mehr_rad": True,
+    "rad_hindernis": "steigung",
+    "verbesserung": "Ein Wetterschutz an der Haltestelle Alter Markt",
+}
+CYCLIST_WHO_WOULD_NOT: dict[str, Answer] = {
+    "bezirk": "ronsdorf",
+    "unterwegs": ["rad", "fuss"],
+    "haltestelle_minuten": None,
+    "mehr_rad": False,
+    "verbesserung": "Breitere Gehwege",
+}
+
+
+@pytest.fixture
+async def bot(telegram_api: TelegramApiServer, tmp_path: Path) -> AsyncIterator[TelegramBot]:
+    harness = TelegramBot(telegram_api, tmp_path)
+    await harness.start()
+    try:
+        yield harness
+    finally:
+        await harness.stop()
+
+
+def answers_in_db(bot: TelegramBot, citizen: str) -> dict[str, object]:
+    assert bot.runtime is not None
+    with bot.runtime.db.unit_of_work() as uow:
+        export = uow.citizens.export(citizen)
+    return {a["question_id"]: a["value"] for r in export["responses"] for a in r["answers"]}
+
+
+async def test_citizen_gives_consent_and_completes_a_survey_by_buttons(bot: TelegramBot) -> None:
+    chat = bot.chat()
+    await give_consent(chat)
+    asked = await take_survey(chat, MOBILITY, BUS_RIDER)
+    assert asked == ["bezirk", "unterwegs", "oepnv_zufrieden", "haltestelle_minuten", "mehr_rad", "rad_hindernis",
+                     "verbesserung"]
+    closing = "\n".join(m.text for m in chat.last_messages(2))
+    assert "Vielen Dank" in closing and "Barmen" in closing
+    assert answers_in_db(bot, bot.pseudonym(chat)) == BUS_RIDER
+    assert not bot.server.unanswered_callbacks()
+
+
+async def test_citizen_without_buttons_completes_a_survey_by_typing_and_the_branches_follow(
+    bot: TelegramBot,
+) -> None:
+    chat = bot.chat()
+    await give_consent(chat, typed=True)
+    asked = await take_survey(chat, MOBILITY, CYCLIST_WHO_WOULD_NOT, typed=True)
+    # no bus or Schwebebahn: no satisfaction question; would not cycle more: no question about obstacles
+    assert asked == ["bezirk", "unterwegs", "haltestelle_minuten", "mehr_rad", "verbesserung"]
+    assert answers_in_db(bot, bot.pseudonym(chat)) == {**CYCLIST_WHO_WOULD_NOT, "unterwegs": ["fuss", "rad"]}
+
+
+async def test_english_speaking_citizen_is_answered_in_english(bot: TelegramBot) -> None:
+    chat = bot.chat(language_code="en")
+    menu = await give_consent(chat)
+    assert "What would you like to do?" in menu.text
+
+
+async def test_citizen_submits_an_idea_with_its_strategy_field(bot: TelegramBot) -> None:
+    chat = bot.chat()
+    await give_consent(chat)
+    thanks = await submit_idea(chat, "Sitzbänke entlang der Nordbahntrasse", "leben")
+    assert any("Vielen Dank für Ihre Idee" in m.text for m in thanks)
+    assert bot.runtime is not None
+    with bot.runtime.db.unit_of_work() as uow:
+        ideas = uow.citizens.export(bot.pseudonym(chat))["ideas"]
+    assert [(i["text"], i["field"]) for i in ideas] == [("Sitzbänke entlang der Nordbahntrasse", "leben")]
+
+
+async def test_oversize_text_gets_a_clear_answer_and_is_not_stored(bot: TelegramBot) -> None:
+    chat = bot.chat()
+    await give_consent(chat)
+    await say(chat, "/idee")
+    too_long = "Mehr Grün in Elberfeld! " * 209  # 5016 characters: more than a Telegram message can hold
+    update = chat.message_update(too_long)
+    chat.act(lambda: bot.server.deliver_raw(update))
+    reply = await chat.wait_for_reply()
+    assert "zu lang" in reply[-1].text
+    assert bot.rows_mentioning(too_long[:200]) == {}
+
+
+async def test_sticker_edited_message_and_group_chat_get_polite_answers(bot: TelegramBot) -> None:
+    chat = bot.chat()
+    await give_consent(chat)
+    chat.act(lambda: bot.server.send_sticker(chat.user))
+    sticker_reply = await chat.wait_for_reply()
+    assert "nur Text und Knöpfe" in sticker_reply[0].text
+    await say(chat, "Hallo")
+    first = next(m for m in bot.server.history(chat.user) if m.get("text") == "Hallo")
+    chat.act(lambda: bot.server.edit_text(chat.user, first["message_id"], "Hallo zusammen"))
+    edited_reply = await chat.wait_for_reply()
+    assert "Bearbeitete Nachrichten" in edited_reply[0].text
+    bot.server.send_group_text(chat.user, "Hallo Bot, was kannst du?")
+    group_replies = await bot.server.wait_for_messages(bot.server.group_chat_id, 1)
+    assert "nur in privaten Chats" in (group_replies[0].text or "")
+    assert bot.rows_mentioning(f"telegram:{bot.server.group_chat_id}") == {}
+
+
+async def test_my_data_is_a_message_when_small_and_a_document_when_large(bot: TelegramBot) -> None:
+    chat = bot.chat()
+    await give_consent(chat)
+    small = await request_my_data(chat)
+    assert small.document is None and "Hier sind alle Daten" in small.text
+    for number in range(3):
+        await submit_idea(chat, f"Idee {number}: " + "Mehr Trinkbrunnen in der Innenstadt. " * 50, "umwelt")
+    large = await request_my_data(chat)
+    assert large.document_name == "meine-daten.json" and large.document is not None
+    exported = json.loads(large.document)
+    assert len(exported["ideas"]) == 3
+    assert exported["contacts"][0]["channel_user_id"] == str(chat.user.id)
+
+
+async def test_deleting_leaves_no_row_of_the_citizen_in_any_table(bot: TelegramBot) -> None:
+    chat = bot.chat()
+    await give_consent(chat)
+    await take_survey(chat, MOBILITY, BUS_RIDER, stop_before="haltestelle_minuten")
+    await submit_idea(chat, "Ein Bücherschrank am Laurentiusplatz", "leben")
+    needles = (bot.pseudonym(chat), str(chat.user.id))
+    before = bot.rows_mentioning(*needles)
+    assert {"citizens", "contacts", "conversations", "responses", "ideas"} <= set(before)
+    goodbye = await delete_everything(chat)
+    assert any("werden jetzt gelöscht" in m.text for m in goodbye)
+    await bot.settle()
+    assert bot.rows_mentioning(*needles) == {}
