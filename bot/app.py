@@ -74,13 +74,14 @@ async def serve(config: Config) -> None:
         for done in (getattr(channel, "finished", None) for channel in channels)
         if isinstance(done, asyncio.Event)
     ]
-    await runtime.start()
-    scheduler.start()
-    log.info("event=started channels=%s", ",".join(runtime.channels))
     try:
+        await runtime.start()
+        scheduler.start()
+        log.info("event=started channels=%s", ",".join(runtime.channels))
         await stop.wait()
     finally:
-        scheduler.shutdown(wait=False)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
         for relay in relays:
             relay.cancel()
         with suppress(TimeoutError):

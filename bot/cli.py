@@ -131,9 +131,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(config.log_level)
     if args.command == "run":
         from bot.app import serve
+        from bot.channels.base import ChannelStartError
 
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve(config))
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(serve(config))
+        except (ConfigError, ChannelStartError) as exc:
+            print(f"Cannot start: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
         return EXIT_OK
     if args.command == "migrate":
         from bot.storage.db import Database

@@ -47,6 +47,10 @@ def text_event(
                    language_hint=language_hint)
 
 
+class ChannelStartError(Exception):
+    """A channel could not start (wrong credentials, server unreachable); the message says what to fix."""
+
+
 class SendError(Exception):
     """Base class of the errors `Channel.send` raises."""
 

@@ -38,7 +38,14 @@ from telegram.error import (
 )
 from telegram.request import BaseRequest, RequestData
 
-from bot.channels.base import EventSink, PermanentFailure, RetryLater, SentMessage, text_event
+from bot.channels.base import (
+    ChannelStartError,
+    EventSink,
+    PermanentFailure,
+    RetryLater,
+    SentMessage,
+    text_event,
+)
 from bot.config import PREFIX, Config, ConfigError
 from handlers.events import Inbound, InboundKind, Outbound
 
@@ -96,7 +103,7 @@ BOT_COMMANDS: Mapping[str, Sequence[tuple[str, str]]] = {
 }
 
 
-class TelegramStartError(Exception):
+class TelegramStartError(ChannelStartError):
     """The Telegram channel could not start (the message says why; it never contains the token)."""
 
 
