@@ -24,5 +24,7 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "apscheduler", "telegram", "nio", "aiohttp.access", "alembic"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "telegram", "aiohttp.access", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # nio's warnings carry Matrix user ids; only errors pass
+    logging.getLogger("nio").setLevel(logging.ERROR)

@@ -14,7 +14,7 @@ from types import MappingProxyType
 
 from handlers import ideas, onboarding, privacy, questions, survey_flow
 from handlers.crisis import crisis_reply, is_crisis
-from handlers.events import CitizenState, Context, Decision, Inbound, InboundKind, Outbound
+from handlers.events import UNDECRYPTABLE, CitizenState, Context, Decision, Inbound, InboundKind, Outbound
 from handlers.state import DialogueData, Flow
 from handlers.turn import Turn, with_lead
 
@@ -183,7 +183,8 @@ def _dispatch(turn: Turn) -> Decision:
         return _text(turn, inbound.text)
     if kind is InboundKind.EDITED:
         return turn.reply(Outbound(text=turn.t("common.edited")))
-    return with_lead(STEPS[turn.flow].prompt(turn), turn.t("common.media"))
+    lead = "common.undecryptable" if inbound.media == UNDECRYPTABLE else "common.media"
+    return with_lead(STEPS[turn.flow].prompt(turn), turn.t(lead))
 
 
 def _command(turn: Turn) -> Decision:

@@ -16,6 +16,9 @@ from typing import Any, Protocol
 
 from surveys.catalog import SurveyCatalog
 
+UNDECRYPTABLE = "undecryptable"
+"""`Inbound.media` of an encrypted message the channel could not decrypt (the citizen is asked to resend)."""
+
 MAX_CALLBACK_BYTES = 64
 """Telegram's limit for callback_data; every button payload the core makes fits in it."""
 

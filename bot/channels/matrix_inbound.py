@@ -16,10 +16,10 @@ from typing import Any
 
 from bot.channels.base import text_event
 from bot.channels.matrix_render import POLL_RESPONSES, POLL_STARTS, ROOM_MESSAGE
-from handlers.events import Inbound, InboundKind
+from handlers.events import UNDECRYPTABLE, Inbound, InboundKind
 
 CHANNEL = "matrix"
-UNDECRYPTABLE = "undecryptable"
+
 
 _MEDIA_BY_MSGTYPE = {
     "m.image": "photo",

@@ -117,6 +117,16 @@ def test_media_gets_a_friendly_hint_and_the_current_step_again(chat: Chat, media
     assert chat.last.effects == ()
 
 
+def test_undecryptable_message_asks_to_resend_and_keeps_the_step(chat: Chat) -> None:
+    chat.command("umfragen")
+    chat.press("s:verkehr-test")
+    chat.event(InboundKind.MEDIA, media="undecryptable")
+    assert "nicht entschlüsseln" in chat.text
+    assert "nur Text und Knöpfe" not in chat.text
+    assert "Wie sind Sie meistens unterwegs?" in chat.text
+    assert chat.last.effects == ()
+
+
 def test_edited_message_is_not_taken_into_account(chat: Chat) -> None:
     chat.command("umfragen")
     chat.press("s:verkehr-test")
