@@ -23,3 +23,8 @@ async def telegram_api() -> AsyncIterator[TelegramApiServer]:
 
 
 # --- end telegram_api ---------------------------------------------------------------------------------------------
+
+
+# --- synapse_server: one real homeserver for the whole session (tests/e2e/synapse.py) ---------------------------
+from tests.e2e.synapse import synapse_server  # noqa: E402, F401  (a fixture, registered by being imported here)
+# --- end synapse_server

@@ -23,10 +23,9 @@ from tests.e2e.scenarios import (
     submit_idea,
     take_survey,
 )
-from tests.e2e.synapse import Synapse, synapse_server
+from tests.e2e.synapse import Synapse
 
 pytestmark = pytest.mark.e2e
-__all__ = ["synapse_server"]  # the imported session fixture: pytest finds fixtures among module names
 
 MOBILITY = "mobilitaet-quartier"
 BUS_RIDER = {

@@ -10,10 +10,9 @@ import pytest
 from nio import AsyncClient, AsyncClientConfig, InviteMemberEvent, JoinResponse, LoginResponse, SyncResponse
 
 from tests.e2e.matrix_driver import MatrixCitizen
-from tests.e2e.synapse import Synapse, SynapseError, synapse_server, unique_name
+from tests.e2e.synapse import Synapse, SynapseError, unique_name
 
 pytestmark = pytest.mark.e2e
-__all__ = ["synapse_server"]  # the imported session fixture: pytest finds fixtures among module names
 
 
 async def test_encrypted_direct_message_reaches_another_account_decrypted(

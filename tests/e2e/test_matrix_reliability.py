@@ -17,10 +17,9 @@ from handlers.events import Outbound
 from handlers.texts import load_texts
 from tests.e2e.matrix_driver import BotProcess, MatrixBot, MatrixCitizen
 from tests.e2e.scenarios import answer_survey, give_consent, library_survey, say, take_survey, tap
-from tests.e2e.synapse import Synapse, synapse_server, unique_name
+from tests.e2e.synapse import Synapse, unique_name
 
 pytestmark = pytest.mark.e2e
-__all__ = ["synapse_server"]  # the imported session fixture: pytest finds fixtures among module names
 
 MOBILITY = "mobilitaet-quartier"
 PLAN = {
