@@ -163,7 +163,6 @@ async def test_deleting_leaves_no_row_of_the_citizen_in_any_table(bot: MatrixBot
     assert {"citizens", "contacts", "conversations", "responses", "ideas"} <= set(before)
     goodbye = await delete_everything(citizen)
     assert any("werden jetzt gelöscht" in m.text for m in goodbye)
-    await bot.settle()
     assert bot.rows_mentioning(*needles) == {}
 
 
