@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     imp = survey_sub.add_parser("import", help="import the survey folder (or DIR) into the database now")
     imp.add_argument("directory", nargs="?", type=Path)
     survey_sub.add_parser("list", help="list imported surveys and versions")
+    nlp = sub.add_parser("nlp", help="strategy-field classifier: classify, evaluate, train (see `nlp --help`)")
+    nlp.add_argument("nlp_args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -118,7 +120,12 @@ def _show_config(config: Config) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `stadtdialog` command; returns the exit code."""
-    args = _parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["nlp"]:
+        from nlp.cli import main as nlp_main
+
+        return nlp_main(arguments[1:])
+    args = _parser().parse_args(arguments)
     if args.command == "survey" and args.survey_command == "validate":
         return _validate(args.files)
     if args.command == "survey" and args.survey_command == "preview":
