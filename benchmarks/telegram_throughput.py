@@ -327,7 +327,7 @@ def _time_storage_calls(runtime: Any, timings: dict[str, list[float]]) -> None:
     """Diagnostics only: cProfile sees just the event loop; the runtime's storage work runs in worker threads.
 
     Wraps the runtime's thread-side methods to add up calls, wall time and thread CPU time per method."""
-    for name in ("_store_events", "_process_next", "_outbox_head", "_outbox_update", "_pending_keys"):
+    for name in ("_store_events", "_process_batch", "_outbox_queue", "_outbox_update", "_pending_keys"):
         original = getattr(runtime, name, None)
         if original is None:  # the runtime changed; time what is still there
             continue

@@ -12,16 +12,19 @@ Different chats are processed concurrently; one chat strictly sequentially.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.channels.base import Channel, PermanentFailure, RetryLater
 from bot.config import Config
+from bot.group_commit import GroupCommit
 from bot.identity import pseudonym
 from bot.storage.db import Database, UnitOfWork
 from bot.storage.items import OutboxItem, chat_key
@@ -53,6 +56,13 @@ MAX_ATTEMPTS = 3
 MAX_SEND_ATTEMPTS = 8
 UNCONSENTED_RETENTION = timedelta(hours=24)
 DONE_EVENT_RETENTION = timedelta(days=2)
+SQLITE_DB_THREADS = 1
+"""SQLite has one writer: more threads would only queue on its write lock (and sleep in its busy handler)."""
+POSTGRES_DB_THREADS = 4
+MAX_BATCH = 64
+"""Most events (of different chats) processed in one transaction, and most sent messages deleted in one."""
+
+R = TypeVar("R")
 
 
 def utcnow() -> datetime:
@@ -70,6 +80,16 @@ class RuntimeStats:
     sent: int = 0
     send_retries: int = 0
     send_failures: int = 0
+
+
+@dataclass(frozen=True)
+class _Processed:
+    """What processing a chat's next event did. `queued`: None if nothing was pending, else whether messages were
+    queued; `failed_item`: (inbox id, attempts, error) of an event whose processing raised."""
+
+    queued: bool | None
+    failed_item: tuple[int, int, str] | None = None
+    done: bool = False
 
 
 class Runtime:
@@ -98,6 +118,10 @@ class Runtime:
         self._send_workers: dict[str, asyncio.Task[None]] = {}
         self._send_dirty: set[str] = set()
         self._timers: set[asyncio.TimerHandle] = set()
+        self._executor: ThreadPoolExecutor | None = None
+        parallel = SQLITE_DB_THREADS if database.is_sqlite else POSTGRES_DB_THREADS
+        self._processing = GroupCommit(self._process_batch_async, parallel=parallel, max_batch=MAX_BATCH)
+        self._sent = GroupCommit(self._mark_sent_async, parallel=parallel, max_batch=MAX_BATCH)
         self._running = False
         self._idle = asyncio.Event()
         self._idle.set()
@@ -128,17 +152,29 @@ class Runtime:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._processing.stop()
+        await self._sent.stop()
+        executor, self._executor = self._executor, None
+        if executor is not None:  # let a running transaction finish without blocking the event loop
+            await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)
+
+    async def _in_db(self, function: Callable[..., R], *args: Any) -> R:
+        """Run blocking database work on the runtime's database threads (one for SQLite)."""
+        if self._executor is None:
+            threads = SQLITE_DB_THREADS if self.db.is_sqlite else POSTGRES_DB_THREADS
+            self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="stadtdialog-db")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(function, *args))
 
     async def resume_pending(self) -> None:
         """Kick workers for every chat that has unprocessed events or unsent messages."""
-        keys = await asyncio.to_thread(self._pending_keys)
+        keys = await self._in_db(self._pending_keys)
         for key in keys[0]:
             self._kick_chat(key)
         for key in keys[1]:
             self._kick_send(key)
 
     def _pending_keys(self) -> tuple[list[str], list[str]]:
-        with self.db.unit_of_work() as uow:
+        with self.db.unit_of_work(read_only=True) as uow:
             return uow.inbox.pending_chat_keys(), uow.outbox.pending_chat_keys()
 
     async def wait_idle(self, timeout: float = 30.0) -> None:
@@ -156,7 +192,7 @@ class Runtime:
         the channel may acknowledge them afterwards. A cursor alone (no events) is stored too."""
         if not events and cursor is None:
             return []
-        results = await asyncio.to_thread(self._store_events, list(events), cursor)
+        results = await self._in_db(self._store_events, list(events), cursor)
         for event, new in zip(events, results, strict=True):
             if new:
                 self._kick_chat(chat_key(event.channel, event.chat_id))
@@ -184,10 +220,10 @@ class Runtime:
         """The cursor a channel last stored with `accept` (e.g. "matrix:since"); None before the first."""
 
         def read() -> str | None:
-            with self.db.unit_of_work() as uow:
+            with self.db.unit_of_work(read_only=True) as uow:
                 return uow.channel_state.get(key)
 
-        return await asyncio.to_thread(read)
+        return await self._in_db(read)
 
     def _kick_chat(self, key: str) -> None:
         self._chat_dirty.add(key)
@@ -199,7 +235,7 @@ class Runtime:
             while key in self._chat_dirty:
                 self._chat_dirty.discard(key)
                 while self._running:
-                    outcome = await asyncio.to_thread(self._process_next, key)
+                    outcome = await self._processing.submit(key)
                     if outcome is None:
                         break
                     if outcome:
@@ -209,25 +245,66 @@ class Runtime:
         finally:
             self._chat_workers.pop(key, None)
 
-    def _process_next(self, key: str) -> bool | None:
-        """Process the oldest pending event of chat `key`. None: nothing pending; True: messages were queued."""
-        with self.db.unit_of_work() as uow:
-            item = uow.inbox.next_for_chat(key)
-        if item is None:
-            return None
+    async def _process_batch_async(self, keys: list[str]) -> list[bool | None]:
+        """Process the next event of each chat in `keys` (distinct chats: a chat waits for its own outcome)."""
+        processed = await self._in_db(self._process_batch, keys)
+        outcomes: list[bool | None] = []
+        for item in processed:
+            self.stats.failed += item.failed_item is not None
+            self.stats.processed += item.done
+            outcomes.append(item.queued)
+        return outcomes
+
+    def _process_batch(self, keys: list[str]) -> list[_Processed]:
+        """One transaction for the next event of several chats, each event in its own savepoint.
+
+        A failing event rolls back only its savepoint and is counted in a fresh transaction after the commit; if
+        the shared transaction itself fails, nothing of it is stored and the chats are processed one by one.
+        """
         try:
             with self.db.unit_of_work() as uow:
-                locked = uow.inbox.lock(item.id)
-                if locked is None:  # another worker took it
-                    return False
-                queued = self._process_event(uow, Inbound.from_dict(locked.payload or {}))
+                processed = [self._process_next(uow, key) for key in keys]
+        except Exception:
+            if len(keys) == 1:
+                raise
+            log.exception("event=batch_failed size=%s", len(keys))
+            return [self._process_alone(key) for key in keys]
+        results: list[_Processed] = []
+        for item in processed:
+            if item.failed_item is None:
+                results.append(item)
+                continue
+            try:
+                queued = self._record_failure(*item.failed_item)
+            except Exception:  # the others' outcomes are committed and must still reach their chat workers
+                log.exception("event=recording_failure_failed inbox_id=%s", item.failed_item[0])
+                queued = False
+            results.append(_Processed(queued, item.failed_item))
+        return results
+
+    def _process_alone(self, key: str) -> _Processed:
+        try:
+            return self._process_batch([key])[0]
+        except Exception:  # the event stays pending; the chat resumes with its next event or the next start
+            log.exception("event=processing_failed chat_worker_stopped")
+            return _Processed(None)
+
+    def _process_next(self, uow: UnitOfWork, key: str) -> _Processed:
+        """Process the oldest pending event of chat `key` inside a savepoint of the caller's transaction."""
+        item = uow.inbox.next_for_chat(key)
+        if item is None:
+            return _Processed(None)
+        try:
+            with uow.session.begin_nested():
+                claimed = uow.inbox.claim(item)
+                if claimed is None:  # another worker took it
+                    return _Processed(False)
+                queued = self._process_event(uow, Inbound.from_dict(claimed.payload or {}))
                 uow.inbox.mark_done(item.id)
-            self.stats.processed += 1
-            return queued
+            return _Processed(queued, done=True)
         except Exception as exc:
-            self.stats.failed += 1
             log.exception("event=processing_failed inbox_id=%s attempts=%s", item.id, item.attempts + 1)
-            return self._record_failure(item.id, item.attempts + 1, type(exc).__name__)
+            return _Processed(False, (item.id, item.attempts + 1, type(exc).__name__))
 
     def _record_failure(self, item_id: int, attempts: int, error: str) -> bool:
         """Count a failed attempt; after MAX_ATTEMPTS give up and tell the citizen, so they always hear back."""
@@ -311,18 +388,25 @@ class Runtime:
         try:
             while key in self._send_dirty:
                 self._send_dirty.discard(key)
-                while self._running and await self._send_next(key):
+                while self._running and await self._send_queued(key):
                     pass
         except Exception:
             log.exception("event=send_worker_crashed")
         finally:
             self._send_workers.pop(key, None)
 
-    async def _send_next(self, key: str) -> bool:
-        """Send the chat's oldest due message. False when there is none due now (or it must wait)."""
-        item = await asyncio.to_thread(self._outbox_head, key)
-        if item is None:
+    async def _send_queued(self, key: str) -> bool:
+        """Send the chat's queued messages in order (one read for all). False when none is due now."""
+        items = await self._in_db(self._outbox_queue, key)
+        if not items:
             return False
+        for item in items:
+            if not self._running or not await self._send_item(key, item):
+                return False
+        return True
+
+    async def _send_item(self, key: str, item: OutboxItem) -> bool:
+        """Send one message. False when it must wait (and so must the chat's later messages)."""
         if item.not_before is not None and item.not_before > self.clock():
             # a retry back-off (e.g. 429 retry_after) that outlived a restart: wake up when it is due
             self._kick_send_later(key, (item.not_before - self.clock()).total_seconds())
@@ -337,12 +421,12 @@ class Runtime:
             self.stats.send_retries += 1
             attempts = item.attempts + 1
             if attempts >= MAX_SEND_ATTEMPTS:
-                await asyncio.to_thread(self._outbox_update, "mark_failed", item.id, exc.reason)
+                await self._in_db(self._outbox_update, "mark_failed", item.id, exc.reason)
                 self.stats.send_failures += 1
                 log.warning("event=send_gave_up outbox_id=%s reason=%s", item.id, exc.reason)
                 return True
             delay = max(exc.after, 0.05)
-            await asyncio.to_thread(
+            await self._in_db(
                 self._outbox_update, "retry_later", item.id, exc.reason, self.clock() + timedelta(seconds=delay)
             )
             log.info("event=send_retry outbox_id=%s after=%.2f reason=%s", item.id, delay, exc.reason)
@@ -351,15 +435,20 @@ class Runtime:
         except PermanentFailure as exc:
             self.stats.send_failures += 1
             log.warning("event=send_failed outbox_id=%s reason=%s", item.id, exc.reason)
-            await asyncio.to_thread(self._outbox_update, "mark_failed", item.id, exc.reason)
+            await self._in_db(self._outbox_update, "mark_failed", item.id, exc.reason)
             return True
-        await asyncio.to_thread(self._outbox_update, "mark_sent", item.id)
+        # Deleted (committed) before the chat's next message goes out: a crash re-sends at most this one.
+        await self._sent.submit(item.id)
         self.stats.sent += 1
         return True
 
-    def _outbox_head(self, key: str) -> OutboxItem | None:
-        with self.db.unit_of_work() as uow:
-            return uow.outbox.head(key)
+    def _outbox_queue(self, key: str) -> list[OutboxItem]:
+        with self.db.unit_of_work(read_only=True) as uow:
+            return uow.outbox.queue(key)
+
+    async def _mark_sent_async(self, item_ids: list[int]) -> list[None]:
+        await self._in_db(self._outbox_update, "mark_sent_many", item_ids)
+        return [None] * len(item_ids)
 
     def _outbox_update(self, method: str, *args: Any) -> None:
         with self.db.unit_of_work() as uow:
@@ -373,7 +462,7 @@ class Runtime:
         quiet = self.config.quiet_hours
         if quiet is not None and quiet.contains(now.astimezone(self.config.timezone).time()):
             return 0
-        keys = await asyncio.to_thread(self._claim_follow_ups, now)
+        keys = await self._in_db(self._claim_follow_ups, now)
         for key in keys:
             self._kick_chat(key)
         return len(keys)
@@ -416,6 +505,6 @@ class Runtime:
                     "inbox": uow.inbox.purge_done(now - DONE_EVENT_RETENTION),
                 }
 
-        counts = await asyncio.to_thread(purge)
+        counts = await self._in_db(purge)
         log.info("event=housekeeping %s", " ".join(f"{k}={v}" for k, v in counts.items()))
         return counts

@@ -28,6 +28,8 @@ from bot.storage.repositories import (
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_DEFERRED_OPTION = "stadtdialog_deferred"
+"""Connection execution option read by the SQLite begin hook: start a deferred rather than an immediate transaction."""
 _MIGRATION_LOCK_KEY = 0x5D1A_0001
 """PostgreSQL advisory lock held while migrating, so workers starting together do not race."""
 
@@ -81,9 +83,15 @@ class Database:
                 command.upgrade(alembic_config(connection), "head")
 
     @contextlib.contextmanager
-    def unit_of_work(self) -> Iterator[UnitOfWork]:
-        """A session in a transaction: committed when the block ends, rolled back when it raises."""
+    def unit_of_work(self, *, read_only: bool = False) -> Iterator[UnitOfWork]:
+        """A session in a transaction: committed when the block ends, rolled back when it raises.
+
+        `read_only`: the block only reads. On SQLite it then starts a deferred transaction that does not queue for
+        the write lock (WAL readers never wait for the writer); a write inside it may fail with "locked".
+        """
         with self._sessions() as session, session.begin():
+            if read_only and self.is_sqlite:
+                session.connection(execution_options={_DEFERRED_OPTION: True})
             yield UnitOfWork(session)
 
     def dispose(self) -> None:
@@ -143,4 +151,5 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        deferred = connection.get_execution_options().get(_DEFERRED_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")

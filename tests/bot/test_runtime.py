@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -234,3 +235,48 @@ async def test_unconsented_citizens_are_purged_after_24_hours(
     assert (await runtime.housekeeping())["unconsented"] == 1
     assert count_rows(database, "citizens") == 0
     assert count_rows(database, "contacts") == 0
+
+
+async def test_a_failing_event_in_a_shared_transaction_does_not_lose_the_other_chats(
+    make_runtime: RuntimeFactory, monkeypatch: pytest.MonkeyPatch, database: Database
+) -> None:
+    import bot.runtime
+
+    real_handle = bot.runtime.handle
+
+    def core_failing_for_chat_13(event: Inbound, *args: Any) -> Any:
+        if event.chat_id == "13":
+            raise RuntimeError("boom")
+        return real_handle(event, *args)
+
+    monkeypatch.setattr(bot.runtime, "handle", core_failing_for_chat_13)
+    channel = RecordingChannel()
+    runtime = make_runtime(channel)
+    await runtime.start()
+    chats = [str(n) for n in range(10, 20)]
+    await runtime.accept([event(chat, "/start") for chat in chats])  # processed together, one savepoint each
+    await runtime.wait_idle()
+    for chat in chats:
+        replies = channel.to(chat)
+        if chat == "13":
+            assert len(replies) == 1, "the failing chat gets its apology"
+        else:
+            assert replies and len(replies[-1].all_buttons()) == 2, f"chat {chat} got its consent notice"
+    assert count_rows(database, "citizens") == len(chats) - 1
+    assert count_rows(database, "outbox") == 0, "every sent message is deleted"
+    assert runtime.stats.failed == MAX_ATTEMPTS
+
+
+async def test_many_chats_are_answered_in_order_when_their_events_are_batched(make_runtime: RuntimeFactory) -> None:
+    channel = RecordingChannel()
+    runtime = make_runtime(channel)
+    await runtime.start()
+    chats = [str(n) for n in range(100, 140)]
+    await runtime.accept([event(chat, "/start") for chat in chats])
+    await runtime.accept([event(chat, "/hilfe") for chat in chats])
+    await runtime.wait_idle()
+    for chat in chats:
+        replies = channel.to(chat)
+        assert len(replies) >= 2
+        assert len(replies[0].all_buttons()) == 2, "the reply to /start comes before the reply to /hilfe"
+    assert runtime.stats.processed == 2 * len(chats)

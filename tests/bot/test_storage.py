@@ -490,3 +490,50 @@ def test_a_worker_skips_an_inbound_event_another_worker_holds(database: Database
         with database.unit_of_work() as second:
             assert second.inbox.lock(item.id) is None
         first.inbox.mark_done(item.id)
+
+
+def test_the_sender_reads_a_chats_whole_queue_and_deletes_sent_messages_together(database: Database) -> None:
+    with database.unit_of_work() as uow:
+        a1 = uow.outbox.enqueue("telegram", "42", {"text": "eins"}, now=NOW)
+        b1 = uow.outbox.enqueue("telegram", "43", {"text": "one"}, now=NOW)
+        a2 = uow.outbox.enqueue("telegram", "42", {"text": "zwei"}, now=NOW)
+    with database.unit_of_work(read_only=True) as uow:
+        assert [(item.id, item.payload["text"]) for item in uow.outbox.queue("telegram:42")] == [
+            (a1, "eins"),
+            (a2, "zwei"),
+        ]
+    with database.unit_of_work() as uow:
+        uow.outbox.mark_sent_many([a1, b1])
+        uow.outbox.mark_sent_many([])
+    with database.unit_of_work(read_only=True) as uow:
+        assert [item.id for item in uow.outbox.queue("telegram:42")] == [a2]
+        assert uow.outbox.queue("telegram:43") == []
+
+
+def test_a_read_only_unit_of_work_does_not_wait_for_a_writer(database: Database) -> None:
+    with database.unit_of_work() as uow:
+        uow.channel_state.set("telegram:offset", "1", NOW)
+    with database.unit_of_work() as writer:
+        writer.channel_state.set("telegram:offset", "2", NOW)  # holds the write lock until the block ends
+
+        def read() -> str | None:
+            with database.unit_of_work(read_only=True) as reader:
+                return reader.channel_state.get("telegram:offset")
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            assert pool.submit(read).result(timeout=5) == "1", "readers see the last commit, without waiting"
+
+
+def test_claiming_the_next_event_of_a_chat_keeps_its_order(database: Database) -> None:
+    with database.unit_of_work() as uow:
+        uow.inbox.add({"n": 1}, channel="telegram", event_id="c1", chat_key="telegram:42", received_at=NOW)
+        uow.inbox.add({"n": 2}, channel="telegram", event_id="c2", chat_key="telegram:42", received_at=NOW)
+    with database.unit_of_work() as uow:
+        item = uow.inbox.next_for_chat("telegram:42")
+        assert item is not None
+        claimed = uow.inbox.claim(item)
+        assert claimed is not None and claimed.payload == {"n": 1}
+        uow.inbox.mark_done(claimed.id)
+    with database.unit_of_work() as uow:
+        item = uow.inbox.next_for_chat("telegram:42")
+        assert item is not None and item.payload == {"n": 2}

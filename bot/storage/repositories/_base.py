@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Executable, Row
+from sqlalchemy import CursorResult, Executable, Row, Table, TextClause, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -37,6 +38,39 @@ class Repository:
     def _rowcount(self, statement: Executable) -> int:
         result = cast(CursorResult[Any], self.session.execute(statement))
         return result.rowcount
+
+
+def table_of(model: type[Base]) -> Table:
+    """The model's Core table, for statements that skip the ORM's per-statement set-up."""
+    return cast(Table, model.__table__)
+
+
+@functools.cache
+def upsert(
+    model: type[Base],
+    columns: tuple[str, ...],
+    conflict: tuple[str, ...],
+    update: tuple[str, ...] = (),
+    returning: str | None = None,
+) -> TextClause:
+    """`INSERT … ON CONFLICT (conflict) DO NOTHING | DO UPDATE SET update…`, built once and run with parameters.
+
+    The dialect INSERT constructs that offer ON CONFLICT are not cacheable in SQLAlchemy (`inherit_cache = False`),
+    so they were compiled on every call; a typed text statement is compiled once. SQLite and PostgreSQL share the
+    ON CONFLICT syntax, so one text serves both.
+    """
+    table = table_of(model)
+    names = ", ".join(f'"{name}"' for name in columns)
+    values = ", ".join(f":{name}" for name in columns)
+    target = ", ".join(f'"{name}"' for name in conflict)
+    if update:
+        action = "DO UPDATE SET " + ", ".join(f'"{name}" = excluded."{name}"' for name in update)
+    else:
+        action = "DO NOTHING"
+    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({values}) ON CONFLICT ({target}) {action}'
+    if returning is not None:
+        sql += f' RETURNING "{returning}"'
+    return text(sql).bindparams(*(bindparam(name, type_=table.c[name].type) for name in columns))
 
 
 def columns_for(model: type[Base], item_type: type[Any]) -> list[InstrumentedAttribute[Any]]:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from bot.storage import models as m
 from bot.storage.items import (
@@ -19,17 +19,25 @@ from bot.storage.items import (
     IDEA_NEW,
     FollowUpItem,
 )
-from bot.storage.repositories._base import Repository, columns_for, plain_json, to_items, utc_now
+from bot.storage.repositories._base import Repository, columns_for, plain_json, table_of, to_items, utc_now
 
 _FOLLOW_UP_COLUMNS = columns_for(m.FollowUp, FollowUpItem)
+_IDEA_INSERT = insert(table_of(m.Idea))
+_FOLLOW_UP_INSERT = insert(table_of(m.FollowUp)).returning(table_of(m.FollowUp).c.id)
 
 
 class IdeaRepository(Repository):
     def add(self, idea_id: str, citizen_id: str, text: str, field: str | None, now: datetime) -> None:
         self.session.execute(
-            self._insert(m.Idea).values(
-                id=idea_id, citizen_id=citizen_id, text=text, field=field, created_at=now, status=IDEA_NEW
-            )
+            _IDEA_INSERT,
+            {
+                "id": idea_id,
+                "citizen_id": citizen_id,
+                "text": text,
+                "field": field,
+                "created_at": now,
+                "status": IDEA_NEW,
+            },
         )
 
     def count(self) -> int:
@@ -42,20 +50,16 @@ class FollowUpRepository(Repository):
     def add(
         self, citizen_id: str, due_at: datetime, kind: str, payload: Mapping[str, Any], *, now: datetime | None = None
     ) -> int:
-        statement = (
-            self._insert(m.FollowUp)
-            .values(
-                citizen_id=citizen_id,
-                due_at=due_at,
-                kind=kind,
-                payload=plain_json(payload),
-                status=FOLLOW_UP_PENDING,
-                attempts=0,
-                created_at=now or utc_now(),
-            )
-            .returning(m.FollowUp.id)
-        )
-        return int(self.session.execute(statement).scalar_one())
+        params = {
+            "citizen_id": citizen_id,
+            "due_at": due_at,
+            "kind": kind,
+            "payload": plain_json(payload),
+            "status": FOLLOW_UP_PENDING,
+            "attempts": 0,
+            "created_at": now or utc_now(),
+        }
+        return int(self.session.execute(_FOLLOW_UP_INSERT, params).scalar_one())
 
     def claim_due(self, now: datetime, limit: int = 100) -> list[FollowUpItem]:
         """Mark up to `limit` due rows "running" (attempts + 1) in the caller's transaction and return them.

@@ -6,15 +6,45 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from bot.storage import models as m
 from bot.storage.items import Contact
 from bot.storage.repositories import privacy
-from bot.storage.repositories._base import Repository, columns_for, plain_json, to_items
+from bot.storage.repositories._base import Repository, columns_for, plain_json, table_of, to_items, upsert
 from handlers.events import CitizenState
 
 _CONTACT_COLUMNS = columns_for(m.Contact, Contact)
+_CITIZEN_UPSERT = upsert(
+    m.Citizen,
+    ("id", "language", "language_chosen", "consent_version", "consent_at", "created_at", "last_seen_at"),
+    ("id",),
+    ("language", "language_chosen", "consent_version", "consent_at", "last_seen_at"),
+)
+_CITIZENS = table_of(m.Citizen)
+_CONVERSATIONS = table_of(m.Conversation)
+_LOAD_STATE = (
+    select(
+        _CITIZENS.c.language,
+        _CITIZENS.c.language_chosen,
+        _CITIZENS.c.consent_version,
+        _CITIZENS.c.consent_at,
+        _CONVERSATIONS.c.flow,
+        _CONVERSATIONS.c.data,
+    )
+    .select_from(_CITIZENS.outerjoin(_CONVERSATIONS, _CONVERSATIONS.c.citizen_id == _CITIZENS.c.id))
+    .where(_CITIZENS.c.id == bindparam("citizen_id"))
+)
+"""Built once (see `messaging`): the state is loaded for every event."""
+_CONVERSATION_UPSERT = upsert(
+    m.Conversation, ("citizen_id", "flow", "data", "updated_at"), ("citizen_id",), ("flow", "data", "updated_at")
+)
+_CONTACT_UPSERT = upsert(
+    m.Contact,
+    ("citizen_id", "channel", "channel_user_id", "chat_id"),
+    ("channel", "channel_user_id"),
+    ("citizen_id", "chat_id"),
+)
 
 
 class CitizenRepository(Repository):
@@ -22,18 +52,7 @@ class CitizenRepository(Repository):
 
     def load_state(self, citizen_id: str) -> CitizenState | None:
         """The state the dialogue core needs, or None for a citizen never seen (or deleted)."""
-        row = self.session.execute(
-            select(
-                m.Citizen.language,
-                m.Citizen.language_chosen,
-                m.Citizen.consent_version,
-                m.Citizen.consent_at,
-                m.Conversation.flow,
-                m.Conversation.data,
-            )
-            .outerjoin(m.Conversation, m.Conversation.citizen_id == m.Citizen.id)
-            .where(m.Citizen.id == citizen_id)
-        ).first()
+        row = self.session.execute(_LOAD_STATE, {"citizen_id": citizen_id}).first()
         if row is None:
             return None
         defaults = CitizenState()
@@ -48,31 +67,22 @@ class CitizenRepository(Repository):
 
     def save_state(self, citizen_id: str, state: CitizenState, now: datetime) -> None:
         """Insert or update the citizens and conversations rows; `now` counts as the citizen's last activity."""
-        citizen = self._insert(m.Citizen).values(
-            id=citizen_id,
-            language=state.language,
-            language_chosen=state.language_chosen,
-            consent_version=state.consent_version,
-            consent_at=state.consent_at,
-            created_at=now,
-            last_seen_at=now,
-        )
-        citizen = citizen.on_conflict_do_update(
-            index_elements=["id"],
-            set_={
-                name: getattr(citizen.excluded, name)
-                for name in ("language", "language_chosen", "consent_version", "consent_at", "last_seen_at")
+        self.session.execute(
+            _CITIZEN_UPSERT,
+            {
+                "id": citizen_id,
+                "language": state.language,
+                "language_chosen": state.language_chosen,
+                "consent_version": state.consent_version,
+                "consent_at": state.consent_at,
+                "created_at": now,
+                "last_seen_at": now,
             },
         )
-        self.session.execute(citizen)
-        conversation = self._insert(m.Conversation).values(
-            citizen_id=citizen_id, flow=state.flow, data=plain_json(state.data), updated_at=now
+        self.session.execute(
+            _CONVERSATION_UPSERT,
+            {"citizen_id": citizen_id, "flow": state.flow, "data": plain_json(state.data), "updated_at": now},
         )
-        conversation = conversation.on_conflict_do_update(
-            index_elements=["citizen_id"],
-            set_={name: getattr(conversation.excluded, name) for name in ("flow", "data", "updated_at")},
-        )
-        self.session.execute(conversation)
 
     def exists(self, citizen_id: str) -> bool:
         return self.session.execute(select(m.Citizen.id).where(m.Citizen.id == citizen_id)).first() is not None
@@ -115,14 +125,10 @@ class ContactRepository(Repository):
 
     def upsert(self, citizen_id: str, channel: str, channel_user_id: str, chat_id: str) -> None:
         """Remember where to reach the citizen; the citizens row must exist (save the state first)."""
-        statement = self._insert(m.Contact).values(
-            citizen_id=citizen_id, channel=channel, channel_user_id=channel_user_id, chat_id=chat_id
+        self.session.execute(
+            _CONTACT_UPSERT,
+            {"citizen_id": citizen_id, "channel": channel, "channel_user_id": channel_user_id, "chat_id": chat_id},
         )
-        statement = statement.on_conflict_do_update(
-            index_elements=["channel", "channel_user_id"],
-            set_={"citizen_id": statement.excluded.citizen_id, "chat_id": statement.excluded.chat_id},
-        )
-        self.session.execute(statement)
 
     def for_citizen(self, citizen_id: str) -> list[Contact]:
         rows = self.session.execute(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, null, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, null, or_, select, update
 
 from bot.storage import models as m
 from bot.storage.items import (
@@ -18,12 +19,71 @@ from bot.storage.items import (
     OutboxItem,
     chat_key,
 )
-from bot.storage.repositories._base import Repository, columns_for, plain_json, short_error, to_item, to_items, utc_now
+from bot.storage.repositories._base import (
+    Repository,
+    columns_for,
+    plain_json,
+    short_error,
+    table_of,
+    to_item,
+    to_items,
+    upsert,
+    utc_now,
+)
 
 _INBOX_COLUMNS = columns_for(m.InboundEvent, InboxItem)
 _OUTBOX_COLUMNS = columns_for(m.OutboxMessage, OutboxItem)
 _PROCESSED_CHAT_KEY = ""
 """A processed event keeps no chat key: it is only needed to order pending events, and it names the chat."""
+_INBOX_ADD = upsert(
+    m.InboundEvent,
+    ("channel", "event_id", "chat_key", "payload", "status", "attempts", "received_at"),
+    ("channel", "event_id"),
+    returning="id",
+)
+_OUTBOX = table_of(m.OutboxMessage)
+_INBOX = table_of(m.InboundEvent)
+# Hot-path statements are built once with bound parameters: SQLAlchemy then reuses their cache key and compiled
+# form, and Core tables skip the ORM's per-statement set-up.
+_INBOX_ROW = select(*(_INBOX.c[column.key] for column in _INBOX_COLUMNS))
+_INBOX_NEXT = (
+    _INBOX_ROW.where(_INBOX.c.chat_key == bindparam("chat_key"), _INBOX.c.status == INBOX_PENDING)
+    .order_by(_INBOX.c.id)
+    .limit(1)
+)
+_INBOX_BY_ID = _INBOX_ROW.where(_INBOX.c.id == bindparam("item_id"), _INBOX.c.status == INBOX_PENDING)
+_INBOX_LOCK = _INBOX_BY_ID.with_for_update(skip_locked=True)
+_INBOX_OLDER = (
+    select(_INBOX.c.id)
+    .where(
+        _INBOX.c.chat_key == bindparam("chat_key"),
+        _INBOX.c.status == INBOX_PENDING,
+        _INBOX.c.id < bindparam("item_id"),
+    )
+    .limit(1)
+)
+_INBOX_DONE = (
+    update(_INBOX)
+    .where(_INBOX.c.id == bindparam("item_id"))
+    .values(
+        status=INBOX_DONE,
+        payload=null(),
+        chat_key=_PROCESSED_CHAT_KEY,
+        error=None,
+        processed_at=bindparam("done_at", type_=_INBOX.c.processed_at.type),
+    )
+)
+_OUTBOX_QUEUE = (
+    select(*(_OUTBOX.c[column.key] for column in _OUTBOX_COLUMNS))
+    .where(_OUTBOX.c.chat_key == bindparam("chat_key"), _OUTBOX.c.status == OUTBOX_PENDING)
+    .order_by(_OUTBOX.c.id)
+    .limit(bindparam("limit"))
+)
+_OUTBOX_DELETE = delete(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("item_ids", expanding=True)))
+_CHANNEL_STATE = table_of(m.ChannelState)
+_CHANNEL_STATE_GET = select(_CHANNEL_STATE.c.value).where(_CHANNEL_STATE.c.key == bindparam("key"))
+_OUTBOX_ENQUEUE = insert(_OUTBOX).returning(_OUTBOX.c.id)
+_CHANNEL_STATE_SET = upsert(m.ChannelState, ("key", "value", "updated_at"), ("key",), ("value", "updated_at"))
 
 
 class InboxRepository(Repository):
@@ -33,22 +93,17 @@ class InboxRepository(Repository):
         self, inbound_dict: dict[str, Any], *, channel: str, event_id: str, chat_key: str, received_at: datetime
     ) -> bool:
         """Store a raw event as pending. False (and nothing changes) if the channel delivered it before."""
-        statement = (
-            self._insert(m.InboundEvent)
-            .values(
-                channel=channel,
-                event_id=event_id,
-                chat_key=chat_key,
-                payload=plain_json(inbound_dict),
-                status=INBOX_PENDING,
-                attempts=0,
-                received_at=received_at,
-            )
-            .on_conflict_do_nothing(index_elements=["channel", "event_id"])
-            .returning(m.InboundEvent.id)
-        )
+        params = {
+            "channel": channel,
+            "event_id": event_id,
+            "chat_key": chat_key,
+            "payload": plain_json(inbound_dict),
+            "status": INBOX_PENDING,
+            "attempts": 0,
+            "received_at": received_at,
+        }
         # RETURNING rather than rowcount: drivers need not report a rowcount for INSERT.
-        return self.session.execute(statement).first() is not None
+        return self.session.execute(_INBOX_ADD, params).first() is not None
 
     def record_processed(
         self, channel: str, event_id: str, chat_key: str, received_at: datetime, *, now: datetime | None = None
@@ -97,12 +152,7 @@ class InboxRepository(Repository):
 
     def next_for_chat(self, chat_key: str) -> InboxItem | None:
         """The oldest pending event of one chat: the only one of that chat that may be processed now."""
-        row = self.session.execute(
-            select(*_INBOX_COLUMNS)
-            .where(m.InboundEvent.chat_key == chat_key, m.InboundEvent.status == INBOX_PENDING)
-            .order_by(m.InboundEvent.id)
-            .limit(1)
-        ).first()
+        row = self.session.execute(_INBOX_NEXT, {"chat_key": chat_key}).first()
         return None if row is None else to_item(InboxItem, row)
 
     def lock(self, item_id: int) -> InboxItem | None:
@@ -111,37 +161,25 @@ class InboxRepository(Repository):
         None when it is no longer pending, when another worker holds it (PostgreSQL: SKIP LOCKED, so a worker
         never waits for another), or when an older event of the same chat is still pending (per-chat order).
         """
-        query = select(*_INBOX_COLUMNS).where(m.InboundEvent.id == item_id, m.InboundEvent.status == INBOX_PENDING)
-        if self.is_postgres:
-            query = query.with_for_update(skip_locked=True)
-        row = self.session.execute(query).first()
+        query = _INBOX_LOCK if self.is_postgres else _INBOX_BY_ID
+        row = self.session.execute(query, {"item_id": item_id}).first()
         if row is None:
             return None
         item = to_item(InboxItem, row)
-        older = self.session.execute(
-            select(m.InboundEvent.id)
-            .where(
-                m.InboundEvent.chat_key == item.chat_key,
-                m.InboundEvent.status == INBOX_PENDING,
-                m.InboundEvent.id < item.id,
-            )
-            .limit(1)
-        ).first()
+        older = self.session.execute(_INBOX_OLDER, {"chat_key": item.chat_key, "item_id": item.id}).first()
         return None if older is not None else item
+
+    def claim(self, item: InboxItem) -> InboxItem | None:
+        """Claim an event that `next_for_chat` returned in this same transaction; None if another worker holds it.
+
+        On SQLite the transaction already holds the database's write lock, so the row cannot have changed since
+        it was read; on PostgreSQL the row is locked (SKIP LOCKED) and re-checked as in `lock`.
+        """
+        return self.lock(item.id) if self.is_postgres else item
 
     def mark_done(self, item_id: int, *, now: datetime | None = None) -> None:
         """The event was processed in this transaction: drop its payload and chat key."""
-        self.session.execute(
-            update(m.InboundEvent)
-            .where(m.InboundEvent.id == item_id)
-            .values(
-                status=INBOX_DONE,
-                payload=null(),
-                chat_key=_PROCESSED_CHAT_KEY,
-                error=None,
-                processed_at=now or utc_now(),
-            )
-        )
+        self.session.execute(_INBOX_DONE, {"item_id": item_id, "done_at": now or utc_now()})
 
     def retry(self, item_id: int, error: str) -> None:
         """Count a failed attempt; the event stays pending and blocks its chat until retried or given up.
@@ -194,22 +232,17 @@ class OutboxRepository(Repository):
         now: datetime | None = None,
     ) -> int:
         """Queue a message (`Outbound.to_dict()`); returns the row id."""
-        created_at = now or utc_now()
-        statement = (
-            self._insert(m.OutboxMessage)
-            .values(
-                channel=channel,
-                chat_id=chat_id,
-                chat_key=chat_key(channel, chat_id),
-                payload=plain_json(message),
-                status=OUTBOX_PENDING,
-                attempts=0,
-                not_before=not_before,
-                created_at=created_at,
-            )
-            .returning(m.OutboxMessage.id)
-        )
-        return int(self.session.execute(statement).scalar_one())
+        params = {
+            "channel": channel,
+            "chat_id": chat_id,
+            "chat_key": chat_key(channel, chat_id),
+            "payload": plain_json(message),
+            "status": OUTBOX_PENDING,
+            "attempts": 0,
+            "not_before": not_before,
+            "created_at": now or utc_now(),
+        }
+        return int(self.session.execute(_OUTBOX_ENQUEUE, params).scalar_one())
 
     def due(self, now: datetime, limit: int = 100) -> list[OutboxItem]:
         """The oldest pending message of each chat, if it may be sent at `now`; oldest first.
@@ -246,6 +279,14 @@ class OutboxRepository(Repository):
         ).first()
         return None if row is None else to_item(OutboxItem, row)
 
+    def queue(self, chat_key: str, limit: int = 50) -> list[OutboxItem]:
+        """The chat's pending messages in sending order (the first is the head; a waiting head holds back the rest).
+
+        One read for several sends: the sender walks the list and deletes each message once it was sent.
+        """
+        rows = self.session.execute(_OUTBOX_QUEUE, {"chat_key": chat_key, "limit": limit}).all()
+        return to_items(OutboxItem, rows)
+
     def pending_chat_keys(self) -> list[str]:
         """Chats with at least one message still to send (due now or later)."""
         rows = self.session.execute(
@@ -256,6 +297,11 @@ class OutboxRepository(Repository):
     def mark_sent(self, item_id: int) -> None:
         """The message was delivered: forget it."""
         self.session.execute(delete(m.OutboxMessage).where(m.OutboxMessage.id == item_id))
+
+    def mark_sent_many(self, item_ids: Sequence[int]) -> None:
+        """Several messages (of any chats) were delivered: forget them in one statement."""
+        if item_ids:
+            self.session.execute(_OUTBOX_DELETE, {"item_ids": list(item_ids)})
 
     def retry_later(self, item_id: int, error: str, not_before: datetime) -> None:
         """Sending failed temporarily (e.g. HTTP 429): try again at `not_before`."""
@@ -292,12 +338,7 @@ class ChannelStateRepository(Repository):
     """Channel cursors such as "telegram:offset" or "matrix:since"."""
 
     def get(self, key: str) -> str | None:
-        return self.session.execute(select(m.ChannelState.value).where(m.ChannelState.key == key)).scalar_one_or_none()
+        return self.session.execute(_CHANNEL_STATE_GET, {"key": key}).scalar_one_or_none()
 
     def set(self, key: str, value: str, now: datetime) -> None:
-        statement = self._insert(m.ChannelState).values(key=key, value=value, updated_at=now)
-        statement = statement.on_conflict_do_update(
-            index_elements=["key"],
-            set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
-        )
-        self.session.execute(statement)
+        self.session.execute(_CHANNEL_STATE_SET, {"key": key, "value": value, "updated_at": now})

@@ -5,13 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from bot.storage import models as m
 from bot.storage.items import RESPONSE_COMPLETED, RESPONSE_IN_PROGRESS, StoredSurvey, UnknownSurveyError
-from bot.storage.repositories._base import Repository, columns_for, plain_json, to_item, to_items
+from bot.storage.repositories._base import Repository, columns_for, plain_json, table_of, to_item, to_items, upsert
 
 _SURVEY_COLUMNS = columns_for(m.Survey, StoredSurvey)
+_RESPONSE_INSERT = insert(table_of(m.Response))
+_ANSWER_UPSERT = upsert(
+    m.Answer,
+    ("response_id", "question_id", "value", "answered_at"),
+    ("response_id", "question_id"),
+    ("value", "answered_at"),
+)
 
 
 class SurveyRepository(Repository):
@@ -107,21 +114,22 @@ class ResponseRepository(Repository):
         if survey_id is None:
             raise UnknownSurveyError(survey_key, survey_version)
         self.session.execute(
-            self._insert(m.Response).values(
-                id=response_id, citizen_id=citizen_id, survey_id=survey_id, status=RESPONSE_IN_PROGRESS, started_at=now
-            )
+            _RESPONSE_INSERT,
+            {
+                "id": response_id,
+                "citizen_id": citizen_id,
+                "survey_id": survey_id,
+                "status": RESPONSE_IN_PROGRESS,
+                "started_at": now,
+            },
         )
 
     def save_answer(self, response_id: str, question_id: str, value: Any, now: datetime) -> None:
         """Insert or replace the answer to `question_id`."""
-        statement = self._insert(m.Answer).values(
-            response_id=response_id, question_id=question_id, value=plain_json(value), answered_at=now
+        self.session.execute(
+            _ANSWER_UPSERT,
+            {"response_id": response_id, "question_id": question_id, "value": plain_json(value), "answered_at": now},
         )
-        statement = statement.on_conflict_do_update(
-            index_elements=["response_id", "question_id"],
-            set_={"value": statement.excluded.value, "answered_at": statement.excluded.answered_at},
-        )
-        self.session.execute(statement)
 
     def delete_answer(self, response_id: str, question_id: str) -> None:
         self.session.execute(
