@@ -36,6 +36,35 @@ class InboundKind(str, Enum):  # noqa: UP042 - StrEnum would change str(kind); k
 
 
 @dataclass(frozen=True)
+class FieldScores:
+    """The classifier's view of a text, computed by the runtime before the transaction (never in the core).
+
+    `scores` has every strategy-field key (calibrated probabilities); `confident` says whether the best one is
+    above the threshold calibrated on the dev set; `model_version` is recorded with whatever is stored.
+    """
+
+    scores: Mapping[str, float]
+    confident: bool
+    model_version: str
+
+    @property
+    def best(self) -> str:
+        """The top-scoring field key."""
+        return max(self.scores, key=lambda key: self.scores[key])
+
+    def top(self, count: int) -> list[str]:
+        """The `count` best field keys, best first."""
+        return sorted(self.scores, key=lambda key: -self.scores[key])[:count]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scores": dict(self.scores), "confident": self.confident, "model_version": self.model_version}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FieldScores:
+        return cls(dict(data["scores"]), bool(data["confident"]), str(data["model_version"]))
+
+
+@dataclass(frozen=True)
 class Inbound:
     """One thing a citizen did on a channel, normalised.
 
@@ -56,12 +85,14 @@ class Inbound:
     media: str = ""
     message_ref: str | None = None  # the channel's id of the message a button sat on
     language_hint: str | None = None  # e.g. Telegram's from.language_code
+    classification: FieldScores | None = None  # of `text` (or a command's `args`), when the runtime classified it
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (for the inbound inbox table)."""
         data = {k: getattr(self, k) for k in self.__dataclass_fields__}
         data["kind"] = self.kind.value
         data["received_at"] = self.received_at.isoformat()
+        data["classification"] = None if self.classification is None else self.classification.to_dict()
         return data
 
     @classmethod
@@ -70,6 +101,8 @@ class Inbound:
         values = dict(data)
         values["kind"] = InboundKind(values["kind"])
         values["received_at"] = datetime.fromisoformat(values["received_at"])
+        scores = values.get("classification")
+        values["classification"] = None if scores is None else FieldScores.from_dict(scores)
         return cls(**values)
 
 
@@ -166,6 +199,7 @@ class SaveAnswer:
     response_id: str
     question_id: str
     value: Any
+    classification: FieldScores | None = None  # free-text answers are classified silently
 
 
 @dataclass(frozen=True)
@@ -188,6 +222,8 @@ class SaveIdea:
     idea_id: str
     text: str
     field: str | None
+    fields: tuple[str, ...] = ()  # every field the citizen chose ("mehrere"); `field` is the first
+    classification: FieldScores | None = None  # what the classifier proposed (scores, model version)
 
 
 @dataclass(frozen=True)
