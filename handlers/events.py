@@ -264,14 +264,15 @@ Effect = (
 class CitizenState:
     """Everything the core knows about one citizen between events.
 
-    `language`, `consent_version` and `consent_at` are stored as columns of the citizens table; `flow` and
-    `data` (JSON-serialisable, owned by `handlers`) as the conversation row.
+    `language`, `consent_version`, `consent_at` and `training_consent` are stored as columns of the citizens
+    table; `flow` and `data` (JSON-serialisable, owned by `handlers`) as the conversation row.
     """
 
     language: str = "de"
     language_chosen: bool = False
     consent_version: str | None = None
     consent_at: datetime | None = None
+    training_consent: bool | None = None  # may confirmed idea texts (redacted) train the classifier? None: not asked
     flow: str = "new"
     data: Mapping[str, Any] = field(default_factory=dict)
 
