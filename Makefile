@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install dev lint typecheck clean
+.PHONY: run test install dev model lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,11 @@ install: $(VENV)/.installed
 
 dev: $(VENV)/.installed-dev
 
-run: install
+# the classifier model is committed; this retrains only when nlp/data, nlp/fields.yaml or the config changed
+model: install
+	$(BIN)/python -m nlp.cli train --if-stale
+
+run: install model
 	$(BIN)/stadtdialog run
 
 lint: dev
@@ -30,7 +34,7 @@ lint: dev
 typecheck: dev
 	$(BIN)/mypy
 
-test: dev
+test: dev model
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
