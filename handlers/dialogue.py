@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
-from handlers import ideas, onboarding, privacy, questions, survey_flow
+from handlers import ideas, onboarding, privacy, questions, survey_flow, training
 from handlers.crisis import crisis_reply, is_crisis
 from handlers.events import UNDECRYPTABLE, CitizenState, Context, Decision, Inbound, InboundKind, Outbound
 from handlers.state import DialogueData, Flow
@@ -44,6 +44,10 @@ STEPS: Mapping[Flow, Step] = MappingProxyType(
         Flow.SURVEY: Step(prompt=survey_flow.show_question, on_text=survey_flow.on_text, on_cancel=survey_flow.pause),
         Flow.IDEA_TEXT: Step(prompt=ideas.show_prompt, on_text=ideas.on_text, on_cancel=ideas.cancel),
         Flow.IDEA_FIELD: Step(prompt=ideas.show_fields, on_cancel=ideas.cancel),
+        Flow.IDEA_FIELDS: Step(prompt=ideas.show_fields, on_cancel=ideas.cancel),
+        Flow.TRAINING_CONSENT: Step(
+            prompt=training.show_question, on_text=training.on_text, on_cancel=training.not_now
+        ),
         Flow.DELETE_CONFIRM: Step(prompt=privacy.ask_delete, on_cancel=privacy.keep),
     }
 )
@@ -85,6 +89,10 @@ BUTTONS: Mapping[str, ButtonRoute] = MappingProxyType(
         questions.DONE: ButtonRoute(survey_flow.on_done),
         questions.SKIP: ButtonRoute(survey_flow.on_skip),
         ideas.FIELD: ButtonRoute(ideas.on_field, flows=frozenset({Flow.IDEA_FIELD})),
+        ideas.CHOICE: ButtonRoute(ideas.on_choice, flows=frozenset({Flow.IDEA_FIELD})),
+        ideas.TOGGLE: ButtonRoute(ideas.on_toggle, flows=frozenset({Flow.IDEA_FIELDS})),
+        ideas.DONE: ButtonRoute(ideas.on_done, flows=frozenset({Flow.IDEA_FIELDS})),
+        training.CONSENT: ButtonRoute(training.on_answer, flows=frozenset({Flow.TRAINING_CONSENT})),
         privacy.DELETE: ButtonRoute(privacy.on_confirm, flows=frozenset({Flow.DELETE_CONFIRM}), before_consent=True),
     }
 )
@@ -126,6 +134,7 @@ COMMANDS: Mapping[str, Command] = _commands(
     (("abbrechen", "cancel"), _cancel, False),
     (("idee", "idea"), ideas.start, False),
     (("meinedaten", "mydata"), privacy.export, False),
+    (("training",), training.toggle, False),
 )
 
 

@@ -1,19 +1,42 @@
-"""Submitting an idea: the text (typed, or right after /idee), then the strategy field, then thanks.
+"""Submitting an idea: the text (typed, or right after /idee), then the strategy field(s), then thanks.
 
-A classifier's suggestion slots in as `IdeaDraft.proposed_field`: the field buttons then show it first and
-the prompt names it; the citizen still decides.
+The runtime classifies the text before the event reaches the core (`Inbound.classification`); the core only
+proposes, the citizen decides:
+
+- confident classification → "Das klingt nach „…“ – stimmt das?" with Ja / Anderes Feld / Mehrere Felder;
+- not confident → the likeliest two or three fields (see `likely_fields`) plus Anderes Feld / Mehrere Felder;
+- no classification → every field plus "Weiß nicht" (also what "Anderes Feld" shows).
+
+Button payloads (all ≤ 64 bytes):
+    f:<field>   this field (`f:-`: "Weiß nicht")
+    fc:yes      the proposed field is right
+    fc:other    show every field
+    fc:multi    tick several fields
+    ft:<field>  tick/untick a field under "Mehrere Felder" (the message is edited in place)
+    fd          "Fertig" under "Mehrere Felder"
 """
 
 from __future__ import annotations
 
-from handlers import onboarding
-from handlers.events import Button, Decision, FieldInfo, InboundKind, Outbound, SaveIdea
-from handlers.state import Flow, IdeaDraft
+from collections.abc import Sequence
+
+from handlers import onboarding, training
+from handlers.events import Button, Decision, FieldInfo, FieldScores, InboundKind, Outbound, SaveIdea
+from handlers.state import FieldView, Flow, IdeaDraft
 from handlers.turn import Turn, column
 
 FIELD = "f"
-"""Payload prefix of the field buttons: `f:<field key>`, and `f:-` for "Weiß nicht"."""
 NOT_SURE = "-"
+CHOICE = "fc"
+TOGGLE = "ft"
+DONE = "fd"
+
+LIKELY_COVERAGE = 0.8
+"""The likeliest two fields are offered; the third too when the two together are below this probability.
+
+The scores are calibrated, so this offers the smallest set (two or three) that contains the right field in
+about four of five cases, without a third button when the top two already carry nearly all the probability.
+"""
 
 
 def start(turn: Turn) -> Decision:
@@ -37,53 +60,139 @@ def on_text(turn: Turn, text: str) -> Decision:
     if len(idea) > turn.ctx.idea_max_length:
         message = turn.t("idea.too_long", length=len(idea), max=turn.ctx.idea_max_length)
         return turn.reply(Outbound(text=message), flow=Flow.IDEA_TEXT)
-    return _ask_field(turn, IdeaDraft(text=idea))
+    scores = turn.inbound.classification
+    return _ask_field(turn, IdeaDraft(text=idea, classification=scores, view=_first_view(turn, scores)))
+
+
+def likely_fields(scores: FieldScores, known: Sequence[str]) -> list[str]:
+    """The two likeliest known fields, and the third when the two leave more than `1 - LIKELY_COVERAGE` open."""
+    ranked = [key for key in scores.top(len(scores.scores)) if key in known]
+    if len(ranked) > 2 and scores.scores[ranked[0]] + scores.scores[ranked[1]] < LIKELY_COVERAGE:
+        return ranked[:3]
+    return ranked[:2]
+
+
+def _first_view(turn: Turn, scores: FieldScores | None) -> FieldView:
+    known = [f.key for f in turn.ctx.fields]
+    if scores is None or len(likely_fields(scores, known)) < 2:
+        return FieldView.ALL  # no classification, or one for another taxonomy
+    return FieldView.PROPOSAL if scores.confident and scores.best in known else FieldView.LIKELY
 
 
 def show_fields(turn: Turn) -> Decision:
-    """The field buttons again (the field step's prompt)."""
+    """The field question again, as it was last shown (the prompt of both field steps)."""
     draft = turn.data.idea
-    return show_prompt(turn) if draft is None else _ask_field(turn, draft)
+    if draft is None:
+        return show_prompt(turn)
+    if turn.flow is Flow.IDEA_FIELDS:
+        return _ask_several(turn, draft)
+    return _ask_field(turn, draft)
 
 
-def _ordered_fields(turn: Turn, proposed: str | None) -> list[FieldInfo]:
-    fields = list(turn.ctx.fields)
-    return sorted(fields, key=lambda f: f.key != proposed) if proposed else fields
+def _field(turn: Turn, key: str) -> FieldInfo | None:
+    return next((f for f in turn.ctx.fields if f.key == key), None)
 
 
-def _ask_field(turn: Turn, draft: IdeaDraft) -> Decision:
-    fields = _ordered_fields(turn, draft.proposed_field)
-    text = turn.t("idea.choose_field")
-    proposal = next((f for f in fields if f.key == draft.proposed_field), None)
-    if proposal is not None:
-        text = f"{text}\n{turn.t('idea.proposal', field=proposal.label(turn.lang))}"
-    buttons = [Button(f"{FIELD}:{f.key}", f.label(turn.lang)) for f in fields]
-    buttons.append(Button(f"{FIELD}:{NOT_SURE}", turn.t("idea.not_sure")))
-    return turn.reply(
-        Outbound(text=text, buttons=column(buttons)), flow=Flow.IDEA_FIELD, data=turn.data.evolve(idea=draft)
-    )
+def _replaces(turn: Turn) -> str | None:
+    """Switching views edits the message the button sat on, so only one set of field buttons is live."""
+    return turn.inbound.message_ref if turn.inbound.kind is InboundKind.BUTTON else None
+
+
+def _ask_field(turn: Turn, draft: IdeaDraft, replaces: str | None = None) -> Decision:
+    other = Button(f"{CHOICE}:other", turn.t("idea.other_field"))
+    several = Button(f"{CHOICE}:multi", turn.t("idea.several_fields"))
+    scores = draft.classification
+    if draft.view is FieldView.PROPOSAL and scores is not None and (best := _field(turn, scores.best)) is not None:
+        text = turn.t("idea.proposal", field=best.label(turn.lang))
+        buttons = [Button(f"{CHOICE}:yes", turn.t("idea.yes_field")), other, several]
+    elif draft.view is FieldView.LIKELY and scores is not None:
+        keys = likely_fields(scores, [f.key for f in turn.ctx.fields])
+        text = turn.t("idea.choose_likely")
+        likely = [f for f in (_field(turn, key) for key in keys) if f is not None]
+        buttons = [*(Button(f"{FIELD}:{f.key}", f.label(turn.lang)) for f in likely), other, several]
+    else:
+        text = turn.t("idea.choose_field")
+        buttons = [Button(f"{FIELD}:{f.key}", f.label(turn.lang)) for f in turn.ctx.fields]
+        buttons.append(Button(f"{FIELD}:{NOT_SURE}", turn.t("idea.not_sure")))
+    message = Outbound(text=text, buttons=column(buttons), replaces=replaces)
+    return turn.reply(message, flow=Flow.IDEA_FIELD, data=turn.data.evolve(idea=draft))
+
+
+def _ask_several(turn: Turn, draft: IdeaDraft, replaces: str | None = None, lead: str | None = None) -> Decision:
+    buttons = [
+        Button(f"{TOGGLE}:{f.key}", ("✓ " if f.key in draft.picked else "") + f.label(turn.lang))
+        for f in turn.ctx.fields
+    ]
+    buttons.append(Button(DONE, turn.t("survey.done")))
+    text = turn.t("idea.choose_several") if lead is None else f"{lead}\n\n{turn.t('idea.choose_several')}"
+    message = Outbound(text=text, buttons=column(buttons), replaces=replaces, multi=True)
+    return turn.reply(message, flow=Flow.IDEA_FIELDS, data=turn.data.evolve(idea=draft))
+
+
+def on_choice(turn: Turn, choice: str) -> Decision | None:
+    """`fc:yes` saves the proposed field; `fc:other` shows every field; `fc:multi` switches to ticking."""
+    draft = turn.data.idea
+    if draft is None:
+        return None
+    if choice == "yes":
+        scores = draft.classification
+        best = None if scores is None or not scores.confident else _field(turn, scores.best)
+        return None if best is None else _save(turn, draft, [best])
+    if choice == "other":
+        return _ask_field(turn, IdeaDraft(draft.text, draft.classification, FieldView.ALL), _replaces(turn))
+    if choice == "multi":
+        return _ask_several(turn, IdeaDraft(draft.text, draft.classification, draft.view), _replaces(turn))
+    return None
 
 
 def on_field(turn: Turn, key: str) -> Decision | None:
-    """`f:<key>`: store the idea with the chosen field (`f:-`: none), thank the citizen, show the menu."""
+    """`f:<key>`: store the idea with the chosen field (`f:-`: none)."""
     draft = turn.data.idea
     if draft is None:
         return None
     if key == NOT_SURE:
-        field, label = None, turn.t("idea.not_sure")
-    else:
-        chosen = next((f for f in turn.ctx.fields if f.key == key), None)
-        if chosen is None:
-            return None
-        field, label = chosen.key, chosen.label(turn.lang)
+        return _save(turn, draft, [])
+    chosen = _field(turn, key)
+    return None if chosen is None else _save(turn, draft, [chosen])
+
+
+def on_toggle(turn: Turn, key: str) -> Decision | None:
+    """`ft:<key>`: tick or untick a field; the message is edited in place."""
+    draft = turn.data.idea
+    if draft is None or _field(turn, key) is None:
+        return None
+    picked = tuple(k for k in draft.picked if k != key) if key in draft.picked else (*draft.picked, key)
+    return _ask_several(turn, IdeaDraft(draft.text, draft.classification, draft.view, picked), _replaces(turn))
+
+
+def on_done(turn: Turn, _rest: str) -> Decision | None:
+    """`fd`: store the idea with every ticked field (at least one), in the order they were ticked."""
+    draft = turn.data.idea
+    if draft is None:
+        return None
+    chosen = [f for f in (_field(turn, key) for key in draft.picked) if f is not None]
+    if not chosen:
+        return _ask_several(turn, draft, lead=turn.t("idea.several_none"))
+    return _save(turn, draft, chosen)
+
+
+def _save(turn: Turn, draft: IdeaDraft, chosen: Sequence[FieldInfo]) -> Decision:
+    """Store the idea, thank the citizen; then the one-time training question, or the menu."""
+    label = ", ".join(f.label(turn.lang) for f in chosen) if chosen else turn.t("idea.not_sure")
     edit = turn.edit_answered(turn.t("idea.field_label"), label)
-    return onboarding.menu(
-        turn,
-        *edit,
-        lead=turn.t("idea.thanks"),
-        data=turn.data.evolve(idea=None),
-        effects=[SaveIdea(idea_id=turn.ctx.new_id, text=draft.text, field=field)],
+    keys = tuple(f.key for f in chosen)
+    effect = SaveIdea(
+        idea_id=turn.ctx.new_id,
+        text=draft.text,
+        field=keys[0] if keys else None,
+        fields=keys,
+        classification=draft.classification,
     )
+    data = turn.data.evolve(idea=None)
+    if chosen and turn.state.training_consent is None:
+        # Only ideas with a field the citizen confirmed can teach the classifier, so only then is it worth asking.
+        return training.ask(turn, *edit, lead=turn.t("idea.thanks"), data=data, effects=[effect])
+    return onboarding.menu(turn, *edit, lead=turn.t("idea.thanks"), data=data, effects=[effect])
 
 
 def cancel(turn: Turn) -> Decision:

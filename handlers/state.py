@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from handlers.events import FieldScores
 from surveys.engine import fold
 from surveys.schema import AnswerValue
 
@@ -30,7 +31,9 @@ class Flow(StrEnum):
     SURVEY_LIST = "survey_list"  # choosing a survey
     SURVEY = "survey"  # answering the current question of `DialogueData.survey`
     IDEA_TEXT = "idea_text"  # waiting for the text of an idea
-    IDEA_FIELD = "idea_field"  # waiting for the strategy field of `DialogueData.idea`
+    IDEA_FIELD = "idea_field"  # waiting for the strategy field of `DialogueData.idea` (`IdeaDraft.view` says how)
+    IDEA_FIELDS = "idea_fields"  # ticking several strategy fields for `DialogueData.idea`, then "Fertig"
+    TRAINING_CONSENT = "training_consent"  # asked once whether idea texts may train the classifier
     DELETE_CONFIRM = "delete_confirm"  # asked whether to delete everything
 
     @classmethod
@@ -105,23 +108,48 @@ class SurveyProgress:
         )
 
 
+class FieldView(StrEnum):
+    """How the field question of an idea is shown (so a repeated prompt looks the same)."""
+
+    PROPOSAL = "proposal"  # the classifier is confident: "Das klingt nach … – stimmt das?" Ja / Anderes / Mehrere
+    LIKELY = "likely"  # not confident: the two or three likeliest fields, Anderes / Mehrere
+    ALL = "all"  # every field and "Weiß nicht" (no classification, or "Anderes Feld")
+
+
 @dataclass(frozen=True)
 class IdeaDraft:
-    """An idea whose text has arrived and whose strategy field is still to be chosen.
+    """An idea whose text has arrived and whose strategy field(s) are still to be chosen.
 
-    `proposed_field` is where a classifier's suggestion goes once there is one; the field buttons show it first.
+    `classification` is the runtime's view of the text (kept until the idea is saved, so it is stored with the
+    citizen's choice); `picked` holds the fields ticked so far under "Mehrere Felder", in the order ticked.
     """
 
     text: str
-    proposed_field: str | None = None
+    classification: FieldScores | None = None
+    view: FieldView = FieldView.ALL
+    picked: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "proposed_field": self.proposed_field}
+        return {
+            "text": self.text,
+            "classification": None if self.classification is None else self.classification.to_dict(),
+            "view": self.view.value,
+            "picked": list(self.picked),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> IdeaDraft:
-        proposed = data.get("proposed_field")
-        return cls(text=str(data["text"]), proposed_field=None if proposed is None else str(proposed))
+        scores = data.get("classification")
+        try:
+            view = FieldView(data.get("view", FieldView.ALL.value))
+        except ValueError:
+            view = FieldView.ALL  # written by another version of the bot
+        return cls(
+            text=str(data["text"]),
+            classification=None if scores is None else FieldScores.from_dict(scores),
+            view=view,
+            picked=tuple(str(key) for key in data.get("picked", ())),
+        )
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from handlers.events import (
     Decision,
     DeleteAnswer,
     Effect,
+    FieldScores,
     Outbound,
     SaveAnswer,
     StartResponse,
@@ -165,6 +166,7 @@ def on_text(turn: Turn, text: str) -> Decision:
         return show_question(turn)
     question = active.question
     typed = fold(text)
+    classification = None
     try:
         if typed == fold(turn.t("survey.skip")):
             value = skip_value(question)
@@ -172,9 +174,12 @@ def on_text(turn: Turn, text: str) -> Decision:
             value = choice_value(question, active.progress.pending)
         else:
             value = parse_text_answer(question, text)
+            if question.type is QuestionType.FREE_TEXT:
+                # Stored with the answer for analysis; the citizen is not asked about it.
+                classification = turn.inbound.classification
     except AnswerError as error:
         return _ask(turn, active, lead=explain(turn, question, error))
-    return _accept(turn, active, value, ())
+    return _accept(turn, active, value, (), classification)
 
 
 def _for_button(turn: Turn, question_id: str) -> _Active | Decision | None:
@@ -263,12 +268,18 @@ def _answered(turn: Turn, question: Question, value: AnswerValue) -> tuple[Outbo
     return turn.edit_answered(question.text.get(turn.lang), answer_label(question, value, turn.lang))
 
 
-def _accept(turn: Turn, active: _Active, value: AnswerValue, before: Sequence[Outbound]) -> Decision:
+def _accept(
+    turn: Turn,
+    active: _Active,
+    value: AnswerValue,
+    before: Sequence[Outbound],
+    classification: FieldScores | None = None,
+) -> Decision:
     """Store the answer, drop answers a changed branch made obsolete, then ask the next question or finish."""
     progress, survey, question = active.progress, active.version.survey, active.question
     answers = {**progress.answers, question.id: value}
     kept = relevant_answers(survey, answers)
-    effects: list[Effect] = [SaveAnswer(progress.response_id, question.id, value)]
+    effects: list[Effect] = [SaveAnswer(progress.response_id, question.id, value, classification)]
     effects += [
         DeleteAnswer(progress.response_id, q.id) for q in survey.questions if q.id in answers and q.id not in kept
     ]

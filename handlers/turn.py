@@ -54,7 +54,7 @@ class Turn:
         """
         new_data = self.data if data is None else data
         new_flow = self.flow if flow is None else flow
-        if new_data.idea is not None and new_flow not in (Flow.IDEA_TEXT, Flow.IDEA_FIELD):
+        if new_data.idea is not None and new_flow not in (Flow.IDEA_TEXT, Flow.IDEA_FIELD, Flow.IDEA_FIELDS):
             new_data = new_data.evolve(idea=None)
         sent = split_long(messages)
         with_buttons = [m for m in sent if m.buttons]

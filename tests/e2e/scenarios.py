@@ -204,9 +204,16 @@ async def submit_idea(chat: ChatDriver, text: str, field: str) -> list[BotMessag
     """/idee, the text, then the strategy field `field` (a key of nlp/fields.yaml); returns the thanks."""
     prompt = await say(chat, "/idee")
     assert prompt and not prompt[-1].buttons, f"expected the idea prompt: {prompt}"
-    fields = await say(chat, text)
-    assert newest_with(fields, f"f:{field}") is not None, f"no field buttons: {fields}"
-    return await tap(chat, f"f:{field}")
+    offered = await say(chat, text)
+    if newest_with(offered, f"f:{field}") is None:
+        # the classifier proposed a field (or the likeliest ones) that is not `field`: "Anderes Feld" shows all six
+        assert newest_with(offered, "fc:other") is not None, f"no field choice offered: {offered}"
+        offered = await tap(chat, "fc:other")
+    assert newest_with(offered, f"f:{field}") is not None, f"no field buttons: {offered}"
+    thanks = await tap(chat, f"f:{field}")
+    if newest_with(thanks, "tc:no") is not None:  # asked once: may the text train the classifier?
+        thanks = [*thanks, *await tap(chat, "tc:no")]
+    return thanks
 
 
 async def request_my_data(chat: ChatDriver) -> BotMessage:

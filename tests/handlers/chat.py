@@ -20,6 +20,7 @@ from handlers.events import (
     DeleteCitizen,
     ExportData,
     FieldInfo,
+    FieldScores,
     Inbound,
     InboundKind,
     Outbound,
@@ -63,6 +64,7 @@ class Store:
 
     responses: dict[str, Response] = field(default_factory=dict)
     ideas: list[SaveIdea] = field(default_factory=list)
+    answer_classifications: dict[tuple[str, str], FieldScores | None] = field(default_factory=dict)
     exports: int = 0
     deletions: int = 0
 
@@ -72,6 +74,7 @@ class Store:
                 self.responses[effect.response_id] = Response(effect.survey_key, effect.survey_version)
             elif isinstance(effect, SaveAnswer):
                 self.responses[effect.response_id].answers[effect.question_id] = effect.value
+                self.answer_classifications[(effect.response_id, effect.question_id)] = effect.classification
             elif isinstance(effect, DeleteAnswer):
                 self.responses[effect.response_id].answers.pop(effect.question_id, None)
             elif isinstance(effect, CompleteResponse):
@@ -143,11 +146,14 @@ class Chat:
         self.now += self.step
         return decision
 
-    def say(self, text: str) -> Decision:
-        return self.event(InboundKind.TEXT, text=text)
+    def say(self, text: str, classification: FieldScores | None = None) -> Decision:
+        """Type `text`; `classification` stands in for what the runtime's classifier made of it."""
+        return self.event(InboundKind.TEXT, text=text, classification=classification)
 
-    def command(self, name: str, args: str = "") -> Decision:
-        return self.event(InboundKind.COMMAND, command=name, args=args, text=f"/{name} {args}".strip())
+    def command(self, name: str, args: str = "", classification: FieldScores | None = None) -> Decision:
+        """Send /name args; `classification` stands in for what the runtime's classifier made of `args`."""
+        text = f"/{name} {args}".strip()
+        return self.event(InboundKind.COMMAND, command=name, args=args, text=text, classification=classification)
 
     def press(self, payload: str, ref: str | None = None) -> Decision:
         """Press the button with `payload` on the newest message that has it (or on message `ref`)."""

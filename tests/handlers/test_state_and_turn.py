@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from handlers.events import Button, Decision, Outbound
-from handlers.state import DialogueData, FloodBucket, Flow, IdeaDraft, Offered, SurveyProgress
+from handlers.events import Button, Decision, FieldScores, Outbound
+from handlers.state import DialogueData, FieldView, FloodBucket, Flow, IdeaDraft, Offered, SurveyProgress
 from handlers.turn import MAX_TEXT, split_long, with_lead
 from tests.handlers.chat import Chat, catalog_of
 from tests.handlers.sample import sample_survey
@@ -15,7 +15,9 @@ def test_flow_data_survives_json_unchanged() -> None:
     data = DialogueData(
         offered=Offered((("a:q:1", "Eins"), ("k:q", "Überspringen"))),
         survey=SurveyProgress("r1", "umfrage", 2, "q", {"x": ["a", "b"], "y": None, "z": 2.5, "w": True}, ("a",)),
-        idea=IdeaDraft("Mehr Grün", proposed_field="umwelt"),
+        idea=IdeaDraft(
+            "Mehr Grün", FieldScores({"umwelt": 0.7, "mobilitaet": 0.3}, False, "m1"), FieldView.LIKELY, ("umwelt",)
+        ),
         completed=("alt",),
         flood=FloodBucket((1.5, 2.5), noticed=True),
     )
