@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 
 from bot.channels.base import Channel
+from bot.classify import load_classifier
 from bot.config import Config
 from bot.runtime import Runtime, utcnow
 from bot.scheduler import build_scheduler
@@ -26,13 +27,18 @@ def field_infos() -> tuple[FieldInfo, ...]:
     return tuple(FieldInfo(f.key, {"de": f.name_de, "en": f.name_en}) for f in load_fields())
 
 
-def build_runtime(config: Config, channels: Sequence[Channel] = ()) -> Runtime:
-    """Migrate the database, import the survey folder and wire a runtime with `channels` (not started)."""
+def build_runtime(config: Config, channels: Sequence[Channel] = (), *, classify: bool = True) -> Runtime:
+    """Load the classifier, migrate the database, import the survey folder and wire a runtime with `channels` (not
+    started). A missing or outdated classifier model raises ConfigError before anything is touched; maintenance
+    commands that handle no messages pass `classify=False`."""
+    classifier = load_classifier(config) if classify else None
     database = Database(config.database_url)
     database.migrate()
     fields = field_infos()
     import_surveys(database, config.survey_dir, {f.key for f in fields}, utcnow())
-    runtime = Runtime(config, database, texts=load_texts(), fields=fields, catalog=load_catalog(database))
+    runtime = Runtime(
+        config, database, texts=load_texts(), fields=fields, catalog=load_catalog(database), classifier=classifier
+    )
     for channel in channels:
         runtime.add_channel(channel)
     return runtime

@@ -114,6 +114,7 @@ def _show_config(config: Config) -> int:
     print(f"telegram={'on (' + config.telegram_mode + ')' if config.telegram_enabled else 'off'}")
     print(f"matrix={'on (' + str(config.matrix_user) + ')' if config.matrix_enabled else 'off'}")
     print(f"timezone={config.timezone.key} quiet_hours={config.quiet_hours}")
+    print(f"classifier={'on' if config.classifier_enabled else 'off'}")
     print(f"staff_entries={len(config.staff)}")
     return EXIT_OK
 
@@ -121,6 +122,8 @@ def _show_config(config: Config) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `stadtdialog` command; returns the exit code."""
     arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:2] == ["nlp", "export-labels"]:
+        return _export_labels(arguments[2:])
     if arguments[:1] == ["nlp"]:
         from nlp.cli import main as nlp_main
 
@@ -164,10 +167,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _list(config)
 
 
+def _export_labels(arguments: Sequence[str]) -> int:
+    """`stadtdialog nlp export-labels [--out FILE]`: consented citizens' confirmed ideas as training JSON lines."""
+    parser = argparse.ArgumentParser(
+        prog="stadtdialog nlp export-labels",
+        description="Export ideas whose citizens consented to training use (redacted) as JSON lines.",
+    )
+    parser.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    args = parser.parse_args(list(arguments))
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    from bot.storage.db import Database
+    from nlp.labels import export_labels
+
+    database = Database(config.database_url)
+    try:
+        database.migrate()
+        if args.out is None:
+            count = export_labels(database, sys.stdout)
+        else:
+            with args.out.open("w", encoding="utf-8") as out:
+                count = export_labels(database, out)
+    finally:
+        database.dispose()
+    print(f"exported {count} labelled ideas", file=sys.stderr)
+    return EXIT_OK
+
+
 def _housekeeping(config: Config) -> int:
     from bot.app import build_runtime
 
-    runtime = build_runtime(config)
+    runtime = build_runtime(config, classify=False)
     counts = asyncio.run(runtime.housekeeping())
     runtime.db.dispose()
     print(" ".join(f"{k}={v}" for k, v in counts.items()))

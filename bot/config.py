@@ -63,6 +63,7 @@ class Config:
     consent_version: str = "1"
     log_level: str = "INFO"
     debug_personal_data: bool = False
+    classifier_enabled: bool = True  # STADTDIALOG_CLASSIFIER=off: citizens always choose the field by hand
 
     @property
     def telegram_enabled(self) -> bool:
@@ -186,6 +187,9 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
     matrix_user = get("MATRIX_USER")
     if matrix_user and not re.fullmatch(r"@[^:\s]+:\S+", matrix_user):
         raise ConfigError(PREFIX + "MATRIX_USER", "expected a full user id like @stadtdialog:example.org")
+    classifier = (get("CLASSIFIER", "on") or "on").lower()
+    if classifier not in ("on", "off"):
+        raise ConfigError(PREFIX + "CLASSIFIER", f"expected on or off, got {classifier!r}")
     servers = tuple(s.strip() for s in (get("MATRIX_ALLOWED_SERVERS", "") or "").split(",") if s.strip())
     return Config(
         data_dir=data_dir,
@@ -209,4 +213,5 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
         consent_version=get("CONSENT_VERSION", "1") or "1",
         log_level=(get("LOG_LEVEL", "INFO") or "INFO").upper(),
         debug_personal_data=(get("DEBUG_PERSONAL_DATA", "") or "").lower() in ("1", "true", "yes"),
+        classifier_enabled=classifier == "on",
     )

@@ -18,11 +18,12 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from bot.channels.base import Channel, PermanentFailure, RetryLater
+from bot.classify import TextClassifier, classifiable_text
 from bot.config import Config
 from bot.group_commit import GroupCommit
 from bot.identity import pseudonym
@@ -104,8 +105,10 @@ class Runtime:
         fields: Sequence[FieldInfo],
         catalog: SurveyCatalog,
         clock: Callable[[], datetime] = utcnow,
+        classifier: TextClassifier | None = None,
     ) -> None:
         self.config = config
+        self.classifier = classifier
         self.db = database
         self.texts = texts
         self.fields = tuple(fields)
@@ -157,6 +160,8 @@ class Runtime:
         executor, self._executor = self._executor, None
         if executor is not None:  # let a running transaction finish without blocking the event loop
             await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)
+        if self.classifier is not None:
+            await self.classifier.close()
 
     async def _in_db(self, function: Callable[..., R], *args: Any) -> R:
         """Run blocking database work on the runtime's database threads (one for SQLite)."""
@@ -192,6 +197,7 @@ class Runtime:
         the channel may acknowledge them afterwards. A cursor alone (no events) is stored too."""
         if not events and cursor is None:
             return []
+        events = await self._classified(events)
         results = await self._in_db(self._store_events, list(events), cursor)
         for event, new in zip(events, results, strict=True):
             if new:
@@ -199,6 +205,26 @@ class Runtime:
         self.stats.accepted += sum(results)
         self.stats.duplicates += len(results) - sum(results)
         return results
+
+    async def _classified(self, events: Sequence[Inbound]) -> Sequence[Inbound]:
+        """The events with the classifier's scores attached (one model call for all), before anything is stored:
+        the scores travel in the inbox payload, so a restart does not classify again. A failing classifier costs
+        the citizen only the proposal (they choose the field by hand), never the event."""
+        if self.classifier is None:
+            return events
+        wanted = [(index, text) for index, event in enumerate(events) if (text := classifiable_text(event)) is not None]
+        if not wanted:
+            return events
+        try:
+            scores = await self.classifier.classify_many([text for _, text in wanted])
+        except Exception as exc:  # the exception text may quote the citizen's words: log only its type
+            log.error("event=classification_failed texts=%s error=%s", len(wanted), type(exc).__name__)
+            return events
+        classified = list(events)
+        for (index, _), result in zip(wanted, scores, strict=True):
+            if result is not None:
+                classified[index] = replace(classified[index], classification=result)
+        return classified
 
     def _store_events(self, events: list[Inbound], cursor: tuple[str, str] | None = None) -> list[bool]:
         with self.db.unit_of_work() as uow:
@@ -345,14 +371,14 @@ class Runtime:
             match effect:
                 case StartResponse(response_id, key, version):
                     uow.responses.start(response_id, citizen, key, version, now)
-                case SaveAnswer(response_id, question_id, value):
-                    uow.responses.save_answer(response_id, question_id, value, now)
+                case SaveAnswer(response_id, question_id, value, classification):
+                    uow.responses.save_answer(response_id, question_id, value, now, classification)
                 case DeleteAnswer(response_id, question_id):
                     uow.responses.delete_answer(response_id, question_id)
                 case CompleteResponse(response_id):
                     uow.responses.complete(response_id, now)
-                case SaveIdea(idea_id, text, field):
-                    uow.ideas.add(idea_id, citizen, text, field, now)
+                case SaveIdea(idea_id, text, field, fields, classification):
+                    uow.ideas.add(idea_id, citizen, text, field, now, fields=fields, classification=classification)
                 case ScheduleFollowUp(due_at, kind, payload):
                     uow.follow_ups.add(citizen, due_at, kind, dict(payload))
                 case ExportData():

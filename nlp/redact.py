@@ -21,7 +21,9 @@ NAME = "[NAME]"
 
 MIN_PHONE_DIGITS = 7  # shorter digit runs are postcodes, years, amounts
 MAX_PHONE_DIGITS = 17
-_MAX_PASSES = 4  # a replacement can expose another match ("Hallo Herr Dr. X"); repeat until nothing changes
+# A replacement can expose another match ("Hallo Herr Dr. X"), so `redact` repeats until nothing changes. That
+# ends: placeholders never match, and every change turns some non-placeholder characters into a placeholder.
+_PASS_LIMIT = 100
 
 _UPPER = "A-ZÄÖÜ"
 _LOWER = "a-zäöüßéèáàóòíìúùçñ"
@@ -43,7 +45,7 @@ _EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}(
 # +49 202 563-1234, 0049 (0)202 1234567, (0202) 12 34 56, 0171/1234567, 0202-123456. Separators are single
 # spaces, slashes, dashes or dots between digit groups; the digit count decides (see MIN_PHONE_DIGITS).
 _PHONE_RE = re.compile(
-    r"(?<![\w+])"
+    r"(?<![\w+\]])"
     r"(?:(?:\+|00)[1-9]\d{0,2}[ ./-]?(?:\(0\)[ ./-]?)?|\(0\d{1,5}\)[ ./-]?|(?=0))"
     r"\d(?:[ ./-]?\d)*"
     r"(?![\w])"
@@ -64,6 +66,12 @@ _ADDRESS_RE = re.compile(
     # "Am Brögel 3" alone could be "Am Ende 3 Busse": without a street word only with postcode and city
     rf"|(?<![\w\[])(?:Am|An\s+der|Auf\s+dem|Auf\s+der|Im|In\s+der|Zum|Zur)\s+[{_UPPER}][{_LOWER}]+\s*{_HOUSE_NUMBER}"
     rf",?\s*{_POSTCODE_CITY}"
+)
+
+# "ich wohne Hofkamp 12": where someone says they live, any capitalised name with a house number is an address.
+_LIVES_AT_RE = re.compile(
+    rf"(\b(?i:wohne|wohnen|wohnhaft)\s+(?:(?i:in|an|auf)\s+(?:der|dem|den)\s+|(?i:im|am|in)\s+)?)"
+    rf"([{_UPPER}][{_LOWER}]+(?:[- ][{_UPPER}][{_LOWER}]+)?\s*{_HOUSE_NUMBER}{_NUMBER_NOT_AMOUNT})"
 )
 
 _FULL_NAME = rf"{_TITLE}*{_PARTICLE}?{_NAME_WORD}(?:\s+{_PARTICLE}?{_NAME_WORD})?"
@@ -123,6 +131,7 @@ def _once(text: str) -> str:
     text = _EMAIL_RE.sub(EMAIL, text)
     text = _PHONE_RE.sub(_phone_checked, text)
     text = _ADDRESS_RE.sub(ADDRESS, text)
+    text = _LIVES_AT_RE.sub(lambda m: f"{m.group(1)}{ADDRESS}", text)
     text = _SIGN_OFF_RE.sub(_keep_prefix, text)
     text = _INTRODUCTION_RE.sub(_keep_prefix, text)
     text = _I_AM_RE.sub(_keep_prefix, text)
@@ -135,7 +144,7 @@ def redact(text: str) -> str:
 
     Never raises; idempotent (`redact(redact(t)) == redact(t)`).
     """
-    for _ in range(_MAX_PASSES):
+    for _ in range(_PASS_LIMIT):  # only a guard: real texts settle after one or two passes
         redacted = _once(text)
         if redacted == text:
             break

@@ -30,6 +30,7 @@ CHANNEL_ID_LENGTH = 255  # Matrix user and room ids may be up to 255 bytes
 CHAT_KEY_LENGTH = CHANNEL_LENGTH + 1 + CHANNEL_ID_LENGTH
 ERROR_LENGTH = 200
 SURVEY_KEY_LENGTH = 40
+MODEL_VERSION_LENGTH = 64
 
 
 class Base(DeclarativeBase):
@@ -51,6 +52,7 @@ class Citizen(Base):
     language_chosen: Mapped[bool] = mapped_column(Boolean)
     consent_version: Mapped[str | None] = mapped_column(String(20))
     consent_at: Mapped[datetime | None]
+    training_consent: Mapped[bool | None] = mapped_column(Boolean)  # None: never asked
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime] = mapped_column(index=True)
 
@@ -170,17 +172,26 @@ class Answer(Base):
     question_id: Mapped[str] = mapped_column(String(SURVEY_KEY_LENGTH))
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
     answered_at: Mapped[datetime]
+    # The classifier's view of a free-text answer (None when not classified).
+    scores: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # SQL NULL, not 'null'
+    model_version: Mapped[str | None] = mapped_column(String(MODEL_VERSION_LENGTH))
+    field: Mapped[str | None] = mapped_column(String(SURVEY_KEY_LENGTH))
 
 
 class Idea(Base):
-    """An idea a citizen submitted, with the strategy field they chose."""
+    """An idea a citizen submitted, with the strategy fields they chose and what the classifier proposed."""
 
     __tablename__ = "ideas"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     citizen_id: Mapped[str] = _citizen_fk()
     text: Mapped[str] = mapped_column(Text)
-    field: Mapped[str | None] = mapped_column(String(SURVEY_KEY_LENGTH))
+    field: Mapped[str | None] = mapped_column(String(SURVEY_KEY_LENGTH))  # the first chosen field
+    fields: Mapped[list[str]] = mapped_column(JSON)  # every field the citizen chose
+    scores: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # SQL NULL, not 'null'
+    model_version: Mapped[str | None] = mapped_column(String(MODEL_VERSION_LENGTH))
+    proposed_field: Mapped[str | None] = mapped_column(String(SURVEY_KEY_LENGTH))  # the classifier's best
+    confident: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(20))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from bot.storage.items import (
     FollowUpItem,
 )
 from bot.storage.repositories._base import Repository, columns_for, plain_json, table_of, to_items, utc_now
+from handlers.events import FieldScores
 
 _FOLLOW_UP_COLUMNS = columns_for(m.FollowUp, FollowUpItem)
 _IDEA_INSERT = insert(table_of(m.Idea))
@@ -27,14 +28,31 @@ _FOLLOW_UP_INSERT = insert(table_of(m.FollowUp)).returning(table_of(m.FollowUp).
 
 
 class IdeaRepository(Repository):
-    def add(self, idea_id: str, citizen_id: str, text: str, field: str | None, now: datetime) -> None:
+    def add(
+        self,
+        idea_id: str,
+        citizen_id: str,
+        text: str,
+        field: str | None,
+        now: datetime,
+        *,
+        fields: Sequence[str] = (),
+        classification: FieldScores | None = None,
+    ) -> None:
+        """Store an idea; `fields` are all fields the citizen chose (defaults to `field` alone)."""
+        chosen = list(fields) if fields else ([field] if field else [])
         self.session.execute(
             _IDEA_INSERT,
             {
                 "id": idea_id,
                 "citizen_id": citizen_id,
                 "text": text,
-                "field": field,
+                "field": field if field is not None or not chosen else chosen[0],
+                "fields": chosen,
+                "scores": None if classification is None else dict(classification.scores),
+                "model_version": None if classification is None else classification.model_version,
+                "proposed_field": None if classification is None else classification.best,
+                "confident": None if classification is None else classification.confident,
                 "created_at": now,
                 "status": IDEA_NEW,
             },

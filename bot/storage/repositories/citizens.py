@@ -17,9 +17,18 @@ from handlers.events import CitizenState
 _CONTACT_COLUMNS = columns_for(m.Contact, Contact)
 _CITIZEN_UPSERT = upsert(
     m.Citizen,
-    ("id", "language", "language_chosen", "consent_version", "consent_at", "created_at", "last_seen_at"),
+    (
+        "id",
+        "language",
+        "language_chosen",
+        "consent_version",
+        "consent_at",
+        "training_consent",
+        "created_at",
+        "last_seen_at",
+    ),
     ("id",),
-    ("language", "language_chosen", "consent_version", "consent_at", "last_seen_at"),
+    ("language", "language_chosen", "consent_version", "consent_at", "training_consent", "last_seen_at"),
 )
 _CITIZENS = table_of(m.Citizen)
 _CONVERSATIONS = table_of(m.Conversation)
@@ -29,6 +38,7 @@ _LOAD_STATE = (
         _CITIZENS.c.language_chosen,
         _CITIZENS.c.consent_version,
         _CITIZENS.c.consent_at,
+        _CITIZENS.c.training_consent,
         _CONVERSATIONS.c.flow,
         _CONVERSATIONS.c.data,
     )
@@ -61,6 +71,7 @@ class CitizenRepository(Repository):
             language_chosen=row.language_chosen,
             consent_version=row.consent_version,
             consent_at=row.consent_at,
+            training_consent=row.training_consent,
             flow=defaults.flow if row.flow is None else row.flow,
             data={} if row.data is None else row.data,
         )
@@ -75,6 +86,7 @@ class CitizenRepository(Repository):
                 "language_chosen": state.language_chosen,
                 "consent_version": state.consent_version,
                 "consent_at": state.consent_at,
+                "training_consent": state.training_consent,
                 "created_at": now,
                 "last_seen_at": now,
             },

@@ -26,6 +26,7 @@ def export(session: Session, citizen_id: str) -> dict[str, Any]:
             m.Citizen.language_chosen,
             m.Citizen.consent_version,
             m.Citizen.consent_at,
+            m.Citizen.training_consent,
             m.Citizen.created_at,
             m.Citizen.last_seen_at,
         ).where(m.Citizen.id == citizen_id)
@@ -64,9 +65,31 @@ def export(session: Session, citizen_id: str) -> dict[str, Any]:
         }
     result["responses"] = _export_responses(session, citizen_id)
     result["ideas"] = [
-        {"id": row.id, "text": row.text, "field": row.field, "status": row.status, "created_at": iso(row.created_at)}
+        {
+            "id": row.id,
+            "text": row.text,
+            "field": row.field,
+            "fields": list(row.fields or []),
+            "proposed_field": row.proposed_field,
+            "confident": row.confident,
+            "scores": row.scores,
+            "model_version": row.model_version,
+            "status": row.status,
+            "created_at": iso(row.created_at),
+        }
         for row in session.execute(
-            select(m.Idea.id, m.Idea.text, m.Idea.field, m.Idea.status, m.Idea.created_at)
+            select(
+                m.Idea.id,
+                m.Idea.text,
+                m.Idea.field,
+                m.Idea.fields,
+                m.Idea.proposed_field,
+                m.Idea.confident,
+                m.Idea.scores,
+                m.Idea.model_version,
+                m.Idea.status,
+                m.Idea.created_at,
+            )
             .where(m.Idea.citizen_id == citizen_id)
             .order_by(m.Idea.created_at, m.Idea.id)
         )
@@ -105,14 +128,24 @@ def _export_responses(session: Session, citizen_id: str) -> list[dict[str, Any]]
     ).all()
     answers: dict[str, list[dict[str, Any]]] = {row.id: [] for row in responses}
     for row in session.execute(
-        select(m.Answer.response_id, m.Answer.question_id, m.Answer.value, m.Answer.answered_at)
+        select(
+            m.Answer.response_id,
+            m.Answer.question_id,
+            m.Answer.value,
+            m.Answer.field,
+            m.Answer.scores,
+            m.Answer.model_version,
+            m.Answer.answered_at,
+        )
         .join(m.Response, m.Response.id == m.Answer.response_id)
         .where(m.Response.citizen_id == citizen_id)
         .order_by(m.Answer.answered_at, m.Answer.id)
     ):
-        answers[row.response_id].append(
-            {"question_id": row.question_id, "value": row.value, "answered_at": iso(row.answered_at)}
-        )
+        answer: dict[str, Any] = {"question_id": row.question_id, "value": row.value}
+        if row.scores is not None:  # only free-text answers are classified; others stay as short as before
+            answer.update(field=row.field, scores=row.scores, model_version=row.model_version)
+        answer["answered_at"] = iso(row.answered_at)
+        answers[row.response_id].append(answer)
     return [
         {
             "id": row.id,

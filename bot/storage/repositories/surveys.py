@@ -10,14 +10,15 @@ from sqlalchemy import delete, func, insert, select, update
 from bot.storage import models as m
 from bot.storage.items import RESPONSE_COMPLETED, RESPONSE_IN_PROGRESS, StoredSurvey, UnknownSurveyError
 from bot.storage.repositories._base import Repository, columns_for, plain_json, table_of, to_item, to_items, upsert
+from handlers.events import FieldScores
 
 _SURVEY_COLUMNS = columns_for(m.Survey, StoredSurvey)
 _RESPONSE_INSERT = insert(table_of(m.Response))
 _ANSWER_UPSERT = upsert(
     m.Answer,
-    ("response_id", "question_id", "value", "answered_at"),
+    ("response_id", "question_id", "value", "answered_at", "scores", "model_version", "field"),
     ("response_id", "question_id"),
-    ("value", "answered_at"),
+    ("value", "answered_at", "scores", "model_version", "field"),
 )
 
 
@@ -124,11 +125,26 @@ class ResponseRepository(Repository):
             },
         )
 
-    def save_answer(self, response_id: str, question_id: str, value: Any, now: datetime) -> None:
-        """Insert or replace the answer to `question_id`."""
+    def save_answer(
+        self,
+        response_id: str,
+        question_id: str,
+        value: Any,
+        now: datetime,
+        classification: FieldScores | None = None,
+    ) -> None:
+        """Insert or replace the answer to `question_id`, with the classifier's view of a free-text answer."""
         self.session.execute(
             _ANSWER_UPSERT,
-            {"response_id": response_id, "question_id": question_id, "value": plain_json(value), "answered_at": now},
+            {
+                "response_id": response_id,
+                "question_id": question_id,
+                "value": plain_json(value),
+                "answered_at": now,
+                "scores": None if classification is None else dict(classification.scores),
+                "model_version": None if classification is None else classification.model_version,
+                "field": None if classification is None else classification.best,
+            },
         )
 
     def delete_answer(self, response_id: str, question_id: str) -> None:
