@@ -17,10 +17,12 @@ from tests.e2e.scenarios import (
     TelegramBot,
     delete_everything,
     give_consent,
+    newest_with,
     request_my_data,
     say,
     submit_idea,
     take_survey,
+    tap,
 )
 from tests.e2e.telegram_api import TelegramApiServer
 
@@ -100,6 +102,26 @@ async def test_citizen_submits_an_idea_with_its_strategy_field(bot: TelegramBot)
     with bot.runtime.db.unit_of_work() as uow:
         ideas = uow.citizens.export(bot.pseudonym(chat))["ideas"]
     assert [(i["text"], i["field"]) for i in ideas] == [("Sitzbänke entlang der Nordbahntrasse", "leben")]
+
+
+async def test_citizen_confirms_the_field_the_classifier_proposes(bot: TelegramBot) -> None:
+    chat = bot.chat()
+    await give_consent(chat)
+    await say(chat, "/idee")
+    text = "Der Bus fährt morgens viel zu selten, an der Haltestelle ist es immer brechend voll"
+    proposal = await say(chat, text)
+    assert any("Das klingt nach „Smarte Mobilität“" in m.text for m in proposal), proposal
+    thanks = await tap(chat, "fc:yes")
+    assert newest_with(thanks, "tc:yes") is not None, "asked once whether the text may train the classifier"
+    await tap(chat, "tc:yes")
+    assert bot.runtime is not None
+    with bot.runtime.db.unit_of_work() as uow:
+        export = uow.citizens.export(bot.pseudonym(chat))
+    (idea,) = export["ideas"]
+    assert (idea["field"], idea["fields"], idea["proposed_field"]) == ("mobilitaet", ["mobilitaet"], "mobilitaet")
+    assert set(idea["scores"]) == {"verwaltung", "mobilitaet", "wuppertalerinnen", "umwelt", "leben", "wirtschaft"}
+    assert idea["model_version"].startswith("fields-")
+    assert export["citizen"]["training_consent"] is True
 
 
 async def test_oversize_text_gets_a_clear_answer_and_is_not_stored(bot: TelegramBot) -> None:
