@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from nlp.text import fold
+from nlp.text import fold, mask_places
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
@@ -43,25 +43,35 @@ class CharNgramVectorizer:
     max_n: int
     vocabulary: dict[str, int]
     idf: FloatArray
+    # Street names and house numbers replaced by a placeholder first (`nlp.text.mask_places`).
+    mask_places: bool = False
+
+    def _ngrams(self, text: str) -> Counter[str]:
+        return word_ngrams(mask_places(text) if self.mask_places else text, self.min_n, self.max_n)
 
     @classmethod
-    def fit(cls, texts: Sequence[str], min_n: int = 2, max_n: int = 6, min_df: int = 1) -> CharNgramVectorizer:
+    def fit(
+        cls, texts: Sequence[str], min_n: int = 2, max_n: int = 6, min_df: int = 1, mask_places: bool = False
+    ) -> CharNgramVectorizer:
         """Learn the n-grams of `texts` (those in at least `min_df` texts) and their smoothed IDF."""
+        unfitted = cls(min_n, max_n, {}, np.zeros(0, dtype=np.float32), mask_places)
         document_frequency: Counter[str] = Counter()
         for text in texts:
-            document_frequency.update(word_ngrams(text, min_n, max_n).keys())
+            document_frequency.update(unfitted._ngrams(text).keys())
         kept = sorted(gram for gram, df in document_frequency.items() if df >= min_df)
         total = len(texts)
         idf = np.array([math.log((1 + total) / (1 + document_frequency[g])) + 1.0 for g in kept], dtype=np.float32)
-        return cls(min_n, max_n, {gram: index for index, gram in enumerate(kept)}, idf)
+        return cls(min_n, max_n, {gram: index for index, gram in enumerate(kept)}, idf, mask_places)
 
     @classmethod
-    def from_data(cls, min_n: int, max_n: int, grams: Iterable[str], idf: FloatArray) -> CharNgramVectorizer:
+    def from_data(
+        cls, min_n: int, max_n: int, grams: Iterable[str], idf: FloatArray, mask_places: bool = False
+    ) -> CharNgramVectorizer:
         """Rebuild a fitted vectorizer from its saved n-gram list and IDF array."""
         vocabulary = {gram: index for index, gram in enumerate(grams)}
         if len(vocabulary) != len(idf):
             raise ValueError(f"n-gram list ({len(vocabulary)}) and IDF weights ({len(idf)}) differ in length")
-        return cls(min_n, max_n, vocabulary, idf.astype(np.float32))
+        return cls(min_n, max_n, vocabulary, idf.astype(np.float32), mask_places)
 
     @property
     def grams(self) -> list[str]:
@@ -72,7 +82,7 @@ class CharNgramVectorizer:
         """Sparse vector of one text as (column indices, values); unknown n-grams are ignored."""
         indices: list[int] = []
         tfs: list[float] = []
-        for gram, count in word_ngrams(text, self.min_n, self.max_n).items():
+        for gram, count in self._ngrams(text).items():
             index = self.vocabulary.get(gram)
             if index is not None:
                 indices.append(index)

@@ -160,6 +160,7 @@ class FieldScorer:
             "char_temperature": heads.char_temperature,
             "exit_threshold": heads.exit_threshold,
             "ngram_range": [heads.vectorizer.min_n, heads.vectorizer.max_n],
+            "mask_places": heads.vectorizer.mask_places,
         }
         (directory / _CALIBRATION).write_text(json.dumps(calibration, indent=2) + "\n", encoding="utf-8")
 
@@ -176,7 +177,9 @@ class FieldScorer:
                 embed_bias=arrays["embed_bias"].astype(np.float32),
                 char_weights=arrays["char_weights"].astype(np.float32),
                 char_bias=arrays["char_bias"].astype(np.float32),
-                vectorizer=CharNgramVectorizer.from_data(int(low), int(high), grams, arrays["idf"]),
+                vectorizer=CharNgramVectorizer.from_data(
+                    int(low), int(high), grams, arrays["idf"], bool(calibration.get("mask_places", False))
+                ),
                 embed_share=float(calibration["embed_share"]),
                 temperature=float(calibration["temperature"]),
                 char_temperature=float(calibration["char_temperature"]),

@@ -50,6 +50,7 @@ class TrainConfig:
     max_chars: int = DEFAULT_MAX_CHARS
     ngram_min: int = 2
     ngram_max: int = 6
+    mask_places: bool = True  # street names and house numbers hidden from the character head only
     embed_c: float = 10.0
     char_c: float = 10.0
     embed_shares: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -179,7 +180,9 @@ def train(
     log(f"training on {len(texts)} examples ({len(inputs.extra)} extra file(s)), calibrating on {len(dev_texts)}")
 
     log(f"character n-grams {config.ngram_min}-{config.ngram_max}: fitting vocabulary")
-    vectorizer = CharNgramVectorizer.fit(texts, config.ngram_min, config.ngram_max)
+    vectorizer = CharNgramVectorizer.fit(
+        texts, config.ngram_min, config.ngram_max, mask_places=config.mask_places
+    )
     log(f"  {len(vectorizer.vocabulary)} n-grams; fitting the character head")
     char_weights, char_bias = _fit_head(_char_matrix(vectorizer, texts), targets, labels, config.char_c, config.seed)
     # The model stores these weights as float16; calibrate with exactly what will be served.

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from nlp.charngrams import CharNgramVectorizer
 from nlp.fields import load_fields, taxonomy_hash
 from nlp.model import (
     DEFAULT_MODEL_DIR,
@@ -17,6 +18,7 @@ from nlp.model import (
     ModelMissingError,
     read_meta,
 )
+from nlp.text import mask_places
 from nlp.train import TrainConfig, TrainInputs, data_hash
 
 KEYS = tuple(f.key for f in load_fields())
@@ -151,3 +153,54 @@ def test_classifying_from_several_threads_at_once_gives_the_same_answers(classif
     expected = [classifier.classify(t).scores for t in texts]
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert [r.scores for r in pool.map(classifier.classify, texts)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("Die Bank am Kirchweg 12 ist kaputt", "Die Bank am ORT ist kaputt"),
+        ("Hecke an der Kaiserstraße 3a wuchert über den Gehweg", "Hecke an der ORT wuchert über den Gehweg"),
+        ("Mülleimer voll, Hauptstr. 5", "Mülleimer voll, ORT"),
+        ("Müll Ecke Berliner Str./Hofaue", "Müll ORT"),
+        ("Bank an der Friedrich-Ebert-Straße beschmiert", "Bank an der ORT beschmiert"),
+        ("Laterne vor Haus 12 aus", "Laterne vor ORT aus"),
+        ("Nr. 7b: Hecke zu hoch", "ORT: Hecke zu hoch"),
+        ("Die Bänke in der Poststraße sind alt", "Die Bänke in der ORT sind alt"),
+    ],
+)
+def test_street_names_and_house_numbers_are_masked(text: str, masked: str) -> None:
+    assert mask_places(text) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Der Radweg ist kaputt",
+        "Die Straße hat Schlaglöcher",
+        "Auf der Hauptstraße fahren alle zu schnell",
+        "Der Spielplatz ist dreckig",
+        "Kein Kita-Platz frei, kein Gitarrenplatz in der Musikschule",
+        "Der Online-Weg zum Ausweis fehlt",
+        "Auf dem Gehweg 20 Meter Glasscherben",
+        "Carsharing am Flussufer wäre toll",
+        "Der Weg ist glatt, leider gefährlicher Weg zur Schule",
+    ],
+)
+def test_generic_street_words_stay_because_they_describe_the_problem(text: str) -> None:
+    assert mask_places(text) == text
+
+
+def test_the_character_head_sees_no_street_name_but_keeps_generic_street_words() -> None:
+    texts = ["Bank kaputt", "Radweg kaputt", "Kirchweg Kaiserstrasse"]
+    masked = CharNgramVectorizer.fit(texts, 2, 4, mask_places=True)
+    plain = CharNgramVectorizer.fit(texts, 2, 4)
+    one, other = "Bank am Kirchweg 12 kaputt", "Bank am Kaiserstraße kaputt"
+    for left, right in zip(masked.transform_one(one), masked.transform_one(other), strict=True):
+        assert left.tolist() == right.tolist()
+    assert plain.transform_one(one)[0].tolist() != plain.transform_one(other)[0].tolist()
+    assert masked.vocabulary.keys() >= {"radw", "weg "}  # "Radweg" itself was kept
+
+
+def test_the_committed_model_masks_places_before_the_character_head() -> None:
+    calibration = DEFAULT_MODEL_DIR / "stadtdialog_textcat" / "calibration.json"
+    assert json.loads(calibration.read_text(encoding="utf-8"))["mask_places"] is TrainConfig().mask_places
