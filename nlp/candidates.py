@@ -102,9 +102,12 @@ def main(argv: Sequence[str]) -> int:
     variants = {
         "e5 passage + LR": TrainConfig(prefix="passage", embed_shares=(1.0,), exit_precision=None),
         "e5 query + LR": TrainConfig(embed_shares=(1.0,), exit_precision=None),
-        "folded char_wb 2-6 + LR (char head alone)": TrainConfig(embed_shares=(0.0,), exit_precision=0.0),
-        "pooled e5 query + char, always both": TrainConfig(exit_precision=None),
-        "pooled + early exit (shipped)": TrainConfig(),
+        "folded char_wb 2-6 + LR (char head alone)": TrainConfig(
+            embed_shares=(0.0,), exit_precision=0.0, mask_places=False
+        ),
+        "pooled e5 query + char, always both": TrainConfig(exit_precision=None, mask_places=False),
+        "pooled + early exit": TrainConfig(mask_places=False),
+        "pooled + early exit + street names masked (shipped)": TrainConfig(),
     }
     with tempfile.TemporaryDirectory() as scratch:
         for name, config in variants.items():
