@@ -23,7 +23,8 @@ from bot.survey_sync import import_surveys, load_catalog
 from handlers.events import Inbound, InboundKind
 from handlers.texts import load_texts
 from nlp.model import DEFAULT_MODEL_DIR, FieldClassifier
-from tests.bot.test_runtime import LIBRARY, RecordingChannel, event, press
+from tests.bot.conftest import LIBRARY
+from tests.bot.test_runtime import RecordingChannel, event, press
 
 IDEA = "Der Bus nach Vohwinkel kommt abends nie pünktlich, bitte mehr Fahrten"
 
@@ -31,18 +32,6 @@ IDEA = "Der Bus nach Vohwinkel kommt abends nie pünktlich, bitte mehr Fahrten"
 @pytest.fixture(scope="module")
 def model() -> FieldClassifier:
     return FieldClassifier.load()
-
-
-@pytest.fixture
-def config(tmp_path: Path, database_url: str) -> Config:
-    return load_config(
-        {
-            "STADTDIALOG_DATABASE_URL": database_url,
-            "STADTDIALOG_PSEUDONYM_SECRET": "test-secret-0123456789",
-            "STADTDIALOG_SURVEY_DIR": str(LIBRARY),
-        },
-        cwd=tmp_path,
-    )
 
 
 RuntimeFactory = Callable[[RecordingChannel, Any], Runtime]

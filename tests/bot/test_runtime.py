@@ -7,21 +7,18 @@ import itertools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.app import field_infos
 from bot.channels.base import EventSink, PermanentFailure, RetryLater, SentMessage, text_event
-from bot.config import Config, load_config
+from bot.config import Config
 from bot.runtime import MAX_ATTEMPTS, Runtime
 from bot.storage.db import Database
 from bot.survey_sync import import_surveys, load_catalog
 from handlers.events import Inbound, InboundKind, Outbound
 from handlers.texts import load_texts
-
-LIBRARY = Path(__file__).resolve().parents[2] / "surveys" / "library"
 
 
 @dataclass
@@ -59,18 +56,6 @@ def event(chat: str, text: str) -> Inbound:
 
 def press(chat: str, payload: str) -> Inbound:
     return Inbound(InboundKind.BUTTON, "test", chat, chat, f"e{next(_ids)}", datetime.now(UTC), payload=payload)
-
-
-@pytest.fixture
-def config(tmp_path: Path, database_url: str) -> Config:
-    return load_config(
-        {
-            "STADTDIALOG_DATABASE_URL": database_url,
-            "STADTDIALOG_PSEUDONYM_SECRET": "test-secret-0123456789",
-            "STADTDIALOG_SURVEY_DIR": str(LIBRARY),
-        },
-        cwd=tmp_path,
-    )
 
 
 RuntimeFactory = Callable[[RecordingChannel], Runtime]

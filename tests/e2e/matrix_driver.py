@@ -21,10 +21,12 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.e2e.scenarios import BotMessage
 from tests.e2e.synapse import Account, Synapse, unique_name
@@ -547,3 +549,34 @@ def read_only(data_dir: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         except sqlite3.OperationalError:  # not migrated yet
             return []
 
+
+
+# --- fixtures shared by the Matrix test modules (imported there; registered under the names "bot"/"citizen") -----
+
+
+@pytest.fixture(name="bot")
+async def bot_fixture(synapse_server: Synapse, tmp_path: Path) -> AsyncIterator[MatrixBot]:
+    """The bot on the session's homeserver, started on a fresh data dir; stopped afterwards."""
+    harness = MatrixBot.register(synapse_server, tmp_path / "bot")
+    await harness.start()
+    try:
+        yield harness
+    finally:
+        await harness.stop()
+
+
+@pytest.fixture(name="citizen")
+async def citizen_fixture(bot: MatrixBot, tmp_path: Path) -> AsyncIterator[MatrixCitizen]:
+    """A citizen with an encrypted DM to the bot, greeted."""
+    person = await bot.citizen(tmp_path / "citizens")
+    try:
+        yield person
+    finally:
+        await person.close()
+
+
+def answers_in_db(bot: MatrixBot, citizen: MatrixCitizen) -> dict[str, object]:
+    """The citizen's stored answers, question id → value."""
+    with bot.runtime.db.unit_of_work() as uow:
+        export = uow.citizens.export(bot.pseudonym(citizen))
+    return {a["question_id"]: a["value"] for r in export["responses"] for a in r["answers"]}

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import pytest
 from sqlalchemy import JSON, String, Text, select
 
 from bot.app import build_runtime
@@ -387,3 +388,14 @@ class TelegramBot:
                     if any(needle in str(value) for value in row if value is not None for needle in needles):
                         found[table.name] = found.get(table.name, 0) + 1
         return found
+
+
+@pytest.fixture(name="bot")
+async def telegram_bot_fixture(telegram_api: TelegramApiServer, tmp_path: Path) -> AsyncIterator[TelegramBot]:
+    """The bot polling the test Bot API server, on a fresh data dir; stopped afterwards."""
+    harness = TelegramBot(telegram_api, tmp_path)
+    await harness.start()
+    try:
+        yield harness
+    finally:
+        await harness.stop()

@@ -8,13 +8,12 @@ client with its own key store. The scenarios are the channel-neutral ones from `
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from handlers.events import Outbound
-from tests.e2e.matrix_driver import MatrixBot, MatrixCitizen
+from tests.e2e.matrix_driver import MatrixBot, MatrixCitizen, answers_in_db, bot_fixture, citizen_fixture  # noqa: F401  (fixtures)
 from tests.e2e.scenarios import (
     delete_everything,
     give_consent,
@@ -23,7 +22,6 @@ from tests.e2e.scenarios import (
     submit_idea,
     take_survey,
 )
-from tests.e2e.synapse import Synapse
 
 pytestmark = pytest.mark.e2e
 
@@ -44,31 +42,6 @@ CYCLIST = {
     "mehr_rad": False,
     "verbesserung": "Breitere Gehwege",
 }
-
-
-@pytest.fixture
-async def bot(synapse_server: Synapse, tmp_path: Path) -> AsyncIterator[MatrixBot]:
-    harness = MatrixBot.register(synapse_server, tmp_path / "bot")
-    await harness.start()
-    try:
-        yield harness
-    finally:
-        await harness.stop()
-
-
-@pytest.fixture
-async def citizen(bot: MatrixBot, tmp_path: Path) -> AsyncIterator[MatrixCitizen]:
-    person = await bot.citizen(tmp_path / "citizens")
-    try:
-        yield person
-    finally:
-        await person.close()
-
-
-def answers_in_db(bot: MatrixBot, citizen: MatrixCitizen) -> dict[str, object]:
-    with bot.runtime.db.unit_of_work() as uow:
-        export = uow.citizens.export(bot.pseudonym(citizen))
-    return {a["question_id"]: a["value"] for r in export["responses"] for a in r["answers"]}
 
 
 async def test_inviting_the_bot_to_an_encrypted_dm_is_answered_with_the_privacy_notice(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 from bot.channels.base import RetryLater
 from handlers.events import Outbound
 from handlers.texts import load_texts
-from tests.e2e.matrix_driver import BotProcess, MatrixBot, MatrixCitizen
+from tests.e2e.matrix_driver import BotProcess, MatrixBot, MatrixCitizen, answers_in_db, bot_fixture, citizen_fixture  # noqa: F401  (fixtures)
 from tests.e2e.scenarios import answer_survey, give_consent, library_survey, say, take_survey, tap
 from tests.e2e.synapse import Synapse, unique_name
 
@@ -31,31 +30,6 @@ PLAN = {
     "verbesserung": "Mehr Busse am Abend",
 }
 ALL_QUESTIONS = ["bezirk", "unterwegs", "oepnv_zufrieden", "haltestelle_minuten", "mehr_rad", "verbesserung"]
-
-
-@pytest.fixture
-async def bot(synapse_server: Synapse, tmp_path: Path) -> AsyncIterator[MatrixBot]:
-    harness = MatrixBot.register(synapse_server, tmp_path / "bot")
-    await harness.start()
-    try:
-        yield harness
-    finally:
-        await harness.stop()
-
-
-@pytest.fixture
-async def citizen(bot: MatrixBot, tmp_path: Path) -> AsyncIterator[MatrixCitizen]:
-    person = await bot.citizen(tmp_path / "citizens")
-    try:
-        yield person
-    finally:
-        await person.close()
-
-
-def answers_in_db(bot: MatrixBot, citizen: MatrixCitizen) -> dict[str, object]:
-    with bot.runtime.db.unit_of_work() as uow:
-        export = uow.citizens.export(bot.pseudonym(citizen))
-    return {a["question_id"]: a["value"] for r in export["responses"] for a in r["answers"]}
 
 
 async def test_bot_restarted_mid_survey_resumes_at_the_same_question_without_replaying_history(

@@ -7,8 +7,6 @@ scenarios are the channel-neutral ones from `tests/e2e/scenarios.py`.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -23,8 +21,8 @@ from tests.e2e.scenarios import (
     submit_idea,
     take_survey,
     tap,
+    telegram_bot_fixture,  # noqa: F401  (the "bot" fixture)
 )
-from tests.e2e.telegram_api import TelegramApiServer
 
 pytestmark = pytest.mark.e2e
 
@@ -45,16 +43,6 @@ CYCLIST_WHO_WOULD_NOT: dict[str, Answer] = {
     "mehr_rad": False,
     "verbesserung": "Breitere Gehwege",
 }
-
-
-@pytest.fixture
-async def bot(telegram_api: TelegramApiServer, tmp_path: Path) -> AsyncIterator[TelegramBot]:
-    harness = TelegramBot(telegram_api, tmp_path)
-    await harness.start()
-    try:
-        yield harness
-    finally:
-        await harness.stop()
 
 
 def answers_in_db(bot: TelegramBot, citizen: str) -> dict[str, object]:

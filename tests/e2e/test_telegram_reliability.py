@@ -19,22 +19,21 @@ import pytest
 
 from bot.config import PACKAGE_ROOT
 from handlers.events import Inbound, Outbound
-from tests.e2e.scenarios import TelegramBot, answer_survey, give_consent, open_survey, say, take_survey, tap
+from tests.e2e.scenarios import (
+    TelegramBot,
+    answer_survey,
+    give_consent,
+    open_survey,
+    say,
+    take_survey,
+    tap,
+    telegram_bot_fixture,  # noqa: F401  (the "bot" fixture)
+)
 from tests.e2e.telegram_api import TelegramApiServer
 
 pytestmark = pytest.mark.e2e
 
 MOBILITY = "mobilitaet-quartier"
-
-
-@pytest.fixture
-async def bot(telegram_api: TelegramApiServer, tmp_path: Path) -> AsyncIterator[TelegramBot]:
-    harness = TelegramBot(telegram_api, tmp_path)
-    await harness.start()
-    try:
-        yield harness
-    finally:
-        await harness.stop()
 
 
 def free_port() -> int:
