@@ -27,6 +27,7 @@ from nlp.train import DEFAULT_DEV, DEFAULT_TRAIN, TrainConfig, TrainInputs, trai
 
 DATA = Path(__file__).resolve().parent / "data"
 SETS = ("dev", "test", "defects")
+_WITHOUT_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
 Scorer = Callable[[Sequence[str]], npt.NDArray[np.float64]]
 
 
@@ -81,6 +82,21 @@ def _row(name: str, scorer: Scorer, labels: Sequence[str], data: dict[str, tuple
     return f"| {name} | " + " | ".join(cells) + f" | {latency:.1f} |"
 
 
+def _umlaut_check(
+    loaded: dict[str, FieldClassifier], labels: Sequence[str], dev: tuple[list[str], list[str]]
+) -> None:
+    """Dev texts written with umlauts, typed again without them: what restoring umlauts before embedding buys."""
+    keep = [i for i, text in enumerate(dev[0]) if any(char in "äöüÄÖÜß" for char in text)]
+    original = [dev[0][i] for i in keep]
+    typed = [text.translate(_WITHOUT_UMLAUTS) for text in original]
+    gold = [dev[1][i] for i in keep]
+    print(f"\nDev texts with umlauts ({len(keep)}), macro-F1 as written / typed without umlauts:")
+    for name, classifier in loaded.items():
+        scorer = _classifier_scorer(classifier)
+        written, plain = compute(labels, gold, scorer(original)), compute(labels, gold, scorer(typed))
+        print(f"| {name} | {written.macro_f1:.3f} | {plain.macro_f1:.3f} |", flush=True)
+
+
 def main(argv: Sequence[str]) -> int:
     """Train and measure every candidate; print the Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -100,25 +116,31 @@ def main(argv: Sequence[str]) -> int:
     baseline = Baseline.fit(texts, fields, labels)
     print(_row("baseline: char_wb 2-5 TF-IDF + LR", baseline.scores, labels, data), flush=True)
     variants = {
-        "e5 passage + LR": TrainConfig(prefix="passage", embed_shares=(1.0,), exit_precision=None),
-        "e5 query + LR": TrainConfig(embed_shares=(1.0,), exit_precision=None),
+        "e5 passage + LR": TrainConfig(prefix="passage", embed_share=1.0, exit_precision=None, restore_umlauts=False),
+        "e5 query + LR": TrainConfig(embed_share=1.0, exit_precision=None, restore_umlauts=False),
+        "e5 query + LR, umlauts restored": TrainConfig(embed_share=1.0, exit_precision=None),
         "folded char_wb 2-6 + LR (char head alone)": TrainConfig(
-            embed_shares=(0.0,), exit_precision=0.0, mask_places=False
+            embed_share=0.0, exit_precision=0.0, mask_places=False
         ),
-        "pooled e5 query + char, always both": TrainConfig(exit_precision=None, mask_places=False),
-        "pooled + early exit": TrainConfig(mask_places=False),
-        "pooled + early exit + street names masked (shipped)": TrainConfig(),
+        "pooled e5 query + char, always both": TrainConfig(
+            exit_precision=None, mask_places=False, restore_umlauts=False
+        ),
+        "pooled + early exit": TrainConfig(mask_places=False, restore_umlauts=False),
+        "pooled + early exit + street names masked": TrainConfig(restore_umlauts=False),
+        "pooled + early exit + street names masked + umlauts restored (shipped)": TrainConfig(),
     }
+    loaded: dict[str, FieldClassifier] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for name, config in variants.items():
             output = Path(scratch) / str(len(name))
             train(TrainInputs(train=DEFAULT_TRAIN, dev=DEFAULT_DEV), output, config, log=lambda _: None)
-            classifier = FieldClassifier.load(output)
+            classifier = loaded[name] = FieldClassifier.load(output)
             if config.exit_precision == 0.0:
                 heads = classifier.scorer.heads
                 assert heads is not None
                 heads.exit_threshold = 0.0  # always the character head's own answer
             print(_row(name, _classifier_scorer(classifier), labels, data), flush=True)
+    _umlaut_check(loaded, labels, data["dev"])
     return 0
 
 

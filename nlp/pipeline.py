@@ -25,12 +25,14 @@ from spacy.tokens import Doc
 
 from nlp.charngrams import CharNgramVectorizer
 from nlp.embed import Embedder, Prefix
+from nlp.umlauts import UmlautRestorer
 
 FloatArray = npt.NDArray[np.float32]
 FACTORY = "stadtdialog_textcat"
 _ARRAYS = "heads.npz"
 _GRAMS = "ngrams.json"
 _CALIBRATION = "calibration.json"
+_UMLAUTS = "umlauts.json"
 
 
 class ComponentNotTrainedError(RuntimeError):
@@ -65,6 +67,11 @@ class Heads:
     temperature: float = 1.0
     char_temperature: float = 1.0
     exit_threshold: float | None = None  # character-only answer when its top probability reaches this
+    restorer: UmlautRestorer | None = None  # umlauts put back before embedding ("Muell" → "Müll")
+
+    def embedding_input(self, texts: Sequence[str]) -> list[str]:
+        """The texts as the embedder sees them (training and classification alike)."""
+        return [self.restorer(text) for text in texts] if self.restorer else list(texts)
 
     def embed_logp(self, embeddings: FloatArray) -> FloatArray:
         """Log-probabilities of the embedding head for an (n, 384) batch."""
@@ -92,7 +99,7 @@ class Heads:
         else:
             needed = np.nonzero(result.max(axis=1) < self.exit_threshold)[0]
         if len(needed):
-            embeddings = embed([texts[int(i)] for i in needed])
+            embeddings = embed(self.embedding_input([texts[int(i)] for i in needed]))
             result[needed] = pool(self.embed_logp(embeddings), char_logp[needed], self.embed_share, self.temperature)
         return result
 
@@ -163,12 +170,15 @@ class FieldScorer:
             "mask_places": heads.vectorizer.mask_places,
         }
         (directory / _CALIBRATION).write_text(json.dumps(calibration, indent=2) + "\n", encoding="utf-8")
+        if heads.restorer is not None:
+            (directory / _UMLAUTS).write_text(heads.restorer.to_json() + "\n", encoding="utf-8")
 
     def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> FieldScorer:
         """Load what `to_disk` wrote."""
         directory = Path(path)
         calibration = json.loads((directory / _CALIBRATION).read_text(encoding="utf-8"))
         grams = json.loads((directory / _GRAMS).read_text(encoding="utf-8"))
+        umlauts = directory / _UMLAUTS
         with np.load(directory / _ARRAYS) as arrays:
             low, high = calibration["ngram_range"]
             self.heads = Heads(
@@ -184,6 +194,7 @@ class FieldScorer:
                 temperature=float(calibration["temperature"]),
                 char_temperature=float(calibration["char_temperature"]),
                 exit_threshold=None if calibration["exit_threshold"] is None else float(calibration["exit_threshold"]),
+                restorer=UmlautRestorer.from_file(umlauts) if umlauts.is_file() else None,
             )
         return self
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import spacy
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize, minimize_scalar
 from scipy.sparse import csr_matrix
 from sklearn.linear_model import LogisticRegression
 from spacy.about import __version__ as SPACY_VERSION
@@ -32,6 +32,7 @@ from nlp.metrics import compute
 from nlp.model import DEFAULT_MODEL_DIR, FORMAT_VERSION, META_KEY
 from nlp.pipeline import FACTORY, FieldScorer, Heads, log_softmax, pool
 from nlp.text import DEFAULT_MAX_CHARS, has_letters, prepare
+from nlp.umlauts import UmlautRestorer
 
 NLP_DIR = Path(__file__).resolve().parent
 DEFAULT_TRAIN = NLP_DIR / "data" / "train.jsonl"
@@ -51,9 +52,10 @@ class TrainConfig:
     ngram_min: int = 2
     ngram_max: int = 6
     mask_places: bool = True  # street names and house numbers hidden from the character head only
+    restore_umlauts: bool = True  # "Muell" → "Müll" before embedding (lexicon learnt from the training texts)
     embed_c: float = 10.0
     char_c: float = 10.0
-    embed_shares: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)
+    embed_share: float | None = None  # None: fitted on dev; 1.0 = embedding head only, 0.0 = character head only
     target_precision: float = 0.97
     exit_precision: float | None = 0.995  # None: always compute the embedding
 
@@ -126,21 +128,30 @@ def _embed(embedder: Embedder, cache: EmbeddingCache | None, texts: Sequence[str
 
 def _calibrate(
     embed_logp: npt.NDArray[np.float32], char_logp: npt.NDArray[np.float32], gold: npt.NDArray[np.int64],
-    shares: Sequence[float],
+    fixed_share: float | None,
 ) -> tuple[float, float, float]:
-    """The (embed share, temperature) minimising dev log-loss, and that loss."""
-    best = (0.5, 1.0, float("inf"))
+    """The (embed share, temperature) minimising dev log-loss, and that loss.
+
+    Both are fitted as continuous values (share through a logistic, temperature through a log), so a tiny change
+    in the embeddings moves them a little instead of flipping between grid points.
+    """
     rows = np.arange(len(gold))
-    for share in shares:
 
-        def loss(log_t: float, share: float = share) -> float:
-            probabilities = pool(embed_logp, char_logp, share, float(np.exp(log_t)))
-            return float(-np.mean(np.log(np.maximum(probabilities[rows, gold], 1e-12))))
+    def loss(share: float, temperature: float) -> float:
+        probabilities = pool(embed_logp, char_logp, share, temperature)
+        return float(-np.mean(np.log(np.maximum(probabilities[rows, gold], 1e-12))))
 
-        fitted = minimize_scalar(loss, bounds=(-3.0, 3.0), method="bounded")
-        if float(fitted.fun) < best[2] - 1e-9:
-            best = (share, float(np.exp(fitted.x)), float(fitted.fun))
-    return best
+    if fixed_share is not None:
+        fitted = minimize_scalar(lambda log_t: loss(fixed_share, float(np.exp(log_t))), bounds=(-3.0, 3.0),
+                                 method="bounded")
+        return fixed_share, float(np.exp(fitted.x)), float(fitted.fun)
+    result = minimize(
+        lambda p: loss(float(1.0 / (1.0 + np.exp(-p[0]))), float(np.exp(np.clip(p[1], -3.0, 3.0)))),
+        x0=np.zeros(2), method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-7},
+    )
+    share = round(float(1.0 / (1.0 + np.exp(-result.x[0]))), 4)
+    temperature = float(np.exp(np.clip(result.x[1], -3.0, 3.0)))
+    return share, temperature, loss(share, temperature)
 
 
 def _char_temperature(char_logp: npt.NDArray[np.float32], gold: npt.NDArray[np.int64]) -> float:
@@ -188,19 +199,26 @@ def train(
     # The model stores these weights as float16; calibrate with exactly what will be served.
     char_weights = char_weights.astype(np.float16).astype(np.float32)
 
+    # Learnt from the project's own training file only: the model file must not hold words only a citizen wrote.
+    own_texts, _ = _usable(read_jsonl(inputs.train, labels), config.max_chars)
+    restorer = UmlautRestorer.fit(own_texts) if config.restore_umlauts else None
+    if restorer:
+        log(f"umlaut lexicon: {len(restorer.mapping)} words spelt with umlauts, {len(restorer.genuine)} without")
     embedder = Embedder(prefix=config.prefix, variant=config.variant)
     cache = EmbeddingCache(cache_path) if cache_path else None
-    train_vectors = _embed(embedder, cache, texts, "training texts", log)
-    dev_vectors = _embed(embedder, cache, dev_texts, "dev texts", log)
+    restore = restorer or (lambda text: text)
+    train_vectors = _embed(embedder, cache, [restore(t) for t in texts], "training texts", log)
+    dev_inputs = [restore(t) for t in dev_texts]
+    dev_vectors = _embed(embedder, cache, dev_inputs, "dev texts", log)
     if cache:
         cache.save()
     log("fitting the embedding head")
     embed_weights, embed_bias = _fit_head(train_vectors, targets, labels, config.embed_c, config.seed)
 
-    heads = Heads(labels, embed_weights, embed_bias, char_weights, char_bias, vectorizer)
+    heads = Heads(labels, embed_weights, embed_bias, char_weights, char_bias, vectorizer, restorer=restorer)
     gold = np.array([labels.index(t) for t in dev_targets], dtype=np.int64)
     dev_char_logp = heads.char_logp(dev_texts)
-    share, temperature, dev_loss = _calibrate(heads.embed_logp(dev_vectors), dev_char_logp, gold, config.embed_shares)
+    share, temperature, dev_loss = _calibrate(heads.embed_logp(dev_vectors), dev_char_logp, gold, config.embed_share)
     heads.embed_share, heads.temperature = share, temperature
     heads.char_temperature = _char_temperature(dev_char_logp, gold)
     if config.exit_precision is not None:
@@ -208,7 +226,7 @@ def train(
         heads.exit_threshold = max(
             0.5, confidence_threshold(char_only.max(axis=1), char_only.argmax(axis=1) == gold, config.exit_precision)
         )
-    dev_rows = {text: row for row, text in enumerate(dev_texts)}
+    dev_rows = {text: row for row, text in enumerate(dev_inputs)}
     dev_probabilities = heads.probabilities(dev_texts, lambda texts: dev_vectors[[dev_rows[t] for t in texts]])
     exited = float(np.mean(heads.char_probabilities(dev_char_logp).max(axis=1) >= (heads.exit_threshold or 2.0)))
     log(

@@ -124,17 +124,21 @@ def test_another_city_can_swap_the_taxonomy_and_retrain(tmp_path: Path) -> None:
     extra = _jsonl(tmp_path / "labels.jsonl", [("Die Linie 5 fährt nachts nicht", "verkehr")])
     inputs = TrainInputs(train=train_file, dev=dev_file, extra=[extra], fields_path=fields)
     logged: list[str] = []
-    meta = train(inputs, tmp_path / "model", TrainConfig(embed_shares=(0.5,)), cache_path=None, log=logged.append)
+    meta = train(inputs, tmp_path / "model", TrainConfig(embed_share=0.5), cache_path=None, log=logged.append)
 
     assert meta["labels"] == ["verkehr", "natur"] and meta["training_examples"] == 11
     assert any("embedding" in line for line in logged)
+    lexicon = json.loads((tmp_path / "model" / "stadtdialog_textcat" / "umlauts.json").read_text(encoding="utf-8"))
+    # Words of the project's training file are learnt; a word only a citizen's label file holds is not.
+    assert lexicon["mapping"].get("muell") == "müll" and "faehrt" not in lexicon["mapping"]
+    assert "nachts" not in lexicon["genuine"]
     classifier = FieldClassifier.load(tmp_path / "model", fields_path=fields)
     result = classifier.classify("Der Bus ist schon wieder ausgefallen")
     assert result.field == "verkehr" and set(result.scores) == {"verkehr", "natur"}
     with pytest.raises(ModelMismatchError, match="another taxonomy"):
         FieldClassifier.load(tmp_path / "model")
 
-    again = train(inputs, tmp_path / "again", TrainConfig(embed_shares=(0.5,)), cache_path=None, log=logged.append)
+    again = train(inputs, tmp_path / "again", TrainConfig(embed_share=0.5), cache_path=None, log=logged.append)
     assert again["data_hash"] == meta["data_hash"]
     first, second = tmp_path / "model" / "stadtdialog_textcat", tmp_path / "again" / "stadtdialog_textcat"
     for name in ("ngrams.json", "calibration.json"):
