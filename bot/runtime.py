@@ -47,7 +47,7 @@ from handlers.events import (
     StartResponse,
     Texts,
 )
-from handlers.privacy import render_export
+from handlers.my_data import render_export
 from surveys.catalog import SurveyCatalog
 
 log = logging.getLogger(__name__)
@@ -382,7 +382,9 @@ class Runtime:
                 case ScheduleFollowUp(due_at, kind, payload):
                     uow.follow_ups.add(citizen, due_at, kind, dict(payload))
                 case ExportData():
-                    messages.extend(render_export(uow.citizens.export(citizen), decision.state.language, self.texts))
+                    export = uow.citizens.export(citizen)
+                    language = decision.state.language
+                    messages.extend(render_export(export, language, self.texts, self.fields, self.config.timezone))
                 case DeleteCitizen():
                     delete = True
         for message in messages:

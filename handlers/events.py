@@ -228,7 +228,7 @@ class SaveIdea:
 
 @dataclass(frozen=True)
 class ExportData:
-    """Load everything stored about the citizen and send it, rendered by `handlers.privacy.render_export`."""
+    """Load everything stored about the citizen and send it, rendered by `handlers.my_data.render_export`."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ API; `TelegramChat` is the Telegram `ChatDriver` of one simulated citizen.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -217,10 +218,14 @@ async def submit_idea(chat: ChatDriver, text: str, field: str) -> list[BotMessag
     return thanks
 
 
-async def request_my_data(chat: ChatDriver) -> BotMessage:
-    """/meinedaten; returns the export (a text or a document message)."""
+async def request_my_data(chat: ChatDriver) -> tuple[str, dict[str, Any]]:
+    """/meinedaten; returns the summary the citizen reads and the attached JSON file, parsed."""
     replies = await say(chat, "/meinedaten")
-    return replies[-1]
+    files = [reply for reply in replies if reply.document is not None]
+    assert len(files) == 1 and files[0].document_name == "meine-daten.json", f"no export file: {replies}"
+    assert files[0].document is not None
+    exported: dict[str, Any] = json.loads(files[0].document)
+    return "\n".join(reply.text for reply in replies), exported
 
 
 async def delete_everything(chat: ChatDriver) -> list[BotMessage]:

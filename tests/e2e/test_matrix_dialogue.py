@@ -7,7 +7,6 @@ client with its own key store. The scenarios are the channel-neutral ones from `
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -112,17 +111,19 @@ async def test_image_and_edited_message_get_polite_answers(citizen: MatrixCitize
     assert "Bearbeitete Nachrichten" in edited_reply[0].text
 
 
-async def test_my_data_arrives_as_an_encrypted_file_when_large(bot: MatrixBot, citizen: MatrixCitizen) -> None:
+async def test_my_data_is_a_summary_and_an_encrypted_file(bot: MatrixBot, citizen: MatrixCitizen) -> None:
     await give_consent(citizen)
-    small = await request_my_data(citizen)
-    assert small.document is None and "Hier sind alle Daten" in "\n".join(m.text for m in citizen.last_messages(3))
-    for number in range(3):
-        await submit_idea(citizen, f"Idee {number}: " + "Mehr Trinkbrunnen in der Innenstadt. " * 50, "umwelt")
-    large = await request_my_data(citizen)
-    assert large.document_name == "meine-daten.json" and large.document is not None
-    exported = json.loads(large.document)
-    assert len(exported["ideas"]) == 3
+    summary, exported = await request_my_data(citizen)
+    assert "Ihre Ideen: keine" in summary and "Pseudonym" in summary and exported["ideas"] == []
+    await submit_idea(citizen, "Mehr Trinkbrunnen in der Innenstadt", "umwelt")
+    await submit_idea(citizen, "Idee 0: " + "Mehr Trinkbrunnen in der Innenstadt. " * 50, "umwelt")
+    summary, exported = await request_my_data(citizen)
+    assert "„Mehr Trinkbrunnen in der Innenstadt“ – Smarte Umwelt" in summary, summary
+    assert "Ihre Ideen (2):" in summary and "/loeschen" in summary
+    assert "scores" not in summary and "offered" not in summary, "technical details belong in the file"
+    assert len(exported["ideas"]) == 2 and exported["ideas"][1]["text"].startswith("Idee 0: ")
     assert exported["contacts"][0]["channel_user_id"] == citizen.user_id
+    assert exported["ideas"][0]["scores"] and exported["conversation"]["flow"]
     file_event = next(item for item in citizen.seen if item.kind == "file")
     assert "file" in file_event.source["content"], "uploaded encrypted in an encrypted room"
 

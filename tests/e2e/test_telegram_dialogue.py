@@ -6,8 +6,6 @@ scenarios are the channel-neutral ones from `tests/e2e/scenarios.py`.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests.e2e.scenarios import (
@@ -142,18 +140,20 @@ async def test_sticker_edited_message_and_group_chat_get_polite_answers(bot: Tel
     assert bot.rows_mentioning(f"telegram:{bot.server.group_chat_id}") == {}
 
 
-async def test_my_data_is_a_message_when_small_and_a_document_when_large(bot: TelegramBot) -> None:
+async def test_my_data_is_a_summary_and_the_complete_file(bot: TelegramBot) -> None:
     chat = bot.chat()
     await give_consent(chat)
-    small = await request_my_data(chat)
-    assert small.document is None and "Hier sind alle Daten" in small.text
-    for number in range(3):
-        await submit_idea(chat, f"Idee {number}: " + "Mehr Trinkbrunnen in der Innenstadt. " * 50, "umwelt")
-    large = await request_my_data(chat)
-    assert large.document_name == "meine-daten.json" and large.document is not None
-    exported = json.loads(large.document)
-    assert len(exported["ideas"]) == 3
+    summary, exported = await request_my_data(chat)
+    assert "Ihre Ideen: keine" in summary and "Pseudonym" in summary and exported["ideas"] == []
+    await submit_idea(chat, "Mehr Trinkbrunnen in der Innenstadt", "umwelt")
+    await submit_idea(chat, "Idee 0: " + "Mehr Trinkbrunnen in der Innenstadt. " * 50, "umwelt")
+    summary, exported = await request_my_data(chat)
+    assert "„Mehr Trinkbrunnen in der Innenstadt“ – Smarte Umwelt" in summary, summary
+    assert "Ihre Ideen (2):" in summary and "/loeschen" in summary
+    assert "scores" not in summary and "offered" not in summary, "technical details belong in the file"
+    assert len(exported["ideas"]) == 2 and exported["ideas"][1]["text"].startswith("Idee 0: ")
     assert exported["contacts"][0]["channel_user_id"] == str(chat.user.id)
+    assert exported["ideas"][0]["scores"] and exported["conversation"]["flow"]
 
 
 async def test_deleting_leaves_no_row_of_the_citizen_in_any_table(bot: TelegramBot) -> None:

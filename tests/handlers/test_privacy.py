@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.events import CitizenState, DeleteCitizen, ExportData
-from handlers.privacy import EXPORT_FILENAME, render_export
+from handlers.events import CitizenState, DeleteCitizen, ExportData, FieldInfo
+from handlers.my_data import EXPORT_FILENAME, render_export
 from handlers.state import Flow
 from handlers.turn import MAX_TEXT
 from tests.handlers.chat import Chat, catalog_of, texts
@@ -22,11 +23,37 @@ def chat() -> Chat:
     return chat
 
 
-def small_export() -> dict[str, object]:
+FIELDS = (FieldInfo("umwelt", {"de": "Smarte Umwelt", "en": "Smart environment"}),
+          FieldInfo("leben", {"de": "Smartes Leben", "en": "Smart living"}))
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def stored(ideas: int = 1) -> dict[str, Any]:
+    """What the runtime's repository returns for a citizen, in its shape."""
     return {
-        "citizen": {"pseudonym": "c-7f3a", "language": "de", "consent_at": datetime(2025, 3, 1, 9, tzinfo=UTC)},
-        "ideas": [{"text": "Mehr Bänke", "field": "mobilitaet", "submitted": True}],
-        "responses": [],
+        "citizen": {"id": "c_7f3a", "language": "de", "language_chosen": False, "consent_version": "1",
+                    "consent_at": "2025-03-01T23:30:00+00:00", "training_consent": None,
+                    "created_at": "2025-03-01T23:29:00+00:00", "last_seen_at": "2025-03-02T08:00:00+00:00"},
+        "contacts": [{"channel": "telegram", "channel_user_id": "4711", "chat_id": "4711"}],
+        "conversation": {"flow": "menu", "data": {"offered": [["m:idea", "Idee"]], "flood": {"times": [1.0]}},
+                         "updated_at": "2025-03-02T08:00:00+00:00"},
+        "responses": [
+            {"id": "r1", "survey": {"key": "mobil", "version": 1, "title": "Mobilität in Wuppertal"},
+             "status": "completed", "started_at": "2025-03-02T07:00:00+00:00",
+             "completed_at": "2025-03-02T07:05:00+00:00",
+             "answers": [{"question_id": "q1", "value": "bus"}, {"question_id": "q2", "value": 3}]},
+            {"id": "r2", "survey": {"key": "klima", "version": 2, "title": "Klima"}, "status": "in_progress",
+             "started_at": "2025-03-02T07:30:00+00:00", "completed_at": None, "answers": []},
+        ],
+        "ideas": [
+            {"id": f"i{n}", "text": f"Mehr Bänke im Park Nummer {n} " + "bitte " * (30 if n else 0),
+             "field": "leben", "fields": ["leben", "umwelt"] if n == 0 else ["leben"], "proposed_field": "leben",
+             "confident": True, "scores": {"leben": 0.9, "umwelt": 0.1}, "model_version": "fields-x",
+             "status": "new", "created_at": "2025-03-02T07:10:00+00:00"}
+            for n in range(ideas)
+        ],
+        "follow_ups": [{"kind": "survey_reminder", "due_at": "2025-03-03T07:00:00+00:00", "status": "pending",
+                        "payload": {}, "created_at": "2025-03-02T07:30:00+00:00"}],
     }
 
 
@@ -38,29 +65,44 @@ def test_meinedaten_asks_the_runtime_for_the_export(chat: Chat) -> None:
     assert chat.store.exports == 2
 
 
-def test_small_export_is_a_readable_message() -> None:
-    (message,) = render_export(small_export(), "de", texts())
-    assert message.document is None
-    assert message.text.startswith("Hier sind alle Daten")
-    assert "pseudonym: c-7f3a" in message.text
-    assert "– text: Mehr Bänke" in message.text
-    assert "submitted: ja" in message.text and "responses: –" in message.text
-    assert "2025-03-01T09:00:00+00:00" in message.text
-    assert "/loeschen" in message.text
+def test_the_export_is_a_plain_summary_with_everything_in_the_attached_file() -> None:
+    data = stored()
+    (message,) = render_export(data, "de", texts(), FIELDS, BERLIN)
+    text = message.text
+    assert text.startswith("Das ist zu Ihnen gespeichert") and EXPORT_FILENAME in text
+    assert "Pseudonym (statt Ihres Namens): c_7f3a" in text and "Sprache: Deutsch" in text
+    assert "Version 1, am 02.03.2025" in text, "dates in the city's time zone (23:30 UTC is the next day)"
+    assert "noch nicht gefragt" in text and "Erreichbar über: Telegram (4711)" in text
+    assert "Ihre Ideen (1):\n1. „Mehr Bänke im Park Nummer 0“ – Smartes Leben, Smarte Umwelt, 02.03.2025" in text
+    assert "• Mobilität in Wuppertal: abgeschlossen am 02.03.2025, 2 Antworten" in text
+    assert "• Klima: begonnen am 02.03.2025, bisher 0 Antworten" in text
+    assert "Geplante Erinnerungen: 1" in text and text.endswith("Mit /loeschen können Sie alles löschen.")
+    for technical in ("offered", "flood", "scores", "model_version", "m:idea", "proposed"):
+        assert technical not in text
+    assert message.document is not None and message.document.mime_type == "application/json"
+    assert json.loads(message.document.content.decode("utf-8")) == data, "the file holds every stored value"
 
 
-def test_large_export_is_sent_as_a_json_file() -> None:
-    data = {
-        "ideas": [{"text": f"Idee Nummer {n} " + "ä" * 80, "at": datetime(2025, 3, 1, tzinfo=UTC)} for n in range(60)]
-    }
-    (message,) = render_export(data, "en", texts())
+def test_the_summary_in_english_and_for_someone_with_nothing_stored() -> None:
+    (message,) = render_export(stored(), "en", texts(), FIELDS, BERLIN)
+    assert "Privacy notice accepted: version 1, on 2025-03-02" in message.text
+    assert "1. “Mehr Bänke im Park Nummer 0” – Smart living, Smart environment, 2025-03-02" in message.text
+    assert "Send /delete" in message.text
+    empty = {"citizen": None, "contacts": [], "conversation": None, "responses": [], "ideas": [], "follow_ups": []}
+    (nothing,) = render_export(empty, "de", texts())
+    assert "nichts gespeichert" in nothing.text and nothing.document is not None
+
+
+def test_a_long_history_is_shortened_in_the_summary_but_complete_in_the_file() -> None:
+    data = stored(ideas=120)
+    data["ideas"][119]["text"] = "ä" * 3000
+    (message,) = render_export(data, "de", texts(), FIELDS)
+    assert len(message.text) <= MAX_TEXT
+    assert "Ihre Ideen (120):" in message.text and "weitere (alle in der Datei)" in message.text
+    assert "120. „" + "ä" * 79 + "…“" in message.text, "the newest ideas are shown, long texts cut"
     assert message.document is not None
-    assert message.document.filename == EXPORT_FILENAME == "meine-daten.json"
-    assert message.document.mime_type == "application/json"
-    assert len(message.text) <= MAX_TEXT and "file" in message.text
     parsed = json.loads(message.document.content.decode("utf-8"))
-    assert parsed["ideas"][59]["text"].startswith("Idee Nummer 59 ää")
-    assert parsed["ideas"][0]["at"] == "2025-03-01T00:00:00+00:00"
+    assert len(parsed["ideas"]) == 120 and parsed["ideas"][119]["text"] == "ä" * 3000
 
 
 def test_deletion_needs_confirmation_and_then_deletes_everything(chat: Chat) -> None:

@@ -1,0 +1,139 @@
+"""/meinedaten as a citizen reads it: a plain-language summary, and the complete data as a JSON file.
+
+The summary names what is stored in words ("Ihre Ideen (2): „Mehr Bänke im Park“ – Leben, 26.11.2026"); the file
+`meine-daten.json` holds every stored value, the technical ones (conversation state, classifier scores) included,
+so the right of access is met completely and in a machine-readable form. Pure: the runtime passes the data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, tzinfo
+from typing import Any
+
+from handlers.events import Document, FieldInfo, Outbound, Texts
+from handlers.turn import MAX_TEXT
+
+EXPORT_FILENAME = "meine-daten.json"
+LANGUAGE_NAMES = {"de": "Deutsch", "en": "English"}
+CHANNEL_NAMES = {"telegram": "Telegram", "matrix": "Matrix", "terminal": "Terminal"}
+_QUOTE_CHARS = 80  # an idea's text in the summary; the file has all of it
+_LIST_CAPS = (10, 3, 1)  # items per list, fewer until the summary fits in one message
+
+
+def render_export(
+    data: Mapping[str, Any], lang: str, texts: Texts, fields: Sequence[FieldInfo] = (), tz: tzinfo = UTC
+) -> tuple[Outbound, ...]:
+    """One message: the summary as text, everything stored as the attached JSON file."""
+    content = json.dumps(data, ensure_ascii=False, indent=2, default=_json_value).encode("utf-8")
+    document = Document(EXPORT_FILENAME, content)
+    view = _View(texts, lang, {f.key: f.label(lang) for f in fields}, tz)
+    for cap in _LIST_CAPS:
+        text = view.summary(data, cap)
+        if len(text) <= MAX_TEXT:
+            break
+    return (Outbound(text=text[:MAX_TEXT], document=document),)
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+class _View:
+    def __init__(self, texts: Texts, lang: str, field_labels: Mapping[str, str], tz: tzinfo) -> None:
+        self.texts, self.lang, self.field_labels, self.tz = texts, lang, field_labels, tz
+
+    def t(self, key: str, **values: Any) -> str:
+        return self.texts.get(key, self.lang, **values)
+
+    def day(self, value: object) -> str:
+        """An ISO timestamp as the date a citizen reads (in the city's time zone)."""
+        if isinstance(value, datetime):
+            moment = value
+        else:
+            try:
+                moment = datetime.fromisoformat(str(value))
+            except ValueError:
+                return "–"
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        local = moment.astimezone(self.tz)
+        return local.strftime("%d.%m.%Y") if self.lang == "de" else local.strftime("%Y-%m-%d")
+
+    def summary(self, data: Mapping[str, Any], cap: int) -> str:
+        citizen = data.get("citizen")
+        if not citizen:
+            return "\n\n".join([self.t("privacy.export_nothing"), self.t("privacy.export_outro")])
+        parts = [self.t("privacy.export_intro", file=EXPORT_FILENAME), "\n".join(self._person(citizen, data))]
+        parts.append(self._ideas(data.get("ideas") or [], cap))
+        parts.append(self._responses(data.get("responses") or [], cap))
+        follow_ups = [f for f in data.get("follow_ups") or [] if f.get("status") == "pending"]
+        if follow_ups:
+            parts.append(self.t("privacy.export_follow_ups", count=len(follow_ups)))
+        else:
+            parts.append(self.t("privacy.export_no_follow_ups"))
+        parts += [self.t("privacy.export_technical"), self.t("privacy.export_outro")]
+        return "\n\n".join(parts)
+
+    def _person(self, citizen: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
+        language = str(citizen.get("language") or "")
+        lines = [
+            self.t("privacy.export_pseudonym", id=citizen.get("id", "–")),
+            self.t("privacy.export_language", language=LANGUAGE_NAMES.get(language, language or "–")),
+        ]
+        if citizen.get("consent_version"):
+            when = self.day(citizen.get("consent_at"))
+            lines.append(self.t("privacy.export_consent", version=citizen["consent_version"], date=when))
+        else:
+            lines.append(self.t("privacy.export_no_consent"))
+        training = citizen.get("training_consent")
+        if training is None:
+            lines.append(self.t("privacy.export_training_unasked"))
+        else:
+            lines.append(self.t("privacy.export_training_yes" if training else "privacy.export_training_no"))
+        contacts = [
+            f"{CHANNEL_NAMES.get(str(c.get('channel')), str(c.get('channel')))} ({c.get('channel_user_id')})"
+            for c in data.get("contacts") or []
+        ]
+        if contacts:
+            lines.append(self.t("privacy.export_contacts", channels=", ".join(contacts)))
+        return lines
+
+    def _more(self, lines: list[str], total: int, cap: int) -> str:
+        if total > cap:
+            lines.append(self.t("privacy.export_more", count=total - cap))
+        return "\n".join(lines)
+
+    def _ideas(self, ideas: Sequence[Mapping[str, Any]], cap: int) -> str:
+        if not ideas:
+            return self.t("privacy.export_no_ideas")
+        lines = [self.t("privacy.export_ideas", count=len(ideas))]
+        newest = list(ideas)[-cap:]
+        for number, idea in enumerate(newest, start=len(ideas) - len(newest) + 1):
+            text = " ".join(str(idea.get("text", "")).split())
+            quoted = text if len(text) <= _QUOTE_CHARS else text[: _QUOTE_CHARS - 1].rstrip() + "…"
+            keys = idea.get("fields") or ([idea["field"]] if idea.get("field") else [])
+            labels = ", ".join(self.field_labels.get(str(k), str(k)) for k in keys)
+            labels = labels or self.t("privacy.export_no_field")
+            when = self.day(idea.get("created_at"))
+            lines.append(self.t("privacy.export_idea", number=number, text=quoted, fields=labels, date=when))
+        return self._more(lines, len(ideas), cap)
+
+    def _responses(self, responses: Sequence[Mapping[str, Any]], cap: int) -> str:
+        if not responses:
+            return self.t("privacy.export_no_responses")
+        lines = [self.t("privacy.export_responses", count=len(responses))]
+        for response in list(responses)[-cap:]:
+            survey = response.get("survey") or {}
+            title = survey.get("title") or survey.get("key") or "–"
+            answers = len(response.get("answers") or [])
+            done = response.get("status") == "completed"
+            when = self.day(response.get("completed_at" if done else "started_at"))
+            key = "privacy.export_response_done" if done else "privacy.export_response_open"
+            lines.append(self.t(key, title=title, date=when, answers=answers))
+        return self._more(lines, len(responses), cap)
