@@ -102,6 +102,11 @@ BUTTONS: Mapping[str, ButtonRoute] = MappingProxyType(
 class Command:
     handle: Handler
     before_consent: bool = False
+    with_outdated_consent: bool = False  # also for citizens who agreed to an earlier privacy notice
+
+    def allowed_without_consent(self, turn: Turn) -> bool:
+        """Whether the command works without consent to the notice in force (it stores nothing new)."""
+        return self.before_consent or (self.with_outdated_consent and turn.consent_outdated)
 
 
 def _cancel(turn: Turn) -> Decision:
@@ -117,7 +122,14 @@ def _language(turn: Turn) -> Decision:
 
 
 def _commands(*entries: tuple[tuple[str, ...], Handler, bool]) -> Mapping[str, Command]:
-    return MappingProxyType({name: Command(handler, early) for names, handler, early in entries for name in names})
+    # Seeing one's stored data is a right that does not wait for the new notice to be accepted.
+    return MappingProxyType(
+        {
+            name: Command(handler, early, with_outdated_consent=handler is privacy.export)
+            for names, handler, early in entries
+            for name in names
+        }
+    )
 
 
 COMMANDS: Mapping[str, Command] = _commands(
@@ -180,7 +192,7 @@ def _dispatch(turn: Turn) -> Decision:
         return _command(turn)
     if kind is InboundKind.BUTTON:
         return _button(turn, inbound.payload)
-    if not turn.state.consented:
+    if not turn.consented:
         if kind is InboundKind.TEXT:
             typed = turn.data.offered.match(inbound.text)
             if typed is None and turn.flow is Flow.CONSENT:
@@ -198,7 +210,7 @@ def _dispatch(turn: Turn) -> Decision:
 
 def _command(turn: Turn) -> Decision:
     command = COMMANDS.get(turn.inbound.command)
-    if not turn.state.consented and (command is None or not command.before_consent):
+    if not turn.consented and (command is None or not command.allowed_without_consent(turn)):
         return onboarding.show_notice(turn)
     if command is None:
         return turn.reply(Outbound(text=turn.t("common.unknown_command")))
@@ -210,13 +222,13 @@ def _button(turn: Turn, payload: str) -> Decision:
     route = BUTTONS.get(prefix)
     if (
         route is not None
-        and (turn.state.consented or route.before_consent)
+        and (turn.consented or route.before_consent)
         and (route.flows is None or turn.flow in route.flows)
     ):
         decision = route.handle(turn, rest)
         if decision is not None:
             return decision
-    if not turn.state.consented:
+    if not turn.consented:
         return onboarding.show_notice(turn)
     # An old or double-tapped button: say so and show the current step again, never act twice.
     return with_lead(STEPS[turn.flow].prompt(turn), turn.t("common.stale"))

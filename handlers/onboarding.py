@@ -27,8 +27,10 @@ def language_from_hint(hint: str | None) -> str:
 
 
 def _notice_message(turn: Turn) -> Outbound:
+    # Someone who agreed to an earlier version is told why they see the notice again and that nothing was lost.
+    lead = f"{turn.t('consent.changed')}\n\n" if turn.consent_outdated else ""
     return Outbound(
-        text=f"{turn.t('consent.notice')}\n\n{turn.t('consent.question')}",
+        text=f"{lead}{turn.t('consent.notice')}\n\n{turn.t('consent.question')}",
         buttons=(
             (Button(f"{CONSENT}:yes", turn.t("consent.agree")), Button(f"{CONSENT}:no", turn.t("consent.decline"))),
         ),
@@ -36,8 +38,8 @@ def _notice_message(turn: Turn) -> Outbound:
 
 
 def show_notice(turn: Turn) -> Decision:
-    """The privacy notice with the consent buttons (the menu once consent is given)."""
-    if turn.state.consented:
+    """The privacy notice with the consent buttons (the menu once consent to the notice in force is given)."""
+    if turn.consented:
         return show_menu(turn)
     return turn.reply(_notice_message(turn), flow=Flow.CONSENT)
 
@@ -53,8 +55,12 @@ def typed_consent(turn: Turn, text: str) -> str | None:
 
 
 def on_consent(turn: Turn, answer: str) -> Decision | None:
-    """`consent:yes` stores the consent (version and time) and opens the menu; `consent:no` says goodbye."""
-    if turn.state.consented:
+    """`consent:yes` stores the consent (version and time) and opens the menu; `consent:no` says goodbye.
+
+    For a citizen who agreed to an earlier notice, "no" keeps what is stored (they can see it with /meinedaten and
+    delete it with /loeschen) and stores nothing new.
+    """
+    if turn.consented:
         return None
     if answer == "yes":
         edit = turn.edit_answered(turn.t("consent.notice"), turn.t("consent.agree"))
@@ -67,20 +73,21 @@ def on_consent(turn: Turn, answer: str) -> Decision | None:
         )
     if answer == "no":
         edit = turn.edit_answered(turn.t("consent.notice"), turn.t("consent.decline"))
-        return turn.reply(*edit, Outbound(text=turn.t("consent.declined")), flow=Flow.DECLINED)
+        declined = turn.t("consent.declined_update" if turn.consent_outdated else "consent.declined")
+        return turn.reply(*edit, Outbound(text=declined), flow=Flow.DECLINED)
     return None
 
 
 def start(turn: Turn) -> Decision:
     """/start: the notice for newcomers, a welcome and the menu for everyone else."""
-    if not turn.state.consented:
+    if not turn.consented:
         return show_notice(turn)
     return menu(turn, lead=turn.t("menu.welcome_back"))
 
 
 def privacy_info(turn: Turn) -> Decision:
     """/datenschutz: the privacy notice again, with the date of consent."""
-    if not turn.state.consented or turn.state.consent_at is None:
+    if not turn.consented or turn.state.consent_at is None:
         return show_notice(turn)
     date = turn.state.consent_at.strftime("%d.%m.%Y" if turn.lang == "de" else "%Y-%m-%d")
     return turn.reply(Outbound(text=f"{turn.t('consent.notice')}\n\n{turn.t('consent.given_at', date=date)}"))

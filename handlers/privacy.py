@@ -45,6 +45,6 @@ def on_confirm(turn: Turn, answer: str) -> Decision | None:
 def keep(turn: Turn) -> Decision:
     """No deletion after all (the "Nein" button or /abbrechen)."""
     edit = turn.edit_answered(turn.t("privacy.confirm_delete"), turn.t("privacy.delete_no"))
-    if turn.state.consented:
+    if turn.consented:
         return onboarding.menu(turn, *edit, lead=turn.t("privacy.kept"))
     return turn.reply(*edit, Outbound(text=turn.t("privacy.kept")), flow=Flow.NEW)

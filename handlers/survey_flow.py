@@ -366,7 +366,7 @@ def resume(turn: Turn) -> Decision:
 def reminder(turn: Turn) -> Decision | None:
     """The "survey_reminder" follow-up: re-offer the unfinished survey, unless the citizen is busy elsewhere."""
     active = _load(turn)
-    if active is None or not turn.state.consented or turn.flow not in _PAUSABLE_FROM:
+    if active is None or not turn.consented or turn.flow not in _PAUSABLE_FROM:
         return None
     title = active.version.survey.title.get(turn.lang)
     return onboarding.menu(turn, lead=turn.t("survey.reminder", title=title))

@@ -28,6 +28,16 @@ class Turn:
         return self.state.language
 
     @property
+    def consented(self) -> bool:
+        """Consent to the privacy notice in force (`Context.consent_version`): only then is anything new stored."""
+        return self.state.consent_version == self.ctx.consent_version
+
+    @property
+    def consent_outdated(self) -> bool:
+        """Agreed to an earlier version of the privacy notice: their data stays, the new notice must be agreed to."""
+        return self.state.consented and not self.consented
+
+    @property
     def flow(self) -> Flow:
         return Flow.of(self.state.flow, self.state.consented)
 

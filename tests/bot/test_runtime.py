@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -265,3 +265,47 @@ async def test_many_chats_are_answered_in_order_when_their_events_are_batched(ma
         assert len(replies) >= 2
         assert len(replies[0].all_buttons()) == 2, "the reply to /start comes before the reply to /hilfe"
     assert runtime.stats.processed == 2 * len(chats)
+
+
+async def test_a_new_privacy_notice_is_agreed_again_and_nothing_stored_is_lost_meanwhile(
+    make_runtime: RuntimeFactory, config: Config, database: Database
+) -> None:
+    channel = RecordingChannel()
+    runtime = make_runtime(channel)
+    await runtime.start()
+    await runtime.accept([event("9", "/start")])
+    await runtime.wait_idle()
+    await runtime.accept([press("9", "consent:yes")])
+    await runtime.wait_idle()
+    await runtime.accept([event("9", "/idee Mehr Trinkbrunnen in der Innenstadt")])
+    await runtime.wait_idle()
+    await runtime.accept([press("9", "f:umwelt")])
+    await runtime.wait_idle()
+    await runtime.stop()
+    assert count_rows(database, "ideas") == 1
+
+    # The city publishes a new privacy notice: version "2" (STADTDIALOG_CONSENT_VERSION).
+    channel = RecordingChannel()
+    runtime = Runtime(
+        replace(config, consent_version="2"), database, texts=load_texts(), fields=field_infos(),
+        catalog=load_catalog(database),
+    )
+    runtime.add_channel(channel)
+    await runtime.start()
+    try:
+        await runtime.accept([event("9", "/idee Noch eine Idee")])
+        await runtime.wait_idle()
+        assert "Datenschutzhinweise haben sich geändert" in channel.to("9")[-1].text
+        assert count_rows(database, "ideas") == 1, "nothing new before the new notice is agreed to"
+        runtime.clock = lambda: datetime.now(UTC) + timedelta(hours=25)
+        assert (await runtime.housekeeping())["unconsented"] == 0, "earlier consent: not purged"
+        assert count_rows(database, "ideas") == 1
+        await runtime.accept([press("9", "consent:yes")])
+        await runtime.wait_idle()
+        with database.engine.connect() as connection:
+            from sqlalchemy import text
+
+            versions = connection.execute(text("SELECT consent_version FROM citizens")).scalars().all()
+        assert versions == ["2"]
+    finally:
+        await runtime.stop()

@@ -99,8 +99,10 @@ class Chat:
         language_hint: str | None = "de",
         step: timedelta = timedelta(seconds=5),
         idea_max_length: int = 2000,
+        consent_version: str = "2025-1",
     ) -> None:
         self.catalog = catalog
+        self.consent_version = consent_version  # the privacy notice in force; tests may change it mid-chat
         self.language_hint = language_hint
         self.step = step
         self.idea_max_length = idea_max_length
@@ -130,7 +132,7 @@ class Chat:
             fields=fields(),
             now=self.now,
             new_id=f"id-{self.count}",
-            consent_version="2025-1",
+            consent_version=self.consent_version,
             idea_max_length=self.idea_max_length,
         )
         decision = handle(inbound, self.state, ctx)
