@@ -5,7 +5,8 @@ Flow per event (DESIGN.md, "Acknowledge after commit"):
    returns; only then does the channel acknowledge them upstream.
 2. A worker per chat drains that chat's inbox in order: one transaction loads the state, runs
    `handlers.dialogue.handle`, stores state, answers, ideas and the outbound messages, and marks the event done.
-3. Only after that commit does the outbox sender deliver the chat's messages, in order, and delete them.
+3. Only after that commit does the outbox sender (`bot/outbox.py`) deliver the chat's messages, in order, and
+   delete them.
 Different chats are processed concurrently; one chat strictly sequentially.
 """
 
@@ -22,13 +23,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from bot.channels.base import Channel, PermanentFailure, RetryLater
+from bot.channels.base import Channel
 from bot.classify import TextClassifier, classifiable_text
 from bot.config import Config
 from bot.group_commit import GroupCommit
 from bot.identity import pseudonym
+from bot.outbox import OutboxSender, RuntimeStats
 from bot.storage.db import Database, UnitOfWork
-from bot.storage.items import OutboxItem, chat_key
+from bot.storage.items import chat_key
 from handlers.dialogue import handle
 from handlers.events import (
     CitizenState,
@@ -54,7 +56,6 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 """An event whose processing crashed this often is given up (the citizen gets an apology instead)."""
-MAX_SEND_ATTEMPTS = 8
 UNCONSENTED_RETENTION = timedelta(hours=24)
 DONE_EVENT_RETENTION = timedelta(days=2)
 SQLITE_DB_THREADS = 1
@@ -68,19 +69,6 @@ R = TypeVar("R")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass
-class RuntimeStats:
-    """Counters for logs and benchmarks."""
-
-    accepted: int = 0
-    duplicates: int = 0
-    processed: int = 0
-    failed: int = 0
-    sent: int = 0
-    send_retries: int = 0
-    send_failures: int = 0
 
 
 @dataclass(frozen=True)
@@ -118,13 +106,13 @@ class Runtime:
         self.channels: dict[str, Channel] = {}
         self._chat_workers: dict[str, asyncio.Task[None]] = {}
         self._chat_dirty: set[str] = set()
-        self._send_workers: dict[str, asyncio.Task[None]] = {}
-        self._send_dirty: set[str] = set()
-        self._timers: set[asyncio.TimerHandle] = set()
         self._executor: ThreadPoolExecutor | None = None
         parallel = SQLITE_DB_THREADS if database.is_sqlite else POSTGRES_DB_THREADS
         self._processing = GroupCommit(self._process_batch_async, parallel=parallel, max_batch=MAX_BATCH)
-        self._sent = GroupCommit(self._mark_sent_async, parallel=parallel, max_batch=MAX_BATCH)
+        self.outbox = OutboxSender(
+            database, self.channels, self._in_db, lambda: self.clock(), self.stats, parallel=parallel,
+            max_batch=MAX_BATCH,
+        )
         self._running = False
         self._idle = asyncio.Event()
         self._idle.set()
@@ -137,6 +125,7 @@ class Runtime:
     async def start(self) -> None:
         """Start channels and resume whatever a previous run left pending (inbox and outbox)."""
         self._running = True
+        self.outbox.running = True
         for channel in self.channels.values():
             await channel.start(self)
         await self.resume_pending()
@@ -149,14 +138,12 @@ class Runtime:
                 await channel.stop()
             except Exception:  # a failing channel must not keep the others from stopping
                 log.exception("event=channel_stop_failed channel=%s", channel.name)
-        for timer in self._timers:
-            timer.cancel()
-        tasks = [*self._chat_workers.values(), *self._send_workers.values()]
+        await self.outbox.stop()
+        tasks = list(self._chat_workers.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._processing.stop()
-        await self._sent.stop()
         executor, self._executor = self._executor, None
         if executor is not None:  # let a running transaction finish without blocking the event loop
             await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)
@@ -176,7 +163,7 @@ class Runtime:
         for key in keys[0]:
             self._kick_chat(key)
         for key in keys[1]:
-            self._kick_send(key)
+            self.outbox.kick(key)
 
     def _pending_keys(self) -> tuple[list[str], list[str]]:
         with self.db.unit_of_work(read_only=True) as uow:
@@ -185,9 +172,9 @@ class Runtime:
     async def wait_idle(self, timeout: float = 30.0) -> None:
         """Wait until no chat has work in flight (tests and the terminal use it)."""
         async with asyncio.timeout(timeout):
-            while self._chat_workers or self._send_workers:
+            while self._chat_workers or self.outbox.workers:
                 await asyncio.gather(
-                    *self._chat_workers.values(), *self._send_workers.values(), return_exceptions=True
+                    *self._chat_workers.values(), *self.outbox.workers.values(), return_exceptions=True
                 )
 
     # --- inbound -----------------------------------------------------------------------------------------------
@@ -265,7 +252,7 @@ class Runtime:
                     if outcome is None:
                         break
                     if outcome:
-                        self._kick_send(key)
+                        self.outbox.kick(key)
         except Exception:
             log.exception("event=chat_worker_crashed")
         finally:
@@ -393,94 +380,6 @@ class Runtime:
             counts = uow.citizens.delete_everything(citizen)
             log.info("event=citizen_deleted rows=%s", sum(counts.values()))
         return bool(messages)
-
-    # --- outbound ----------------------------------------------------------------------------------------------
-
-    def _kick_send(self, key: str) -> None:
-        self._send_dirty.add(key)
-        if key not in self._send_workers and self._running:
-            self._send_workers[key] = asyncio.create_task(self._send_worker(key), name=f"send:{key}")
-
-    def _kick_send_later(self, key: str, delay: float) -> None:
-        loop = asyncio.get_running_loop()
-        timer: asyncio.TimerHandle
-
-        def fire() -> None:
-            self._timers.discard(timer)
-            self._kick_send(key)
-
-        timer = loop.call_later(delay, fire)
-        self._timers.add(timer)
-
-    async def _send_worker(self, key: str) -> None:
-        try:
-            while key in self._send_dirty:
-                self._send_dirty.discard(key)
-                while self._running and await self._send_queued(key):
-                    pass
-        except Exception:
-            log.exception("event=send_worker_crashed")
-        finally:
-            self._send_workers.pop(key, None)
-
-    async def _send_queued(self, key: str) -> bool:
-        """Send the chat's queued messages in order (one read for all). False when none is due now."""
-        items = await self._in_db(self._outbox_queue, key)
-        if not items:
-            return False
-        for item in items:
-            if not self._running or not await self._send_item(key, item):
-                return False
-        return True
-
-    async def _send_item(self, key: str, item: OutboxItem) -> bool:
-        """Send one message. False when it must wait (and so must the chat's later messages)."""
-        if item.not_before is not None and item.not_before > self.clock():
-            # a retry back-off (e.g. 429 retry_after) that outlived a restart: wake up when it is due
-            self._kick_send_later(key, (item.not_before - self.clock()).total_seconds())
-            return False
-        channel = self.channels.get(item.channel)
-        if channel is None:
-            log.warning("event=send_no_channel channel=%s outbox_id=%s", item.channel, item.id)
-            return False
-        try:
-            await channel.send(item.chat_id, Outbound.from_dict(item.payload))
-        except RetryLater as exc:
-            self.stats.send_retries += 1
-            attempts = item.attempts + 1
-            if attempts >= MAX_SEND_ATTEMPTS:
-                await self._in_db(self._outbox_update, "mark_failed", item.id, exc.reason)
-                self.stats.send_failures += 1
-                log.warning("event=send_gave_up outbox_id=%s reason=%s", item.id, exc.reason)
-                return True
-            delay = max(exc.after, 0.05)
-            await self._in_db(
-                self._outbox_update, "retry_later", item.id, exc.reason, self.clock() + timedelta(seconds=delay)
-            )
-            log.info("event=send_retry outbox_id=%s after=%.2f reason=%s", item.id, delay, exc.reason)
-            self._kick_send_later(key, delay)
-            return False
-        except PermanentFailure as exc:
-            self.stats.send_failures += 1
-            log.warning("event=send_failed outbox_id=%s reason=%s", item.id, exc.reason)
-            await self._in_db(self._outbox_update, "mark_failed", item.id, exc.reason)
-            return True
-        # Deleted (committed) before the chat's next message goes out: a crash re-sends at most this one.
-        await self._sent.submit(item.id)
-        self.stats.sent += 1
-        return True
-
-    def _outbox_queue(self, key: str) -> list[OutboxItem]:
-        with self.db.unit_of_work(read_only=True) as uow:
-            return uow.outbox.queue(key)
-
-    async def _mark_sent_async(self, item_ids: list[int]) -> list[None]:
-        await self._in_db(self._outbox_update, "mark_sent_many", item_ids)
-        return [None] * len(item_ids)
-
-    def _outbox_update(self, method: str, *args: Any) -> None:
-        with self.db.unit_of_work() as uow:
-            getattr(uow.outbox, method)(*args)
 
     # --- scheduled work (called by the scheduler) --------------------------------------------------------------
 
