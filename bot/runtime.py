@@ -371,7 +371,9 @@ class Runtime:
                 case ExportData():
                     export = uow.citizens.export(citizen)
                     language = decision.state.language
-                    messages.extend(render_export(export, language, self.texts, self.fields, self.config.timezone))
+                    messages.extend(
+                        render_export(export, language, self.texts, self.fields, self.config.timezone, self.catalog)
+                    )
                 case DeleteCitizen():
                     delete = True
         for message in messages:

@@ -9,31 +9,63 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from handlers.events import Document, FieldInfo, Outbound, Texts
 from handlers.turn import MAX_TEXT
+from surveys.answers import answer_label
+from surveys.catalog import SurveyCatalog
 
 EXPORT_FILENAME = "meine-daten.json"
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English"}
 CHANNEL_NAMES = {"telegram": "Telegram", "matrix": "Matrix", "terminal": "Terminal"}
-_QUOTE_CHARS = 80  # an idea's text in the summary; the file has all of it
-_LIST_CAPS = (10, 3, 1)  # items per list, fewer until the summary fits in one message
+_QUESTION_CHARS = 70  # a question's text in front of the answer
+
+
+@dataclass(frozen=True)
+class _Detail:
+    """How much the summary shows; less and less until it fits in one message (the file always has it all)."""
+
+    items: int  # newest ideas and surveys listed
+    quote: int | None  # characters of an idea or a typed answer shown (None: all)
+    answers: bool  # each survey's answers, or only their number
+
+
+_DETAILS = (
+    _Detail(items=10, quote=None, answers=True),
+    _Detail(items=10, quote=200, answers=True),
+    _Detail(items=5, quote=80, answers=False),
+    _Detail(items=1, quote=80, answers=False),
+)
 
 
 def render_export(
-    data: Mapping[str, Any], lang: str, texts: Texts, fields: Sequence[FieldInfo] = (), tz: tzinfo = UTC
+    data: Mapping[str, Any],
+    lang: str,
+    texts: Texts,
+    fields: Sequence[FieldInfo] = (),
+    tz: tzinfo = UTC,
+    catalog: SurveyCatalog | None = None,
 ) -> tuple[Outbound, ...]:
-    """One message: the summary as text, everything stored as the attached JSON file."""
+    """One message: the summary as text, everything stored as the attached JSON file.
+
+    `catalog` turns stored answers ("rad") back into the question and the option the citizen saw.
+    """
     content = json.dumps(data, ensure_ascii=False, indent=2, default=_json_value).encode("utf-8")
     document = Document(EXPORT_FILENAME, content)
-    view = _View(texts, lang, {f.key: f.label(lang) for f in fields}, tz)
-    for cap in _LIST_CAPS:
-        text = view.summary(data, cap)
+    view = _View(texts, lang, {f.key: f.label(lang) for f in fields}, tz, catalog)
+    for detail in _DETAILS:
+        text = view.summary(data, detail)
         if len(text) <= MAX_TEXT:
             break
     return (Outbound(text=text[:MAX_TEXT], document=document),)
+
+
+def _cut(text: str, limit: int | None) -> str:
+    flat = " ".join(text.split())
+    return flat if limit is None or len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
 def _json_value(value: object) -> object:
@@ -45,8 +77,10 @@ def _json_value(value: object) -> object:
 
 
 class _View:
-    def __init__(self, texts: Texts, lang: str, field_labels: Mapping[str, str], tz: tzinfo) -> None:
-        self.texts, self.lang, self.field_labels, self.tz = texts, lang, field_labels, tz
+    def __init__(
+        self, texts: Texts, lang: str, field_labels: Mapping[str, str], tz: tzinfo, catalog: SurveyCatalog | None
+    ) -> None:
+        self.texts, self.lang, self.field_labels, self.tz, self.catalog = texts, lang, field_labels, tz, catalog
 
     def t(self, key: str, **values: Any) -> str:
         return self.texts.get(key, self.lang, **values)
@@ -65,13 +99,13 @@ class _View:
         local = moment.astimezone(self.tz)
         return local.strftime("%d.%m.%Y") if self.lang == "de" else local.strftime("%Y-%m-%d")
 
-    def summary(self, data: Mapping[str, Any], cap: int) -> str:
+    def summary(self, data: Mapping[str, Any], detail: _Detail) -> str:
         citizen = data.get("citizen")
         if not citizen:
             return "\n\n".join([self.t("privacy.export_nothing"), self.t("privacy.export_outro")])
         parts = [self.t("privacy.export_intro", file=EXPORT_FILENAME), "\n".join(self._person(citizen, data))]
-        parts.append(self._ideas(data.get("ideas") or [], cap))
-        parts.append(self._responses(data.get("responses") or [], cap))
+        parts.append(self._ideas(data.get("ideas") or [], detail))
+        parts.append(self._responses(data.get("responses") or [], detail))
         follow_ups = [f for f in data.get("follow_ups") or [] if f.get("status") == "pending"]
         if follow_ups:
             parts.append(self.t("privacy.export_follow_ups", count=len(follow_ups)))
@@ -109,26 +143,25 @@ class _View:
             lines.append(self.t("privacy.export_more", count=total - cap))
         return "\n".join(lines)
 
-    def _ideas(self, ideas: Sequence[Mapping[str, Any]], cap: int) -> str:
+    def _ideas(self, ideas: Sequence[Mapping[str, Any]], detail: _Detail) -> str:
         if not ideas:
             return self.t("privacy.export_no_ideas")
         lines = [self.t("privacy.export_ideas", count=len(ideas))]
-        newest = list(ideas)[-cap:]
+        newest = list(ideas)[-detail.items :]
         for number, idea in enumerate(newest, start=len(ideas) - len(newest) + 1):
-            text = " ".join(str(idea.get("text", "")).split())
-            quoted = text if len(text) <= _QUOTE_CHARS else text[: _QUOTE_CHARS - 1].rstrip() + "…"
+            quoted = _cut(str(idea.get("text", "")), detail.quote)
             keys = idea.get("fields") or ([idea["field"]] if idea.get("field") else [])
             labels = ", ".join(self.field_labels.get(str(k), str(k)) for k in keys)
             labels = labels or self.t("privacy.export_no_field")
             when = self.day(idea.get("created_at"))
             lines.append(self.t("privacy.export_idea", number=number, text=quoted, fields=labels, date=when))
-        return self._more(lines, len(ideas), cap)
+        return self._more(lines, len(ideas), detail.items)
 
-    def _responses(self, responses: Sequence[Mapping[str, Any]], cap: int) -> str:
+    def _responses(self, responses: Sequence[Mapping[str, Any]], detail: _Detail) -> str:
         if not responses:
             return self.t("privacy.export_no_responses")
         lines = [self.t("privacy.export_responses", count=len(responses))]
-        for response in list(responses)[-cap:]:
+        for response in list(responses)[-detail.items :]:
             survey = response.get("survey") or {}
             title = survey.get("title") or survey.get("key") or "–"
             answers = len(response.get("answers") or [])
@@ -136,4 +169,30 @@ class _View:
             when = self.day(response.get("completed_at" if done else "started_at"))
             key = "privacy.export_response_done" if done else "privacy.export_response_open"
             lines.append(self.t(key, title=title, date=when, answers=answers))
-        return self._more(lines, len(responses), cap)
+            if detail.answers:
+                lines += [f"   – {line}" for line in self._answers(survey, response.get("answers") or [], detail)]
+        return self._more(lines, len(responses), detail.items)
+
+    def _answers(self, survey: Mapping[str, Any], answers: Sequence[Mapping[str, Any]], detail: _Detail) -> list[str]:
+        """Each answer as "question: answer" the way the citizen saw it; ids and raw values if the survey is gone."""
+        version = None
+        if self.catalog is not None and survey.get("key") is not None:
+            try:
+                version = self.catalog.get(str(survey["key"]), int(survey.get("version") or 0))
+            except (TypeError, ValueError):
+                version = None
+        questions = {q.id: q for q in version.survey.questions} if version is not None else {}
+        lines = []
+        for answer in answers:
+            question = questions.get(str(answer.get("question_id")))
+            value = answer.get("value")
+            if question is None:
+                raw = json.dumps(value, ensure_ascii=False)
+                lines.append(f"{answer.get('question_id')}: {_cut(raw, detail.quote)}")
+                continue
+            try:
+                shown = answer_label(question, value, self.lang)
+            except (KeyError, TypeError, ValueError):  # a value the survey no longer knows how to show
+                shown = json.dumps(value, ensure_ascii=False)
+            lines.append(f"{_cut(question.text.get(self.lang), _QUESTION_CHARS)}: {_cut(str(shown), detail.quote)}")
+        return lines

@@ -93,13 +93,41 @@ def test_the_summary_in_english_and_for_someone_with_nothing_stored() -> None:
     assert "nichts gespeichert" in nothing.text and nothing.document is not None
 
 
+def test_survey_answers_are_shown_as_the_citizen_saw_them(chat: Chat) -> None:
+    chat.command("umfragen")
+    chat.press("s:verkehr-test")
+    chat.press("a:verkehr:rad")
+    chat.press("a:rad_gut:no")
+    survey = sample_survey()
+    data = stored()
+    data["responses"] = [
+        {"id": "r1", "survey": {"key": survey.id, "version": 1, "title": survey.title.de}, "status": "in_progress",
+         "started_at": "2025-03-02T07:00:00+00:00", "completed_at": None,
+         "answers": [{"question_id": q, "value": v} for q, v in chat.only_response().answers.items()]
+         + [{"question_id": "weg_damit", "value": "alt"}]},
+    ]
+    (message,) = render_export(data, "de", texts(), FIELDS, BERLIN, catalog_of(survey))
+    verkehr, rad_gut = (q for q in survey.questions if q.id in ("verkehr", "rad_gut"))
+    option = next(o for o in verkehr.options if o.id == "rad")
+    assert f"   – {verkehr.text.de}: {option.text.de}" in message.text
+    assert f"   – {rad_gut.text.de}: Nein" in message.text
+    assert '   – weg_damit: "alt"' in message.text, "a question no longer in the survey still shows its answer"
+
+
+def test_full_idea_texts_when_they_fit() -> None:
+    data = stored()
+    data["ideas"][0]["text"] = "Eine lange Idee. " * 20
+    (message,) = render_export(data, "de", texts(), FIELDS, BERLIN)
+    assert ("Eine lange Idee. " * 20).strip() in message.text
+
+
 def test_a_long_history_is_shortened_in_the_summary_but_complete_in_the_file() -> None:
     data = stored(ideas=120)
     data["ideas"][119]["text"] = "ä" * 3000
     (message,) = render_export(data, "de", texts(), FIELDS)
     assert len(message.text) <= MAX_TEXT
     assert "Ihre Ideen (120):" in message.text and "weitere (alle in der Datei)" in message.text
-    assert "120. „" + "ä" * 79 + "…“" in message.text, "the newest ideas are shown, long texts cut"
+    assert "120. „" + "ä" * 199 + "…“" in message.text, "the newest ideas are shown, long texts cut"
     assert message.document is not None
     parsed = json.loads(message.document.content.decode("utf-8"))
     assert len(parsed["ideas"]) == 120 and parsed["ideas"][119]["text"] == "ä" * 3000
