@@ -228,6 +228,21 @@ async def request_my_data(chat: ChatDriver) -> tuple[str, dict[str, Any]]:
     return "\n".join(reply.text for reply in replies), exported
 
 
+async def my_data_is_a_summary_with_the_complete_file(chat: ChatDriver, channel_user_id: str) -> None:
+    """/meinedaten before and after two ideas: plain words for the citizen, every stored value in the file."""
+    summary, exported = await request_my_data(chat)
+    assert "Ihre Ideen: keine" in summary and "Pseudonym" in summary and exported["ideas"] == []
+    await submit_idea(chat, "Mehr Trinkbrunnen in der Innenstadt", "umwelt")
+    await submit_idea(chat, "Idee 0: " + "Mehr Trinkbrunnen in der Innenstadt. " * 50, "umwelt")
+    summary, exported = await request_my_data(chat)
+    assert "„Mehr Trinkbrunnen in der Innenstadt“ – Smarte Umwelt" in summary, summary
+    assert "Ihre Ideen (2):" in summary and "/loeschen" in summary
+    assert "scores" not in summary and "offered" not in summary, "technical details belong in the file"
+    assert len(exported["ideas"]) == 2 and exported["ideas"][1]["text"].startswith("Idee 0: ")
+    assert exported["contacts"][0]["channel_user_id"] == channel_user_id
+    assert exported["ideas"][0]["scores"] and exported["conversation"]["flow"]
+
+
 async def delete_everything(chat: ChatDriver) -> list[BotMessage]:
     """/loeschen and confirm; returns the goodbye."""
     question = await say(chat, "/loeschen")

@@ -16,7 +16,7 @@ from tests.e2e.matrix_driver import MatrixBot, MatrixCitizen, answers_in_db, bot
 from tests.e2e.scenarios import (
     delete_everything,
     give_consent,
-    request_my_data,
+    my_data_is_a_summary_with_the_complete_file,
     say,
     submit_idea,
     take_survey,
@@ -113,17 +113,7 @@ async def test_image_and_edited_message_get_polite_answers(citizen: MatrixCitize
 
 async def test_my_data_is_a_summary_and_an_encrypted_file(bot: MatrixBot, citizen: MatrixCitizen) -> None:
     await give_consent(citizen)
-    summary, exported = await request_my_data(citizen)
-    assert "Ihre Ideen: keine" in summary and "Pseudonym" in summary and exported["ideas"] == []
-    await submit_idea(citizen, "Mehr Trinkbrunnen in der Innenstadt", "umwelt")
-    await submit_idea(citizen, "Idee 0: " + "Mehr Trinkbrunnen in der Innenstadt. " * 50, "umwelt")
-    summary, exported = await request_my_data(citizen)
-    assert "„Mehr Trinkbrunnen in der Innenstadt“ – Smarte Umwelt" in summary, summary
-    assert "Ihre Ideen (2):" in summary and "/loeschen" in summary
-    assert "scores" not in summary and "offered" not in summary, "technical details belong in the file"
-    assert len(exported["ideas"]) == 2 and exported["ideas"][1]["text"].startswith("Idee 0: ")
-    assert exported["contacts"][0]["channel_user_id"] == citizen.user_id
-    assert exported["ideas"][0]["scores"] and exported["conversation"]["flow"]
+    await my_data_is_a_summary_with_the_complete_file(citizen, citizen.user_id)
     file_event = next(item for item in citizen.seen if item.kind == "file")
     assert "file" in file_event.source["content"], "uploaded encrypted in an encrypted room"
 

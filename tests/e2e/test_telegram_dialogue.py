@@ -13,8 +13,8 @@ from tests.e2e.scenarios import (
     TelegramBot,
     delete_everything,
     give_consent,
+    my_data_is_a_summary_with_the_complete_file,
     newest_with,
-    request_my_data,
     say,
     submit_idea,
     take_survey,
@@ -143,17 +143,7 @@ async def test_sticker_edited_message_and_group_chat_get_polite_answers(bot: Tel
 async def test_my_data_is_a_summary_and_the_complete_file(bot: TelegramBot) -> None:
     chat = bot.chat()
     await give_consent(chat)
-    summary, exported = await request_my_data(chat)
-    assert "Ihre Ideen: keine" in summary and "Pseudonym" in summary and exported["ideas"] == []
-    await submit_idea(chat, "Mehr Trinkbrunnen in der Innenstadt", "umwelt")
-    await submit_idea(chat, "Idee 0: " + "Mehr Trinkbrunnen in der Innenstadt. " * 50, "umwelt")
-    summary, exported = await request_my_data(chat)
-    assert "„Mehr Trinkbrunnen in der Innenstadt“ – Smarte Umwelt" in summary, summary
-    assert "Ihre Ideen (2):" in summary and "/loeschen" in summary
-    assert "scores" not in summary and "offered" not in summary, "technical details belong in the file"
-    assert len(exported["ideas"]) == 2 and exported["ideas"][1]["text"].startswith("Idee 0: ")
-    assert exported["contacts"][0]["channel_user_id"] == str(chat.user.id)
-    assert exported["ideas"][0]["scores"] and exported["conversation"]["flow"]
+    await my_data_is_a_summary_with_the_complete_file(chat, str(chat.user.id))
 
 
 async def test_deleting_leaves_no_row_of_the_citizen_in_any_table(bot: TelegramBot) -> None:
