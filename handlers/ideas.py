@@ -7,18 +7,20 @@ proposes, the citizen decides:
 - not confident → the likeliest two or three fields (see `likely_fields`) plus Anderes Feld / Mehrere Felder;
 - no classification → every field plus "Weiß nicht" (also what "Anderes Feld" shows).
 
-Button payloads (all ≤ 64 bytes):
-    f:<field>   this field (`f:-`: "Weiß nicht")
-    fc:yes      the proposed field is right
-    fc:other    show every field
-    fc:multi    tick several fields
-    ft:<field>  tick/untick a field under "Mehrere Felder" (the message is edited in place)
-    fd          "Fertig" under "Mehrere Felder"
+Button payloads (all ≤ 64 bytes), each ending in `:<draft id>` (`IdeaDraft.id`), so that a keyboard of an earlier
+idea still on screen is answered as outdated instead of acting on the idea being written now:
+    f:<field>:<id>   this field (`f:-:<id>`: "Weiß nicht")
+    fc:yes:<id>      the proposed field is right
+    fc:other:<id>    show every field
+    fc:multi:<id>    tick several fields
+    ft:<field>:<id>  tick/untick a field under "Mehrere Felder" (the message is edited in place)
+    fd:<id>          "Fertig" under "Mehrere Felder"
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from handlers import onboarding, training
 from handlers.events import Button, Decision, FieldInfo, FieldScores, InboundKind, Outbound, SaveIdea
@@ -61,7 +63,27 @@ def on_text(turn: Turn, text: str) -> Decision:
         message = turn.t("idea.too_long", length=len(idea), max=turn.ctx.idea_max_length)
         return turn.reply(Outbound(text=message), flow=Flow.IDEA_TEXT)
     scores = turn.inbound.classification
-    return _ask_field(turn, IdeaDraft(text=idea, classification=scores, view=_first_view(turn, scores)))
+    draft = IdeaDraft(text=idea, classification=scores, view=_first_view(turn, scores), id=turn.ctx.new_id[-8:])
+    return _ask_field(turn, draft)
+
+
+def _payload(draft: IdeaDraft, *parts: str) -> str:
+    """A button payload of this draft: the parts, then the draft's id (none for drafts of an older bot)."""
+    return ":".join([*parts, draft.id] if draft.id else parts)
+
+
+def _of_this_draft(turn: Turn, rest: str) -> tuple[IdeaDraft, str] | None:
+    """The current draft and what the button says (`rest` without the draft id); None when the button belongs
+    to no draft or to another one (an older keyboard still on screen)."""
+    draft = turn.data.idea
+    if draft is None:
+        return None
+    if not draft.id:
+        return draft, rest
+    value, separator, given = rest.rpartition(":")
+    if not separator:  # "fd:<id>" carries only the id
+        value, given = "", rest
+    return (draft, value) if given == draft.id else None
 
 
 def likely_fields(scores: FieldScores, known: Sequence[str]) -> list[str]:
@@ -99,77 +121,81 @@ def _replaces(turn: Turn) -> str | None:
 
 
 def _ask_field(turn: Turn, draft: IdeaDraft, replaces: str | None = None) -> Decision:
-    other = Button(f"{CHOICE}:other", turn.t("idea.other_field"))
-    several = Button(f"{CHOICE}:multi", turn.t("idea.several_fields"))
+    other = Button(_payload(draft, CHOICE, "other"), turn.t("idea.other_field"))
+    several = Button(_payload(draft, CHOICE, "multi"), turn.t("idea.several_fields"))
     scores = draft.classification
     if draft.view is FieldView.PROPOSAL and scores is not None and (best := _field(turn, scores.best)) is not None:
         text = turn.t("idea.proposal", field=best.label(turn.lang))
-        buttons = [Button(f"{CHOICE}:yes", turn.t("idea.yes_field")), other, several]
+        buttons = [Button(_payload(draft, CHOICE, "yes"), turn.t("idea.yes_field")), other, several]
     elif draft.view is FieldView.LIKELY and scores is not None:
         keys = likely_fields(scores, [f.key for f in turn.ctx.fields])
         text = turn.t("idea.choose_likely")
         likely = [f for f in (_field(turn, key) for key in keys) if f is not None]
-        buttons = [*(Button(f"{FIELD}:{f.key}", f.label(turn.lang)) for f in likely), other, several]
+        buttons = [*(Button(_payload(draft, FIELD, f.key), f.label(turn.lang)) for f in likely), other, several]
     else:
         text = turn.t("idea.choose_field")
-        buttons = [Button(f"{FIELD}:{f.key}", f.label(turn.lang)) for f in turn.ctx.fields]
-        buttons.append(Button(f"{FIELD}:{NOT_SURE}", turn.t("idea.not_sure")))
+        buttons = [Button(_payload(draft, FIELD, f.key), f.label(turn.lang)) for f in turn.ctx.fields]
+        buttons.append(Button(_payload(draft, FIELD, NOT_SURE), turn.t("idea.not_sure")))
     message = Outbound(text=text, buttons=column(buttons), replaces=replaces)
     return turn.reply(message, flow=Flow.IDEA_FIELD, data=turn.data.evolve(idea=draft))
 
 
 def _ask_several(turn: Turn, draft: IdeaDraft, replaces: str | None = None, lead: str | None = None) -> Decision:
     buttons = [
-        Button(f"{TOGGLE}:{f.key}", ("✓ " if f.key in draft.picked else "") + f.label(turn.lang))
+        Button(_payload(draft, TOGGLE, f.key), ("✓ " if f.key in draft.picked else "") + f.label(turn.lang))
         for f in turn.ctx.fields
     ]
-    buttons.append(Button(DONE, turn.t("survey.done")))
+    buttons.append(Button(_payload(draft, DONE), turn.t("survey.done")))
     text = turn.t("idea.choose_several") if lead is None else f"{lead}\n\n{turn.t('idea.choose_several')}"
     message = Outbound(text=text, buttons=column(buttons), replaces=replaces, multi=True)
     return turn.reply(message, flow=Flow.IDEA_FIELDS, data=turn.data.evolve(idea=draft))
 
 
-def on_choice(turn: Turn, choice: str) -> Decision | None:
+def on_choice(turn: Turn, rest: str) -> Decision | None:
     """`fc:yes` saves the proposed field; `fc:other` shows every field; `fc:multi` switches to ticking."""
-    draft = turn.data.idea
-    if draft is None:
+    found = _of_this_draft(turn, rest)
+    if found is None:
         return None
+    draft, choice = found
     if choice == "yes":
         scores = draft.classification
         best = None if scores is None or not scores.confident else _field(turn, scores.best)
         return None if best is None else _save(turn, draft, [best])
     if choice == "other":
-        return _ask_field(turn, IdeaDraft(draft.text, draft.classification, FieldView.ALL), _replaces(turn))
+        return _ask_field(turn, replace(draft, view=FieldView.ALL, picked=()), _replaces(turn))
     if choice == "multi":
-        return _ask_several(turn, IdeaDraft(draft.text, draft.classification, draft.view), _replaces(turn))
+        return _ask_several(turn, replace(draft, picked=()), _replaces(turn))
     return None
 
 
-def on_field(turn: Turn, key: str) -> Decision | None:
+def on_field(turn: Turn, rest: str) -> Decision | None:
     """`f:<key>`: store the idea with the chosen field (`f:-`: none)."""
-    draft = turn.data.idea
-    if draft is None:
+    found = _of_this_draft(turn, rest)
+    if found is None:
         return None
+    draft, key = found
     if key == NOT_SURE:
         return _save(turn, draft, [])
     chosen = _field(turn, key)
     return None if chosen is None else _save(turn, draft, [chosen])
 
 
-def on_toggle(turn: Turn, key: str) -> Decision | None:
+def on_toggle(turn: Turn, rest: str) -> Decision | None:
     """`ft:<key>`: tick or untick a field; the message is edited in place."""
-    draft = turn.data.idea
-    if draft is None or _field(turn, key) is None:
+    found = _of_this_draft(turn, rest)
+    if found is None or _field(turn, found[1]) is None:
         return None
+    draft, key = found
     picked = tuple(k for k in draft.picked if k != key) if key in draft.picked else (*draft.picked, key)
-    return _ask_several(turn, IdeaDraft(draft.text, draft.classification, draft.view, picked), _replaces(turn))
+    return _ask_several(turn, replace(draft, picked=picked), _replaces(turn))
 
 
-def on_done(turn: Turn, _rest: str) -> Decision | None:
+def on_done(turn: Turn, rest: str) -> Decision | None:
     """`fd`: store the idea with every ticked field (at least one), in the order they were ticked."""
-    draft = turn.data.idea
-    if draft is None:
+    found = _of_this_draft(turn, rest)
+    if found is None or found[1]:
         return None
+    draft = found[0]
     chosen = [f for f in (_field(turn, key) for key in draft.picked) if f is not None]
     if not chosen:
         return _ask_several(turn, draft, lead=turn.t("idea.several_none"))

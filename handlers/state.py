@@ -121,13 +121,15 @@ class IdeaDraft:
     """An idea whose text has arrived and whose strategy field(s) are still to be chosen.
 
     `classification` is the runtime's view of the text (kept until the idea is saved, so it is stored with the
-    citizen's choice); `picked` holds the fields ticked so far under "Mehrere Felder", in the order ticked.
+    citizen's choice); `picked` holds the fields ticked so far under "Mehrere Felder", in the order ticked; `id`
+    is carried by the draft's buttons, so a keyboard left over from an earlier idea cannot act on this one.
     """
 
     text: str
     classification: FieldScores | None = None
     view: FieldView = FieldView.ALL
     picked: tuple[str, ...] = ()
+    id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -135,6 +137,7 @@ class IdeaDraft:
             "classification": None if self.classification is None else self.classification.to_dict(),
             "view": self.view.value,
             "picked": list(self.picked),
+            "id": self.id,
         }
 
     @classmethod
@@ -149,6 +152,7 @@ class IdeaDraft:
             classification=None if scores is None else FieldScores.from_dict(scores),
             view=view,
             picked=tuple(str(key) for key in data.get("picked", ())),
+            id=str(data.get("id", "")),  # drafts of an older bot have none; their buttons have none either
         )
 
 

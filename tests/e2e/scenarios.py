@@ -60,11 +60,15 @@ class BotMessage:
         return [payload for payload, _ in self.buttons]
 
     def button(self, label_or_payload: str) -> str | None:
-        """The payload of the button with that payload or label, if this message has it."""
+        """The payload of the button with that payload or label, if this message has it; idea buttons end in the
+        draft's id, so "f:umwelt" finds "f:umwelt:<id>"."""
         for payload, label in self.buttons:
             if label_or_payload in (payload, label):
                 return payload
-        return None
+        prefix = label_or_payload + ":"
+        return next(
+            (p for p, _ in self.buttons if p.startswith(prefix) and ":" not in p[len(prefix) :]), None
+        )
 
 
 class ChatDriver(Protocol):

@@ -89,6 +89,14 @@ class Store:
                 self.deletions += 1
 
 
+def button_payload(message: Outbound, payload: str) -> str | None:
+    """The payload of the message's button `payload`, or of `payload:<draft id>` (idea buttons)."""
+    payloads = [button.payload for button in message.all_buttons()]
+    if payload in payloads:
+        return payload
+    return next((p for p in payloads if p.startswith(payload + ":") and ":" not in p[len(payload) + 1 :]), None)
+
+
 class Chat:
     """One citizen talking to the core."""
 
@@ -158,10 +166,19 @@ class Chat:
         return self.event(InboundKind.COMMAND, command=name, args=args, text=text, classification=classification)
 
     def press(self, payload: str, ref: str | None = None) -> Decision:
-        """Press the button with `payload` on the newest message that has it (or on message `ref`)."""
+        """Press the button with `payload` on the newest message that has it (or on message `ref`).
+
+        Idea buttons end in the draft's id (`f:umwelt:<id>`); "f:umwelt" presses the newest such button.
+        """
+        for message_ref, message in reversed(self.messages.items()):
+            if ref is not None and message_ref != ref:
+                continue
+            found = button_payload(message, payload)
+            if found is not None:
+                return self.event(InboundKind.BUTTON, payload=found, message_ref=message_ref)
         if ref is None:
-            ref = next(r for r, m in reversed(self.messages.items()) if payload in [b.payload for b in m.all_buttons()])
-        return self.event(InboundKind.BUTTON, payload=payload, message_ref=ref)
+            raise AssertionError(f"no message has a button {payload!r}")
+        return self.event(InboundKind.BUTTON, payload=payload, message_ref=ref)  # a button long gone
 
     def press_label(self, label: str) -> Decision:
         """Press the button labelled `label` on the newest message with buttons."""

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from handlers.events import SaveIdea
+from handlers.events import InboundKind, SaveIdea
 from handlers.state import Flow
 from tests.handlers.chat import Chat, catalog_of, fields
 from tests.handlers.sample import sample_survey
@@ -123,3 +123,26 @@ def test_empty_idea_is_asked_for_again(chat: Chat) -> None:
     chat.say("   ")
     assert "als Text" in chat.text
     assert chat.flow == Flow.IDEA_TEXT
+
+
+def test_a_keyboard_of_an_earlier_idea_does_not_act_on_the_next_one(chat: Chat) -> None:
+    chat.command("idee", "Mehr Grün am Rathaus")
+    first = next(ref for ref, m in reversed(chat.messages.items()) if m.buttons)
+    old = next(b.payload for b in chat.messages[first].all_buttons() if b.payload.startswith("f:umwelt:"))
+    chat.command("idee", "Ein Bücherschrank im Park")
+    assert chat.flow == Flow.IDEA_FIELD
+    chat.press(old, ref=first)  # the citizen scrolls up and taps the first idea's keyboard
+    assert chat.store.ideas == [], "an outdated keyboard stores nothing"
+    assert "früheren Nachricht" in chat.text and chat.flow == Flow.IDEA_FIELD
+    chat.press("f:leben")
+    (idea,) = chat.store.ideas
+    assert idea.text == "Ein Bücherschrank im Park" and idea.field == "leben"
+
+
+def test_a_draft_of_an_older_bot_without_an_id_still_takes_its_buttons(chat: Chat) -> None:
+    chat.command("idee", "Mehr Grün")
+    chat.state = replace(chat.state, data={**chat.state.data, "idea": {"text": "Mehr Grün", "view": "all"}})
+    # a keyboard sent by the older bot carried no id
+    chat.event(InboundKind.BUTTON, payload="f:umwelt", message_ref="sent-by-the-older-bot")
+    (idea,) = chat.store.ideas
+    assert idea.field == "umwelt"
