@@ -80,6 +80,7 @@ async def serve(config: Config) -> None:
         for done in (getattr(channel, "finished", None) for channel in channels)
         if isinstance(done, asyncio.Event)
     ]
+    relays.append(asyncio.create_task(_relay(runtime.fatal, stop)))  # a channel that can never start
     try:
         await runtime.start()
         scheduler.start()
@@ -95,6 +96,8 @@ async def serve(config: Config) -> None:
         await runtime.stop()
         runtime.db.dispose()
         log.info("event=stopped")
+    if runtime.fatal_error is not None:
+        raise runtime.fatal_error
 
 
 async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from bot.channels.base import Channel
+from bot.channels.base import Channel, ChannelStartError, ChannelUnreachableError
 from bot.classify import TextClassifier, classifiable_text
 from bot.config import Config
 from bot.group_commit import GroupCommit
@@ -62,6 +62,9 @@ SQLITE_DB_THREADS = 1
 """SQLite has one writer: more threads would only queue on its write lock (and sleep in its busy handler)."""
 POSTGRES_DB_THREADS = 4
 MAX_BATCH = 64
+START_RETRY_FIRST = 2.0
+"""Seconds before a channel whose server was unreachable at start is tried again; doubled up to the maximum."""
+START_RETRY_MAX = 300.0
 """Most events (of different chats) processed in one transaction, and most sent messages deleted in one."""
 
 R = TypeVar("R")
@@ -104,13 +107,18 @@ class Runtime:
         self.clock = clock
         self.stats = RuntimeStats()
         self.channels: dict[str, Channel] = {}
+        self.ready: dict[str, Channel] = {}  # started channels: the outbox sends only through these
+        self.start_retry_first = START_RETRY_FIRST
+        self.fatal = asyncio.Event()  # set when a channel can never start (e.g. its token was refused)
+        self.fatal_error: ChannelStartError | None = None
+        self._starters: set[asyncio.Task[None]] = set()
         self._chat_workers: dict[str, asyncio.Task[None]] = {}
         self._chat_dirty: set[str] = set()
         self._executor: ThreadPoolExecutor | None = None
         parallel = SQLITE_DB_THREADS if database.is_sqlite else POSTGRES_DB_THREADS
         self._processing = GroupCommit(self._process_batch_async, parallel=parallel, max_batch=MAX_BATCH)
         self.outbox = OutboxSender(
-            database, self.channels, self._in_db, lambda: self.clock(), self.stats, parallel=parallel,
+            database, self.ready, self._in_db, lambda: self.clock(), self.stats, parallel=parallel,
             max_batch=MAX_BATCH,
         )
         self._running = False
@@ -123,17 +131,54 @@ class Runtime:
         self.channels[channel.name] = channel
 
     async def start(self) -> None:
-        """Start channels and resume whatever a previous run left pending (inbox and outbox)."""
+        """Start channels and resume whatever a previous run left pending (inbox and outbox).
+
+        A channel whose server is unreachable (`ChannelUnreachableError`) does not keep the others from starting:
+        it is tried again in the background with back-off, and its messages wait in the outbox meanwhile. Any
+        other `ChannelStartError` (a refused token or password) is raised.
+        """
         self._running = True
         self.outbox.running = True
         for channel in self.channels.values():
-            await channel.start(self)
+            try:
+                await channel.start(self)
+            except ChannelUnreachableError as exc:
+                log.warning("event=channel_unreachable channel=%s retry_in=%.0fs reason=%s", channel.name,
+                            self.start_retry_first, exc)
+                task = asyncio.create_task(self._start_later(channel), name=f"start:{channel.name}")
+                self._starters.add(task)
+                task.add_done_callback(self._starters.discard)
+            else:
+                self.ready[channel.name] = channel
         await self.resume_pending()
+
+    async def _start_later(self, channel: Channel) -> None:
+        delay = self.start_retry_first
+        while self._running:
+            await asyncio.sleep(delay)
+            try:
+                await channel.start(self)
+            except ChannelUnreachableError as exc:
+                delay = min(delay * 2, START_RETRY_MAX)
+                log.warning("event=channel_unreachable channel=%s retry_in=%.0fs reason=%s", channel.name, delay, exc)
+            except ChannelStartError as exc:
+                log.error("event=channel_start_failed channel=%s reason=%s", channel.name, exc)
+                self.fatal_error = exc
+                self.fatal.set()
+                return
+            else:
+                self.ready[channel.name] = channel
+                log.info("event=channel_started_late channel=%s", channel.name)
+                await self.resume_pending()  # its messages waited in the outbox
+                return
 
     async def stop(self) -> None:
         """Stop channels, let running transactions finish; pending rows stay stored for the next start."""
         self._running = False
-        for channel in list(self.channels.values()):
+        for starter in list(self._starters):
+            starter.cancel()
+        await asyncio.gather(*self._starters, return_exceptions=True)
+        for channel in list(self.ready.values()):
             try:
                 await channel.stop()
             except Exception:  # a failing channel must not keep the others from stopping

@@ -51,6 +51,14 @@ class ChannelStartError(Exception):
     """A channel could not start (wrong credentials, server unreachable); the message says what to fix."""
 
 
+class ChannelUnreachableError(ChannelStartError):
+    """The channel's server could not be reached at start (network, DNS, 5xx): worth trying again later.
+
+    The runtime keeps the other channels running and retries this one with back-off; every other
+    ChannelStartError (a refused token or password) stops the bot with its message.
+    """
+
+
 class SendError(Exception):
     """Base class of the errors `Channel.send` raises."""
 

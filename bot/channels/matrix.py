@@ -48,7 +48,13 @@ from bot.channels.matrix_inbound import (
 )
 from bot.channels.matrix_rooms import Rooms
 from bot.channels.matrix_send import NETWORK_ERRORS, MatrixSender
-from bot.channels.matrix_session import MatrixLoginError, MatrixSettings, open_client, password_login
+from bot.channels.matrix_session import (
+    MatrixLoginError,
+    MatrixSettings,
+    MatrixUnreachableError,
+    open_client,
+    password_login,
+)
 from bot.config import Config, ConfigError
 from handlers.events import Inbound, Outbound
 
@@ -117,7 +123,10 @@ class MatrixChannel:
     async def start(self, sink: EventSink) -> None:
         """Log in (or restore the stored device) and start the sync loop."""
         self._sink = sink
-        self.client = await open_client(self.settings)
+        try:
+            self.client = await open_client(self.settings)
+        except NETWORK_ERRORS as exc:
+            raise MatrixUnreachableError(f"homeserver unreachable at start: {type(exc).__name__}") from None
         self._sender = MatrixSender(self.client)
         self._rooms = Rooms(self.client, self.ready)
         self._task = asyncio.create_task(self._sync_loop(), name="matrix-sync")

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from nio import AsyncClient, AsyncClientConfig, LoginResponse, WhoamiResponse
 
+from bot.channels.base import ChannelStartError, ChannelUnreachableError
+
 log = logging.getLogger(__name__)
 
 SESSION_FILE = "session.json"
@@ -25,8 +27,12 @@ STORE_DIR = "store"
 DEVICE_NAME = "stadtdialog"
 
 
-class MatrixLoginError(Exception):
+class MatrixLoginError(ChannelStartError):
     """The homeserver refused the configured credentials (or none were configured)."""
+
+
+class MatrixUnreachableError(ChannelUnreachableError):
+    """The homeserver could not be reached at start; the runtime tries again later."""
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,10 @@ async def password_login(
     response = await client.login(settings.password, device_name=DEVICE_NAME)
     if not isinstance(response, LoginResponse):
         await client.close()
-        raise MatrixLoginError(f"password login failed: {getattr(response, 'status_code', 'unknown')}")
+        status = str(getattr(response, "status_code", "unknown"))
+        if status.startswith("5") or status == "M_LIMIT_EXCEEDED":
+            raise MatrixUnreachableError(f"the homeserver could not log in now: {status}")
+        raise MatrixLoginError(f"password login failed: {status}")
     save_session(
         settings.matrix_dir / SESSION_FILE,
         StoredSession(settings.homeserver, response.user_id, response.device_id, response.access_token, pickle_key),

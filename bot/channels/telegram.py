@@ -40,6 +40,7 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.channels.base import (
     ChannelStartError,
+    ChannelUnreachableError,
     EventSink,
     PermanentFailure,
     RetryLater,
@@ -109,6 +110,10 @@ class TelegramStartError(ChannelStartError):
 
 class TelegramTokenError(TelegramStartError, ConfigError):
     """The Bot API rejected the configured token (getMe answered 401/404)."""
+
+
+class TelegramUnreachableError(TelegramStartError, ChannelUnreachableError):
+    """The Bot API could not be reached at start (network, timeout, 5xx); the runtime tries again later."""
 
 
 # --- text helpers ------------------------------------------------------------------------------------------------
@@ -407,8 +412,10 @@ class TelegramChannel:
             await self.bot.initialize()
         except InvalidToken:
             raise TelegramTokenError(PREFIX + "TELEGRAM_TOKEN", "the Bot API rejected the token (getMe)") from None
+        except NetworkError as exc:  # TimedOut included
+            raise TelegramUnreachableError(f"Telegram Bot API unreachable at start: {exc.message}") from None
         except TelegramError as exc:
-            raise TelegramStartError(f"Telegram Bot API unreachable at start: {type(exc).__name__}") from None
+            raise TelegramStartError(f"Telegram Bot API refused getMe: {exc.message}") from None
         self.bot_username = self.bot.username
         await self._publish_commands()
         try:
@@ -416,6 +423,8 @@ class TelegramChannel:
                 await self._start_webhook()
             else:
                 await self.bot.delete_webhook(drop_pending_updates=False)  # getUpdates is refused while one is set
+        except NetworkError:
+            raise TelegramUnreachableError(f"Telegram Bot API unreachable during the {self.mode} set-up") from None
         except TelegramError as exc:
             raise TelegramStartError(f"Telegram refused the {self.mode} set-up: {exc.message}") from None
         if self.mode == "polling":
@@ -533,17 +542,18 @@ class TelegramChannel:
             log.debug("event=telegram_callback_answer_failed error=%s", type(exc).__name__)
 
     async def _start_webhook(self) -> None:
-        host, _, port = self.webhook_listen.rpartition(":")
-        app = web.Application(client_max_size=MAX_WEBHOOK_BODY)
-        app.router.add_post(WEBHOOK_PATH, self._handle_webhook)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        try:
-            await web.TCPSite(self._runner, host or "127.0.0.1", int(port)).start()
-        except OSError as exc:
-            await self._runner.cleanup()
-            self._runner = None
-            raise TelegramStartError(f"cannot listen on {self.webhook_listen}: {exc.strerror}") from None
+        if self._runner is None:  # a start retried after the Bot API was unreachable keeps its listener
+            host, _, port = self.webhook_listen.rpartition(":")
+            app = web.Application(client_max_size=MAX_WEBHOOK_BODY)
+            app.router.add_post(WEBHOOK_PATH, self._handle_webhook)
+            self._runner = web.AppRunner(app, access_log=None)
+            await self._runner.setup()
+            try:
+                await web.TCPSite(self._runner, host or "127.0.0.1", int(port)).start()
+            except OSError as exc:
+                await self._runner.cleanup()
+                self._runner = None
+                raise TelegramStartError(f"cannot listen on {self.webhook_listen}: {exc.strerror}") from None
         assert self.webhook_url is not None
         await self.bot.set_webhook(
             self.webhook_url, allowed_updates=ALLOWED_UPDATES, secret_token=self._webhook_secret.decode()

@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 
 from bot.app import field_infos
-from bot.channels.base import EventSink, PermanentFailure, RetryLater, SentMessage, text_event
+from bot.channels.base import (
+    ChannelStartError,
+    ChannelUnreachableError,
+    EventSink,
+    PermanentFailure,
+    RetryLater,
+    SentMessage,
+    text_event,
+)
 from bot.config import Config
 from bot.runtime import MAX_ATTEMPTS, Runtime
 from bot.storage.db import Database
@@ -310,3 +318,53 @@ async def test_a_new_privacy_notice_is_agreed_again_and_nothing_stored_is_lost_m
         assert versions == ["2"]
     finally:
         await runtime.stop()
+
+
+@dataclass
+class UnreachableChannel(RecordingChannel):
+    """A channel whose server answers only from the `reachable_after`-th start on (then: `then` if set)."""
+
+    reachable_after: int = 3
+    then: Exception | None = None
+    starts: int = 0
+
+    async def start(self, sink: EventSink) -> None:
+        self.starts += 1
+        if self.starts < self.reachable_after:
+            raise ChannelUnreachableError("connection refused")
+        if self.then is not None:
+            raise self.then
+        await super().start(sink)
+
+
+async def test_a_channel_unreachable_at_start_is_retried_and_its_replies_wait_in_the_outbox(
+    make_runtime: RuntimeFactory, database: Database
+) -> None:
+    flaky = UnreachableChannel(name="flaky", reachable_after=3)
+    steady = RecordingChannel()
+    runtime = make_runtime(steady)
+    runtime.add_channel(flaky)
+    runtime.start_retry_first = 0.05
+    await runtime.start()  # does not raise: the steady channel serves meanwhile
+    assert list(runtime.ready) == ["test"]
+    await runtime.accept([event("10", "/start")])
+    await runtime.accept([text_event("flaky", "20", "20", "f1", "/start", datetime.now(UTC), "de")])
+    await runtime.wait_idle()
+    assert steady.to("10"), "the other channel answers while one is down"
+    assert count_rows(database, "outbox") == 1, "the reply for the unreachable channel waits, stored"
+    async with asyncio.timeout(5):
+        while not flaky.to("20"):
+            await asyncio.sleep(0.02)
+    assert flaky.starts == 3 and "flaky" in runtime.ready
+    await runtime.wait_idle()
+    assert count_rows(database, "outbox") == 0
+
+
+async def test_a_channel_refusing_its_credentials_after_a_retry_stops_the_bot(make_runtime: RuntimeFactory) -> None:
+    flaky = UnreachableChannel(name="flaky", reachable_after=2, then=ChannelStartError("token refused"))
+    runtime = make_runtime(flaky)
+    runtime.start_retry_first = 0.01
+    await runtime.start()
+    async with asyncio.timeout(5):
+        await runtime.fatal.wait()
+    assert str(runtime.fatal_error) == "token refused"

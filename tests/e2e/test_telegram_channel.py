@@ -16,8 +16,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.channels.base import PermanentFailure, RetryLater
-from bot.channels.telegram import TelegramChannel, TelegramTokenError, split_text, utf16_len
+from bot.channels.base import ChannelUnreachableError, PermanentFailure, RetryLater
+from bot.channels.telegram import (
+    TelegramChannel,
+    TelegramTokenError,
+    TelegramUnreachableError,
+    split_text,
+    utf16_len,
+)
 from bot.config import ConfigError
 from handlers.events import Button, Document, Inbound, InboundKind, Outbound
 from tests.e2e.telegram_api import TelegramApiServer, User
@@ -110,6 +116,27 @@ async def test_wrong_token_stops_the_start_with_a_configuration_error(telegram_a
     assert isinstance(raised.value, ConfigError)
     assert "STADTDIALOG_TELEGRAM_TOKEN" in str(raised.value)
     assert "WRONG" not in str(raised.value)  # the token itself never ends up in an error message
+
+
+async def test_an_unreachable_bot_api_at_start_is_worth_a_retry_not_a_configuration_error() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    channel = TelegramChannel("123:abc", api_url=f"http://127.0.0.1:{port}", rate_limit=None, request_timeout=2)
+    with pytest.raises(TelegramUnreachableError) as raised:
+        await channel.start(RecordingSink())
+    await channel.stop()
+    assert isinstance(raised.value, ChannelUnreachableError) and not isinstance(raised.value, ConfigError)
+    assert "abc" not in str(raised.value)
+
+
+async def test_the_bot_api_coming_back_lets_the_late_start_succeed(telegram_api: TelegramApiServer) -> None:
+    channel = TelegramChannel(telegram_api.token, api_url=telegram_api.url, rate_limit=None)
+    telegram_api.fail_next("getMe", status=502)  # a gateway error in front of the Bot API
+    with pytest.raises(TelegramUnreachableError):
+        await channel.start(RecordingSink())
+    await channel.start(RecordingSink())  # what the runtime's retry does
+    await channel.stop()
 
 
 async def test_start_publishes_the_command_menu_in_german_and_english(
