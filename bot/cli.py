@@ -6,9 +6,12 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import TextIO
 
 from bot.config import Config, ConfigError, load_config
 from bot.logging_setup import setup_logging
@@ -37,6 +40,19 @@ def _parser() -> argparse.ArgumentParser:
     imp = survey_sub.add_parser("import", help="import the survey folder (or DIR) into the database now")
     imp.add_argument("directory", nargs="?", type=Path)
     survey_sub.add_parser("list", help="list imported surveys and versions")
+    export = sub.add_parser("export", help="categorised feedback for analysts (pseudonymous ids): feedback, summary")
+    export_sub = export.add_subparsers(dest="export_command", required=True, metavar="WHAT")
+    feedback = export_sub.add_parser("feedback", help="every idea and classified free-text answer with its fields")
+    feedback.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    feedback.add_argument("--excel", action="store_true", help="CSV with semicolons and a byte-order mark")
+    feedback.add_argument("--out", type=Path, help="file to write, readable by its owner only (default: stdout)")
+    feedback.add_argument(
+        "--no-redact", action="store_true", help="texts as written (default: e-mail, phone, addresses, names hidden)"
+    )
+    report = export_sub.add_parser("summary", help="ideas and answers per strategy field")
+    for command in (feedback, report):
+        command.add_argument("--since", help="only from this day on (YYYY-MM-DD, in the city's time zone)")
+        command.add_argument("--field", help="only this strategy field (its key, e.g. mobilitaet)")
     nlp = sub.add_parser("nlp", help="strategy-field classifier: classify, evaluate, train (see `nlp --help`)")
     nlp.add_argument("nlp_args", nargs=argparse.REMAINDER)
     return parser
@@ -162,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _housekeeping(config)
     if args.command == "config":
         return _show_config(config)
+    if args.command == "export":
+        return _export(config, args)
     if args.survey_command == "import":
         return _import(config, args.directory)
     return _list(config)
@@ -195,6 +213,56 @@ def _export_labels(arguments: Sequence[str]) -> int:
         database.dispose()
     print(f"exported {count} labelled ideas", file=sys.stderr)
     return EXIT_OK
+
+
+def _export(config: Config, args: argparse.Namespace) -> int:
+    """`stadtdialog export feedback|summary`: what analysts need, pseudonymous and (by default) redacted."""
+    from bot.app import field_infos
+    from bot.feedback import summary, write_csv, write_jsonl
+    from bot.storage.db import Database
+
+    fields = field_infos()
+    keys = [f.key for f in fields]
+    if args.field is not None and args.field not in keys:
+        print(f"Unknown strategy field {args.field!r}; known: {', '.join(keys)}", file=sys.stderr)
+        return EXIT_CONFIG
+    since = None
+    if args.since is not None:
+        try:
+            day = date.fromisoformat(args.since)
+        except ValueError:
+            print(f"--since: expected a day as YYYY-MM-DD, got {args.since!r}", file=sys.stderr)
+            return EXIT_CONFIG
+        since = datetime.combine(day, time.min, tzinfo=config.timezone).astimezone(UTC)
+    database = Database(config.database_url)
+    try:
+        database.migrate()
+        with database.unit_of_work(read_only=True) as uow:
+            rows = uow.feedback.rows(since=since, field_key=args.field)
+            if args.export_command == "summary":
+                print(summary(rows, {f.key: f.name["de"] for f in fields}))
+                return EXIT_OK
+            with _output(args.out) as out:
+                if args.format == "jsonl":
+                    count = write_jsonl(rows, out, keep_text=args.no_redact)
+                else:
+                    count = write_csv(rows, out, keys, keep_text=args.no_redact, excel=args.excel)
+    finally:
+        database.dispose()
+    print(f"exported {count} rows", file=sys.stderr)
+    return EXIT_OK
+
+
+@contextlib.contextmanager
+def _output(path: Path | None) -> Iterator[TextIO]:
+    """Standard output, or a new file only its owner can read (the rows are about citizens)."""
+    if path is None:
+        yield sys.stdout
+        return
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # also when the file existed before
+    with open(descriptor, "w", encoding="utf-8", newline="") as out:
+        yield out
 
 
 def _housekeeping(config: Config) -> int:

@@ -18,6 +18,7 @@ from bot.storage.repositories import (
     CitizenRepository,
     ContactRepository,
     ConversationRepository,
+    FeedbackRepository,
     FollowUpRepository,
     IdeaRepository,
     InboxRepository,
@@ -49,6 +50,7 @@ class UnitOfWork:
         self.ideas = IdeaRepository(session)
         self.follow_ups = FollowUpRepository(session)
         self.channel_state = ChannelStateRepository(session)
+        self.feedback = FeedbackRepository(session)  # read-only, for analysts
 
 
 class Database:

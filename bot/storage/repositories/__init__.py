@@ -2,6 +2,7 @@
 
 from bot.storage.repositories.activity import FollowUpRepository, IdeaRepository
 from bot.storage.repositories.citizens import CitizenRepository, ContactRepository, ConversationRepository
+from bot.storage.repositories.feedback import FeedbackRepository
 from bot.storage.repositories.messaging import ChannelStateRepository, InboxRepository, OutboxRepository
 from bot.storage.repositories.surveys import ResponseRepository, SurveyRepository
 
@@ -10,6 +11,7 @@ __all__ = [
     "CitizenRepository",
     "ContactRepository",
     "ConversationRepository",
+    "FeedbackRepository",
     "FollowUpRepository",
     "IdeaRepository",
     "InboxRepository",
