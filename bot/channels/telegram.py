@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
 from aiohttp import web
-from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
+from telegram import Bot, BotCommand, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -36,7 +35,6 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.request import BaseRequest, RequestData
 
 from bot.channels.base import (
     ChannelStartError,
@@ -45,16 +43,15 @@ from bot.channels.base import (
     PermanentFailure,
     RetryLater,
     SentMessage,
-    text_event,
 )
+from bot.channels.telegram_http import AiohttpRequest
+from bot.channels.telegram_inbound import CHANNEL, convert_update
+from bot.channels.telegram_render import CAPTION_LIMIT, keyboard, split_text, utf16_len
 from bot.config import PREFIX, Config, ConfigError
-from handlers.events import Inbound, InboundKind, Outbound
+from handlers.events import Inbound, Outbound
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "telegram"
-TEXT_LIMIT = 4096
-CAPTION_LIMIT = 1024
 MAX_WEBHOOK_BODY = 1024 * 1024
 WEBHOOK_PATH = "/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -64,11 +61,6 @@ CRASH_AFTER_ACCEPT_ENV = PREFIX + "TEST_CRASH_AFTER_ACCEPT"
 """Test-only: when "1", the process SIGKILLs itself right after the first non-empty `accept` returned
 (events committed, not yet acknowledged upstream, not yet processed). Never set this in production."""
 
-# Checked in this order: an animation message also carries `document`, a venue also carries `location`.
-_MEDIA_ATTRIBUTES = (
-    "sticker", "animation", "photo", "video", "video_note", "voice", "audio", "document",
-    "venue", "location", "contact", "poll", "dice", "story",
-)
 # Command-menu metadata (not dialogue text): shown by Telegram clients next to "/"; the commands /hilfe lists.
 BOT_COMMANDS: Mapping[str, Sequence[tuple[str, str]]] = {
     "de": (
@@ -114,201 +106,6 @@ class TelegramTokenError(TelegramStartError, ConfigError):
 
 class TelegramUnreachableError(TelegramStartError, ChannelUnreachableError):
     """The Bot API could not be reached at start (network, timeout, 5xx); the runtime tries again later."""
-
-
-# --- text helpers ------------------------------------------------------------------------------------------------
-
-
-def utf16_len(text: str) -> int:
-    """Length as Telegram counts it: UTF-16 code units (characters outside the BMP count twice)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _fitting_prefix(text: str, limit: int) -> int:
-    """The largest number of code points from the start of `text` whose UTF-16 length is ≤ `limit`."""
-    head = text[:limit]
-    if utf16_len(head) == len(head):  # no characters outside the BMP: code points are code units
-        return len(head)
-    units = 0
-    for index, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > limit:
-            return index
-    return len(text)
-
-
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Split `text` into parts of ≤ `limit` UTF-16 units, preferring paragraph, then line, then word breaks.
-
-    A boundary is used if it keeps at least half of the possible part; separators at a split are dropped.
-    """
-    parts: list[str] = []
-    rest = text
-    while utf16_len(rest) > limit:
-        cut = _fitting_prefix(rest, limit)
-        best: tuple[int, int] | None = None
-        for separator in ("\n\n", "\n", " "):
-            # the separator may start exactly at `cut` (the part then fills the limit completely)
-            index = rest.rfind(separator, 0, cut + len(separator))
-            if index > 0 and (index >= cut // 2 or best is None):
-                best = (index, len(separator))
-                if index >= cut // 2:
-                    break
-        end, skip = best if best is not None else (max(cut, 1), 0)
-        if rest[:end].strip():
-            parts.append(rest[:end])
-        rest = rest[end + skip :]
-    if rest.strip() or not parts:
-        parts.append(rest)
-    return parts
-
-
-# --- update conversion ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Converted:
-    """What became of one update: the event to store (if any) and the callback query to answer (if any)."""
-
-    update_id: int
-    event: Inbound | None
-    callback_query_id: str | None = None
-
-
-def _media_kind(message: Message) -> str:
-    for attribute in _MEDIA_ATTRIBUTES:
-        if getattr(message, attribute, None):
-            return attribute
-    return ""
-
-
-def convert_update(update: Update, received_at: datetime) -> Converted:
-    """Normalise one update. Service messages and updates without a sender become no event (but are acked).
-
-    In groups the group itself stands for the "citizen" (user id = chat id): no member id is stored, and a group
-    never becomes anyone's contact chat. Only what addresses the bot there (text, a button, the bot being
-    added) becomes an event, so member joins or edits do not each draw a reply.
-    """
-    uid = update.update_id
-    event_id = str(uid)
-    query = update.callback_query
-    if query is not None:
-        message = query.message
-        if message is None or query.data is None:  # inline-mode or game callbacks: nothing for the dialogue
-            return Converted(uid, None, query.id)
-        chat_id, language = str(message.chat.id), query.from_user.language_code
-        if message.chat.type != "private":
-            return Converted(uid, Inbound(InboundKind.GROUP, CHANNEL, chat_id, chat_id, event_id, received_at,
-                                          language_hint=language), query.id)
-        return Converted(uid, Inbound(InboundKind.BUTTON, CHANNEL, str(query.from_user.id), chat_id, event_id,
-                                      received_at, payload=query.data, message_ref=str(message.message_id),
-                                      language_hint=language), query.id)
-    edited = update.edited_message is not None
-    message = update.message or update.edited_message
-    if message is None:
-        return Converted(uid, None)
-    sender, chat_id = message.from_user, str(message.chat.id)
-    language = sender.language_code if sender is not None else None
-    # The text travels along for the core's crisis-phrase check; the inbox drops it once processed.
-    written = message.text or message.caption or ""
-    if message.chat.type != "private":
-        added = any(member.is_bot for member in message.new_chat_members)
-        if edited or not (written or added):
-            return Converted(uid, None)
-        return Converted(uid, Inbound(InboundKind.GROUP, CHANNEL, chat_id, chat_id, event_id, received_at,
-                                      text=written, language_hint=language))
-    if sender is None:
-        return Converted(uid, None)
-    user_id = str(sender.id)
-    if edited:
-        return Converted(uid, Inbound(InboundKind.EDITED, CHANNEL, user_id, chat_id, event_id, received_at,
-                                      text=written, language_hint=language))
-    if message.text is not None:
-        return Converted(uid, text_event(CHANNEL, user_id, chat_id, event_id, message.text, received_at, language))
-    media = _media_kind(message)
-    if media:
-        return Converted(uid, Inbound(InboundKind.MEDIA, CHANNEL, user_id, chat_id, event_id, received_at,
-                                      media=media, language_hint=language))
-    return Converted(uid, None)
-
-
-def keyboard(message: Outbound) -> InlineKeyboardMarkup | None:
-    """The message's buttons as an inline keyboard (payloads are ≤ 64 bytes by construction)."""
-    if not message.buttons:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.payload) for b in row] for row in message.buttons]
-    )
-
-
-# --- HTTP ---------------------------------------------------------------------------------------------------------
-
-
-class AiohttpRequest(BaseRequest):
-    """PTB's HTTP layer on aiohttp.
-
-    PTB's default (httpx/httpcore) scans every pooled connection with syscalls on each request; with hundreds of
-    chats sending at once that cost most of the bot's CPU time. aiohttp's connector does not.
-    """
-
-    def __init__(self, connection_pool_size: int = 256, timeout: float = 10.0) -> None:
-        self._limit = connection_pool_size
-        self._timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
-
-    @property
-    def read_timeout(self) -> float | None:
-        return self._timeout
-
-    async def initialize(self) -> None:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._limit), headers={"User-Agent": self.USER_AGENT}
-            )
-
-    async def shutdown(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        if self._session is None or self._session.closed:
-            raise RuntimeError("AiohttpRequest is not initialized")
-
-        def chosen(value: Any) -> float | None:
-            return self._timeout if isinstance(value, type(BaseRequest.DEFAULT_NONE)) else value
-
-        connect, pool = chosen(connect_timeout), chosen(pool_timeout)
-        timeout = aiohttp.ClientTimeout(
-            connect=None if connect is None or pool is None else connect + pool,  # includes waiting for the pool
-            sock_connect=connect,
-            sock_read=chosen(read_timeout),  # aiohttp has no write timeout; the read timeout bounds the wait
-        )
-        data: Any = None
-        if request_data is not None:
-            data = request_data.json_parameters  # form-encoded, like PTB's default
-            if request_data.contains_files:
-                form = aiohttp.FormData()
-                for name, value in data.items():
-                    form.add_field(name, value)
-                for name, (filename, content, mime_type) in request_data.multipart_data.items():
-                    form.add_field(name, content, filename=filename, content_type=mime_type)
-                data = form
-        try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as response:
-                return response.status, await response.read()
-        except TimeoutError as exc:
-            raise TimedOut from exc
-        except aiohttp.ClientError as exc:
-            raise NetworkError(f"aiohttp.{type(exc).__name__}") from exc
 
 
 # --- the channel ------------------------------------------------------------------------------------------------

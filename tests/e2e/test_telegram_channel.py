@@ -17,13 +17,8 @@ import aiohttp
 import pytest
 
 from bot.channels.base import ChannelUnreachableError, PermanentFailure, RetryLater
-from bot.channels.telegram import (
-    TelegramChannel,
-    TelegramTokenError,
-    TelegramUnreachableError,
-    split_text,
-    utf16_len,
-)
+from bot.channels.telegram import TelegramChannel, TelegramTokenError, TelegramUnreachableError
+from bot.channels.telegram_render import split_text, utf16_len
 from bot.config import ConfigError
 from handlers.events import Button, Document, Inbound, InboundKind, Outbound
 from tests.e2e.telegram_api import TelegramApiServer, User
