@@ -128,7 +128,9 @@ class OutboxSender:
             log.warning("event=send_no_channel channel=%s outbox_id=%s", item.channel, item.id)
             return False
         try:
-            await channel.send(item.chat_id, Outbound.from_dict(item.payload))
+            # Unique per message even if a restored database hands out an id again: the creation time goes with it.
+            key = f"{item.id}-{int(item.created_at.timestamp() * 1000)}"
+            await channel.send(item.chat_id, Outbound.from_dict(item.payload), key)
         except RetryLater as exc:
             return await self._retry_later(key, item, exc)
         except PermanentFailure as exc:

@@ -120,6 +120,10 @@ class Channel(Protocol):
         """Stop receiving; pending work already accepted stays stored."""
         ...
 
-    async def send(self, chat_id: str, message: Outbound) -> SentMessage:
-        """Deliver one message; raise RetryLater or PermanentFailure when it cannot be delivered now."""
+    async def send(self, chat_id: str, message: Outbound, key: str = "") -> SentMessage:
+        """Deliver one message; raise RetryLater or PermanentFailure when it cannot be delivered now.
+
+        `key` is unique per outbox message and the same on every attempt: a channel whose server deduplicates
+        retransmissions (Matrix transaction ids) uses it, so a message in flight at a crash is not shown twice.
+        """
         ...

@@ -141,12 +141,13 @@ class MatrixChannel:
 
     # --- sending -----------------------------------------------------------------------------------------------
 
-    async def send(self, chat_id: str, message: Outbound) -> SentMessage:
-        """Render and send one message into room `chat_id` (see matrix_render for the forms)."""
+    async def send(self, chat_id: str, message: Outbound, key: str = "") -> SentMessage:
+        """Render and send one message into room `chat_id` (see matrix_render for the forms); `key` makes the
+        transaction ids, so the homeserver drops a repeat of a message sent just before a crash."""
         if self._sender is None or self._rooms is None:
             raise RetryLater(5, "matrix_not_started")
         await self._rooms.ensure(chat_id)
-        ids = await self._sender.deliver(chat_id, message)
+        ids = await self._sender.deliver(chat_id, message, key)
         if chat_id in self._rooms.leave_after_reply:
             await self._rooms.leave(chat_id)
         return SentMessage(ids)

@@ -13,6 +13,7 @@ import io
 import json
 import logging
 from collections import OrderedDict
+from functools import partial
 from typing import Any
 
 from aiohttp import ClientError
@@ -88,11 +89,16 @@ class MatrixSender:
         self._sent_types = _Lru()  # event id → event type, for `replaces`
         self._partial = _Lru()  # message digest → event ids already sent of a split message
 
-    async def deliver(self, room_id: str, message: Outbound) -> tuple[str, ...]:
-        """Send every part of `message`; parts a failed earlier attempt already delivered are not sent again."""
+    async def deliver(self, room_id: str, message: Outbound, key: str = "") -> tuple[str, ...]:
+        """Send every part of `message`; parts a failed earlier attempt already delivered are not sent again.
+
+        With a `key`, part n goes out under the transaction id `stadtdialog.<key>.<n>`: Synapse answers a repeat
+        with the event it already has instead of posting it twice (also after a restart of the bot, which keeps
+        its device and token), so the citizen sees every message once.
+        """
         digest = _digest(room_id, message)
         done: list[str] = list(self._partial.get(digest, ()))
-        plan = await self._plan(room_id, message)
+        plan = await self._plan(room_id, message, key)
         try:
             for index, step in enumerate(plan):
                 if index < len(done):
@@ -105,9 +111,13 @@ class MatrixSender:
         self._partial.pop(digest, None)
         return tuple(done)
 
-    async def _plan(self, room_id: str, message: Outbound) -> list[Any]:
+    async def _plan(self, room_id: str, message: Outbound, key: str = "") -> list[Any]:
         """The sends for a message, as zero-argument coroutine factories in order."""
         steps: list[Any] = []
+
+        def tx(number: int) -> str | None:
+            return f"stadtdialog.{key}.{number}" if key else None
+
         events = render(message)
         if message.replaces:
             kind = await self._kind_of(room_id, message.replaces)
@@ -116,21 +126,22 @@ class MatrixSender:
                 # becomes the end's fallback. New buttons (a ticked option of a multiple choice) come as a new
                 # poll right below; the text above the old poll still applies.
                 end = OutEvent(POLL_END, poll_end_content(message.replaces, message.text))
-                steps.append(lambda e=end: self.send_event(room_id, e))
+                steps.append(partial(self.send_event, room_id, end, tx(len(steps))))
                 events = [event for event in events if event.is_poll]
             elif kind == ROOM_MESSAGE and message.text and len(message.text) <= MAX_TEXT_CHARS:
                 edit = OutEvent(ROOM_MESSAGE, edit_content(message.replaces, message.text))
                 events = [edit, *[event for event in events if event.is_poll]]
         for event in events:
-            steps.append(lambda e=event: self.send_event(room_id, e))
+            steps.append(partial(self.send_event, room_id, event, tx(len(steps))))
         if message.document is not None:
-            document = message.document
-            steps.append(lambda: self.send_document(room_id, document))
+            steps.append(partial(self.send_document, room_id, message.document, tx(len(steps))))
         return steps
 
-    async def send_event(self, room_id: str, event: OutEvent) -> str:
+    async def send_event(self, room_id: str, event: OutEvent, tx_id: str | None = None) -> str:
         try:
-            response = await self.client.room_send(room_id, event.type, event.content, ignore_unverified_devices=True)
+            response = await self.client.room_send(
+                room_id, event.type, event.content, tx_id=tx_id, ignore_unverified_devices=True
+            )
         except NETWORK_ERRORS as exc:
             raise RetryLater(5, f"send_network_{type(exc).__name__}") from exc
         except (GroupEncryptionError, EncryptionError, OlmTrustError) as exc:
@@ -141,7 +152,7 @@ class MatrixSender:
         self._sent_types.remember(sent.event_id, event.type)
         return str(sent.event_id)
 
-    async def send_document(self, room_id: str, document: Document) -> str:
+    async def send_document(self, room_id: str, document: Document, tx_id: str | None = None) -> str:
         """Upload (encrypted in encrypted rooms) and send an `m.file` message."""
         room = self.client.rooms.get(room_id)
         encrypt = bool(room is not None and room.encrypted)
@@ -158,7 +169,7 @@ class MatrixSender:
         uploaded = check_response(response, UploadResponse, "upload")
         content = file_content(document.filename, document.mime_type, len(document.content),
                                uploaded.content_uri, keys if encrypt else None)
-        return await self.send_event(room_id, OutEvent(ROOM_MESSAGE, content))
+        return await self.send_event(room_id, OutEvent(ROOM_MESSAGE, content), tx_id)
 
     async def _kind_of(self, room_id: str, event_id: str) -> str | None:
         """The type of an event the bot sent earlier (poll start or message); None if it is not ours or unknown."""

@@ -388,8 +388,11 @@ class TelegramChannel:
 
     # --- outbound ----------------------------------------------------------------------------------------------
 
-    async def send(self, chat_id: str, message: Outbound) -> SentMessage:
-        """Deliver one message (split, edited or as a document); raise RetryLater / PermanentFailure."""
+    async def send(self, chat_id: str, message: Outbound, key: str = "") -> SentMessage:
+        """Deliver one message (split, edited or as a document); raise RetryLater / PermanentFailure.
+
+        `key` is not used: the Bot API has no idempotency key (a message in flight at a crash can arrive twice).
+        """
         if not message.text.strip() and message.document is None:
             raise PermanentFailure("empty_text")
         key = (chat_id, hash((message.text, message.replaces, message.document)))

@@ -86,7 +86,7 @@ class TerminalChannel:
             await sink.wait_idle(timeout=60)
             self.finished.set()
 
-    async def send(self, chat_id: str, message: Outbound) -> SentMessage:
+    async def send(self, chat_id: str, message: Outbound, key: str = "") -> SentMessage:
         """Print the message; buttons as numbered lines, a document as a file in the export folder."""
         lines = [("(aktualisiert) " if message.replaces else "") + message.text]
         for number, button in enumerate(message.all_buttons(), start=1):

@@ -44,7 +44,7 @@ class RecordingChannel:
     async def stop(self) -> None:
         return None
 
-    async def send(self, chat_id: str, message: Outbound) -> SentMessage:
+    async def send(self, chat_id: str, message: Outbound, key: str = "") -> SentMessage:
         self.attempts += 1
         if self.failures:
             raise self.failures.pop(0)

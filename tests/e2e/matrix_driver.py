@@ -420,8 +420,8 @@ class MatrixBot:
         ))
         send = self.channel.send
 
-        async def recording_send(chat_id: str, message: Any) -> Any:
-            result = await send(chat_id, message)
+        async def recording_send(chat_id: str, message: Any, key: str = "") -> Any:
+            result = await send(chat_id, message, key)
             self.sent.setdefault(chat_id, []).extend(result.message_ids)
             return result
 

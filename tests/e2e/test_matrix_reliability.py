@@ -142,6 +142,25 @@ async def test_rate_limited_send_asks_the_outbox_to_retry_after_the_servers_dela
     assert "rate_limited" in caught.value.reason
 
 
+async def test_a_message_sent_again_under_its_key_after_a_restart_appears_once(
+    bot: MatrixBot, citizen: MatrixCitizen
+) -> None:
+    await give_consent(citizen)
+    first = await bot.channel.send(citizen.room_id, Outbound("Nur einmal, bitte."), "41-1700000000000")
+    await bot.restart()  # what the outbox does after a crash: the same message under the same key again
+    again = await bot.channel.send(citizen.room_id, Outbound("Nur einmal, bitte."), "41-1700000000000")
+    assert again.message_ids == first.message_ids, "the homeserver recognised the repeat"
+    other = await bot.channel.send(citizen.room_id, Outbound("Nur einmal, bitte."), "42-1700000000001")
+    assert other.message_ids != first.message_ids
+
+    def seen() -> int:
+        return sum(m.text == "Nur einmal, bitte." for m in citizen.messages.values())
+
+    await citizen.wait_until(lambda: seen() >= 2)
+    await citizen.quiet(1.0)
+    assert seen() == 2
+
+
 async def test_homeserver_restart_mid_conversation_loses_and_repeats_nothing(
     synapse_server: Synapse, bot: MatrixBot, citizen: MatrixCitizen
 ) -> None:
