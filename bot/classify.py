@@ -59,7 +59,7 @@ class Model(Protocol):
 
 def classifiable_text(event: Inbound) -> str | None:
     """The text of `event` worth classifying, or None (see the module docstring for the rule)."""
-    if event.kind is InboundKind.TEXT:
+    if event.kind in (InboundKind.TEXT, InboundKind.MEDIA):  # a photo's caption is read as text
         letters = sum(char.isalpha() for char in event.text)
         return event.text if letters >= MIN_LETTERS else None
     if event.kind is InboundKind.COMMAND and event.command in IDEA_COMMANDS:

@@ -178,8 +178,8 @@ def handle(inbound: Inbound, state: CitizenState, ctx: Context) -> Decision:
 def _written_text(inbound: Inbound) -> str:
     if inbound.kind is InboundKind.COMMAND:
         return inbound.args
-    if inbound.kind in (InboundKind.TEXT, InboundKind.EDITED, InboundKind.GROUP):
-        return inbound.text
+    if inbound.kind in (InboundKind.TEXT, InboundKind.EDITED, InboundKind.GROUP, InboundKind.MEDIA):
+        return inbound.text  # a photo's caption included
     return ""
 
 
@@ -204,8 +204,12 @@ def _dispatch(turn: Turn) -> Decision:
         return _text(turn, inbound.text)
     if kind is InboundKind.EDITED:
         return turn.reply(Outbound(text=turn.t("common.edited")))
-    lead = "common.undecryptable" if inbound.media == UNDECRYPTABLE else "common.media"
-    return with_lead(STEPS[turn.flow].prompt(turn), turn.t(lead))
+    if inbound.media == UNDECRYPTABLE:
+        return with_lead(STEPS[turn.flow].prompt(turn), turn.t("common.undecryptable"))
+    if inbound.text.strip():
+        # A picture with a caption: the caption is answered as if typed; the picture itself is not kept.
+        return with_lead(_text(turn, inbound.text.strip()), turn.t("common.media_caption"))
+    return with_lead(STEPS[turn.flow].prompt(turn), turn.t("common.media"))
 
 
 def _command(turn: Turn) -> Decision:

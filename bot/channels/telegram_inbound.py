@@ -80,6 +80,7 @@ def convert_update(update: Update, received_at: datetime) -> Converted:
         return Converted(uid, text_event(CHANNEL, user_id, chat_id, event_id, message.text, received_at, language))
     media = _media_kind(message)
     if media:
+        # A caption ("Schlagloch vor Hausnummer 3") is the citizen's words: the core reads it as text.
         return Converted(uid, Inbound(InboundKind.MEDIA, CHANNEL, user_id, chat_id, event_id, received_at,
-                                      media=media, language_hint=language))
+                                      text=message.caption or "", media=media, language_hint=language))
     return Converted(uid, None)

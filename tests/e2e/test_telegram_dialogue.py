@@ -128,6 +128,9 @@ async def test_sticker_edited_message_and_group_chat_get_polite_answers(bot: Tel
     chat.act(lambda: bot.server.send_sticker(chat.user))
     sticker_reply = await chat.wait_for_reply()
     assert "nur Text und Knöpfe" in sticker_reply[0].text
+    chat.act(lambda: bot.server.send_photo(chat.user, caption="Hier ist es kaputt"))
+    photo_reply = await chat.wait_for_reply()
+    assert "Ihren Text dazu habe ich aber gelesen" in photo_reply[0].text
     await say(chat, "Hallo")
     first = next(m for m in bot.server.history(chat.user) if m.get("text") == "Hallo")
     chat.act(lambda: bot.server.edit_text(chat.user, first["message_id"], "Hallo zusammen"))

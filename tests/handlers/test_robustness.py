@@ -186,3 +186,18 @@ def test_steady_chatting_is_not_flood() -> None:
     for _ in range(40):
         chat.say("Hallo")
         assert "langsamer" not in chat.text
+
+
+def test_a_photo_with_a_caption_is_answered_as_its_text(chat: Chat) -> None:
+    chat.command("idee")
+    chat.event(InboundKind.MEDIA, media="photo", text="Schlagloch vor der Grundschule, bitte reparieren")
+    assert chat.text.startswith("Bilder und Dateien kann ich nicht speichern")
+    assert chat.flow == Flow.IDEA_FIELD, "the caption became the idea's text"
+    assert chat.data["idea"]["text"] == "Schlagloch vor der Grundschule, bitte reparieren"
+    chat.event(InboundKind.MEDIA, media="photo")
+    assert "nur Text und Knöpfe" in chat.text and chat.flow == Flow.IDEA_FIELD
+
+
+def test_a_crisis_phrase_in_a_caption_gets_the_help_numbers(chat: Chat) -> None:
+    chat.event(InboundKind.MEDIA, media="photo", text="ich will nicht mehr leben")
+    assert "0800 111 0 111" in chat.text
