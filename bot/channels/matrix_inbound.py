@@ -145,8 +145,16 @@ def to_inbound(
             return None
         return text_event(CHANNEL, sender, room_id, event_id, text, received_at)
     if isinstance(msgtype, str):
-        return make(InboundKind.MEDIA, media=media_kind(msgtype, content))
+        return make(InboundKind.MEDIA, media=media_kind(msgtype, content), text=media_caption(content))
     return None
+
+
+def media_caption(content: Mapping[str, Any]) -> str:
+    """The caption of an image or file (Matrix 1.10: `body` is a caption when a separate `filename` is given)."""
+    body, filename = content.get("body"), content.get("filename")
+    if isinstance(body, str) and isinstance(filename, str) and body.strip() and body != filename:
+        return body
+    return ""
 
 
 def undecryptable(source: Mapping[str, Any], room_id: str, now: datetime) -> Inbound | None:

@@ -162,6 +162,15 @@ def test_media_of_every_kind_is_a_media_event(source: dict[str, Any], media: str
     assert inbound is not None and (inbound.kind, inbound.media) == (InboundKind.MEDIA, media)
 
 
+def test_an_image_caption_travels_as_the_text_but_a_file_name_does_not() -> None:
+    captioned = {"msgtype": "m.image", "body": "Schlagloch hier", "filename": "IMG_0042.jpg", "url": "mxc://x/y"}
+    inbound = to_inbound(event("m.room.message", captioned), ROOM, NOW)
+    assert inbound is not None and (inbound.media, inbound.text) == ("photo", "Schlagloch hier")
+    plain = {"msgtype": "m.image", "body": "IMG_0042.jpg", "filename": "IMG_0042.jpg", "url": "mxc://x/y"}
+    inbound = to_inbound(event("m.room.message", plain), ROOM, NOW)
+    assert inbound is not None and inbound.text == ""
+
+
 def test_reactions_and_state_events_are_not_for_the_dialogue() -> None:
     reaction = event("m.reaction", {"m.relates_to": {"rel_type": "m.annotation", "event_id": "$p", "key": "👍"}})
     topic = event("m.room.topic", {"topic": "x"}, state_key="")
