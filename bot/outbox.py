@@ -129,8 +129,8 @@ class OutboxSender:
             return False
         try:
             # Unique per message even if a restored database hands out an id again: the creation time goes with it.
-            key = f"{item.id}-{int(item.created_at.timestamp() * 1000)}"
-            await channel.send(item.chat_id, Outbound.from_dict(item.payload), key)
+            message_key = f"{item.id}-{int(item.created_at.timestamp() * 1000)}"
+            await channel.send(item.chat_id, Outbound.from_dict(item.payload), message_key)
         except RetryLater as exc:
             return await self._retry_later(key, item, exc)
         except PermanentFailure as exc:

@@ -163,6 +163,19 @@ async def test_replies_keep_their_order_when_sending_is_rate_limited(make_runtim
     assert channel.attempts == len(channel.sent) + 1
 
 
+async def test_a_single_reply_told_to_retry_later_is_sent_without_anything_else_waking_its_chat(
+    make_runtime: RuntimeFactory,
+) -> None:
+    channel = RecordingChannel(failures=[RetryLater(0.1, "429")])
+    runtime = make_runtime(channel)
+    await runtime.start()
+    await runtime.accept([event("31", "/start")])
+    async with asyncio.timeout(5):
+        while not channel.to("31"):
+            await asyncio.sleep(0.02)
+    assert channel.attempts == 2, "the retry timer woke the chat by itself"
+
+
 async def test_unsent_messages_survive_a_restart(make_runtime: RuntimeFactory, database: Database) -> None:
     broken = RecordingChannel(failures=[RetryLater(0.05, "network down")] * 3)
     first = make_runtime(broken)
