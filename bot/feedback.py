@@ -19,6 +19,8 @@ from bot.storage.repositories.feedback import FeedbackRow
 from nlp.redact import redact
 
 FORMATS = ("csv", "jsonl")
+# A cell starting like a formula would be run by spreadsheet programs ("=HYPERLINK(…)" in a citizen's text).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _BASE_COLUMNS = (
     "kind", "id", "citizen", "created_at", "survey", "question", "question_text", "text", "fields", "field_source",
     "proposed_field", "confident", "model_version", "status",
@@ -72,11 +74,18 @@ def write_csv(
         record = _record(row, keep_text)
         cells: list[object] = [record[column] for column in _BASE_COLUMNS]
         cells[_BASE_COLUMNS.index("fields")] = "|".join(row.fields)
-        cells = ["" if cell is None else cell for cell in cells]
+        cells = ["" if cell is None else _inert(cell) for cell in cells]
         scores = [f"{row.scores[key]:.4f}" if key in row.scores else "" for key in field_keys]
         writer.writerow([*cells, *scores])
         count += 1
     return count
+
+
+def _inert(cell: object) -> object:
+    """Text that a spreadsheet would read as a formula gets a leading apostrophe (OWASP's CSV-injection advice)."""
+    if isinstance(cell, str) and cell.startswith(_FORMULA_START):
+        return "'" + cell
+    return cell
 
 
 @dataclass

@@ -166,6 +166,9 @@ class Runtime:
                 self.fatal_error = exc
                 self.fatal.set()
                 return
+            except Exception:  # an unexpected failure of this attempt: its replies must not wait for ever
+                delay = min(delay * 2, START_RETRY_MAX)
+                log.exception("event=channel_start_crashed channel=%s retry_in=%.0fs", channel.name, delay)
             else:
                 self.ready[channel.name] = channel
                 log.info("event=channel_started_late channel=%s", channel.name)
@@ -178,7 +181,7 @@ class Runtime:
         for starter in list(self._starters):
             starter.cancel()
         await asyncio.gather(*self._starters, return_exceptions=True)
-        for channel in list(self.ready.values()):
+        for channel in list(self.channels.values()):  # half-started ones too (a webhook listener, a session)
             try:
                 await channel.stop()
             except Exception:  # a failing channel must not keep the others from stopping

@@ -118,6 +118,8 @@ def _cancel(turn: Turn) -> Decision:
 
 def _language(turn: Turn) -> Decision:
     switched = onboarding.switch_language(turn)
+    if switched.consent_outdated:  # the new notice, in the new language, not the step it interrupted
+        return with_lead(onboarding.show_notice(switched), switched.t("language.changed"))
     return with_lead(STEPS[switched.flow].prompt(switched), switched.t("language.changed"))
 
 

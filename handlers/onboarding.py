@@ -26,7 +26,8 @@ def language_from_hint(hint: str | None) -> str:
     return "en"
 
 
-def _notice_message(turn: Turn) -> Outbound:
+def notice_message(turn: Turn) -> Outbound:
+    """The privacy notice with its consent buttons."""
     # Someone who agreed to an earlier version is told why they see the notice again and that nothing was lost.
     lead = f"{turn.t('consent.changed')}\n\n" if turn.consent_outdated else ""
     return Outbound(
@@ -41,7 +42,7 @@ def show_notice(turn: Turn) -> Decision:
     """The privacy notice with the consent buttons (the menu once consent to the notice in force is given)."""
     if turn.consented:
         return show_menu(turn)
-    return turn.reply(_notice_message(turn), flow=Flow.CONSENT)
+    return turn.reply(notice_message(turn), flow=Flow.CONSENT)
 
 
 def typed_consent(turn: Turn, text: str) -> str | None:

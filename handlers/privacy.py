@@ -47,4 +47,7 @@ def keep(turn: Turn) -> Decision:
     edit = turn.edit_answered(turn.t("privacy.confirm_delete"), turn.t("privacy.delete_no"))
     if turn.consented:
         return onboarding.menu(turn, *edit, lead=turn.t("privacy.kept"))
+    if turn.consent_outdated:  # back to the new notice they have not answered yet
+        kept = Outbound(text=turn.t("privacy.kept"))
+        return turn.reply(*edit, kept, onboarding.notice_message(turn), flow=Flow.CONSENT)
     return turn.reply(*edit, Outbound(text=turn.t("privacy.kept")), flow=Flow.NEW)

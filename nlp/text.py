@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 DEFAULT_MAX_CHARS = 2000
 _WHITESPACE = re.compile(r"\s+")
@@ -24,7 +25,8 @@ def prepare(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     clean = text.encode("utf-8", errors="replace").decode("utf-8").replace("\x00", " ")
     # Cap before collapsing whitespace too, so a 100 MB input is never scanned in full.
     clean = _WHITESPACE.sub(" ", clean[: max_chars * 2]).strip()
-    return clean[:max_chars].rstrip()
+    # Composed form: some keyboards send "u" + combining diaeresis, which must meet "ü" (and fold to "ue").
+    return unicodedata.normalize("NFC", clean[:max_chars]).rstrip()
 
 
 def fold(text: str) -> str:

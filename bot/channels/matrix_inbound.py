@@ -28,6 +28,8 @@ _MEDIA_BY_MSGTYPE = {
     "m.location": "location",
 }
 _TEXT_MSGTYPES = ("m.text", "m.notice", "m.emote")
+# Clients put fixed descriptions ("Voice message") into the body of audio; only these carry a citizen's caption.
+_CAPTIONED_MSGTYPES = ("m.image", "m.video", "m.file")
 _REPLY_FALLBACK = re.compile(r"\A(?:> [^\n]*\n|>\n)+\n?")
 
 
@@ -145,7 +147,8 @@ def to_inbound(
             return None
         return text_event(CHANNEL, sender, room_id, event_id, text, received_at)
     if isinstance(msgtype, str):
-        return make(InboundKind.MEDIA, media=media_kind(msgtype, content), text=media_caption(content))
+        caption = media_caption(content) if msgtype in _CAPTIONED_MSGTYPES else ""
+        return make(InboundKind.MEDIA, media=media_kind(msgtype, content), text=caption)
     return None
 
 

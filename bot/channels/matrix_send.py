@@ -94,7 +94,8 @@ class MatrixSender:
 
         With a `key`, part n goes out under the transaction id `stadtdialog.<key>.<n>`: Synapse answers a repeat
         with the event it already has instead of posting it twice (also after a restart of the bot, which keeps
-        its device and token), so the citizen sees every message once.
+        its device and token). Synapse remembers transaction ids per access token for a limited time (about half
+        an hour), so after a new login or a long outage a repeat can still be posted.
         """
         digest = _digest(room_id, message)
         done: list[str] = list(self._partial.get(digest, ()))

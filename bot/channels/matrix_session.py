@@ -15,6 +15,7 @@ import os
 import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nio import AsyncClient, AsyncClientConfig, LoginResponse, WhoamiResponse
 
@@ -124,9 +125,15 @@ async def open_client(settings: MatrixSettings) -> AsyncClient:
     if settings.access_token:
         client = _client(settings, store_path, pickle_key, None)
         client.access_token = settings.access_token
-        who = await client.whoami()
+        try:
+            who = await client.whoami()
+        except Exception:  # network: the caller turns it into "unreachable"; the session must not leak
+            await client.close()
+            raise
         if not isinstance(who, WhoamiResponse) or who.user_id != settings.user_id or not who.device_id:
             await client.close()
+            if _transient(who):
+                raise MatrixUnreachableError(f"the homeserver could not check the token now: {_status(who)}")
             raise MatrixLoginError("the access token was refused or belongs to another user")
         client.restore_login(who.user_id, who.device_id, settings.access_token)
         save_session(session_path, StoredSession(settings.homeserver, who.user_id, who.device_id,
@@ -143,19 +150,34 @@ async def password_login(
 ) -> AsyncClient:
     """Log in with the password, keeping `device_id` when given (same device, same keys), and remember it."""
     client = _client(settings, store_path, pickle_key, device_id)
-    response = await client.login(settings.password, device_name=DEVICE_NAME)
+    try:
+        response = await client.login(settings.password, device_name=DEVICE_NAME)
+    except Exception:  # network: the caller turns it into "unreachable"; the session must not leak
+        await client.close()
+        raise
     if not isinstance(response, LoginResponse):
         await client.close()
-        status = str(getattr(response, "status_code", "unknown"))
-        if status.startswith("5") or status == "M_LIMIT_EXCEEDED":
-            raise MatrixUnreachableError(f"the homeserver could not log in now: {status}")
-        raise MatrixLoginError(f"password login failed: {status}")
+        if _transient(response):
+            raise MatrixUnreachableError(f"the homeserver could not log in now: {_status(response)}")
+        raise MatrixLoginError(f"password login failed: {_status(response)}")
     save_session(
         settings.matrix_dir / SESSION_FILE,
         StoredSession(settings.homeserver, response.user_id, response.device_id, response.access_token, pickle_key),
     )
     log.info("event=matrix_logged_in new_device=%s", device_id is None)
     return client
+
+
+def _transient(response: Any) -> bool:
+    """An error that says nothing about the credentials: rate limit, overload, a failing proxy in front."""
+    http = getattr(getattr(response, "transport_response", None), "status", None)
+    code = getattr(response, "status_code", None)
+    return code == "M_LIMIT_EXCEEDED" or (isinstance(http, int) and (http >= 500 or http == 429))
+
+
+def _status(response: Any) -> str:
+    http = getattr(getattr(response, "transport_response", None), "status", None)
+    return f"{getattr(response, 'status_code', None) or 'error'} (HTTP {http if http is not None else '?'})"
 
 
 def _client(settings: MatrixSettings, store_path: Path, pickle_key: str, device_id: str | None) -> AsyncClient:

@@ -92,6 +92,17 @@ def test_csv_and_jsonl_are_redacted_unless_asked_otherwise(filled: Database) -> 
     assert first["text"].endswith("anna@example.org") and first["scores"]["mobilitaet"] == pytest.approx(0.9)
 
 
+def test_a_text_that_looks_like_a_formula_is_kept_inert_in_csv(database: Database) -> None:
+    with database.unit_of_work() as uow:
+        uow.citizens.save_state("c_x", CitizenState(language="de", consent_version="1", consent_at=NOW), NOW)
+        uow.ideas.add("i9", "c_x", '=HYPERLINK("http://example.org","Klick")', None, NOW)
+    with database.unit_of_work(read_only=True) as uow:
+        out = io.StringIO()
+        write_csv(uow.feedback.rows(), out, KEYS)
+    (row,) = csv.DictReader(io.StringIO(out.getvalue()))
+    assert row["text"] == "'=HYPERLINK(\"http://example.org\",\"Klick\")"
+
+
 def test_excel_flavour_has_semicolons_and_a_byte_order_mark(filled: Database) -> None:
     with filled.unit_of_work(read_only=True) as uow:
         out = io.StringIO()

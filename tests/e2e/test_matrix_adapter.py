@@ -166,6 +166,9 @@ def test_an_image_caption_travels_as_the_text_but_a_file_name_does_not() -> None
     captioned = {"msgtype": "m.image", "body": "Schlagloch hier", "filename": "IMG_0042.jpg", "url": "mxc://x/y"}
     inbound = to_inbound(event("m.room.message", captioned), ROOM, NOW)
     assert inbound is not None and (inbound.media, inbound.text) == ("photo", "Schlagloch hier")
+    voice = {"msgtype": "m.audio", "body": "Voice message", "filename": "Voice message.ogg", "m.voice": {}}
+    inbound = to_inbound(event("m.room.message", voice), ROOM, NOW)
+    assert inbound is not None and (inbound.media, inbound.text) == ("voice", "")
     plain = {"msgtype": "m.image", "body": "IMG_0042.jpg", "filename": "IMG_0042.jpg", "url": "mxc://x/y"}
     inbound = to_inbound(event("m.room.message", plain), ROOM, NOW)
     assert inbound is not None and inbound.text == ""
@@ -227,3 +230,17 @@ def test_more_options_than_a_poll_may_hold_become_numbered_lines_to_type() -> No
     body = message.content["body"]
     assert message.type == "m.room.message"
     assert body.startswith("Wo wohnen Sie?\n\n1. Ort 1\n2. Ort 2") and body.endswith("22. Ort 22")
+
+
+def test_only_a_real_refusal_of_the_login_stops_the_bot() -> None:
+    from types import SimpleNamespace
+
+    from bot.channels.matrix_session import _transient
+
+    def answer(code: str | None, http: int | None) -> SimpleNamespace:
+        return SimpleNamespace(status_code=code, transport_response=SimpleNamespace(status=http))
+
+    assert _transient(answer(None, 502)) and _transient(answer("M_UNKNOWN", 503))
+    assert _transient(answer("M_LIMIT_EXCEEDED", 429)) and _transient(answer(None, 429))
+    assert not _transient(answer("M_FORBIDDEN", 403)) and not _transient(answer("M_UNKNOWN_TOKEN", 401))
+    assert not _transient(SimpleNamespace(status_code="M_FORBIDDEN", transport_response=None))

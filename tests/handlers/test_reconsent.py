@@ -86,3 +86,18 @@ def test_the_same_version_asks_nothing_again() -> None:
     chat.agree()
     chat.command("idee", "Mehr Bänke")
     assert chat.flow == Flow.IDEA_FIELD
+
+
+def test_switching_the_language_shows_the_new_notice_in_that_language(chat: Chat) -> None:
+    chat.command("language")
+    assert "Our privacy notice has changed" in chat.text and chat.flow == Flow.CONSENT
+    assert chat.labels()[0] != "Einverstanden"
+
+
+def test_keeping_the_data_after_all_leads_back_to_the_new_notice(chat: Chat) -> None:
+    chat.command("loeschen")
+    chat.press("del:no")
+    assert "bleibt alles" in chat.text and "Datenschutzhinweise haben sich geändert" in chat.text
+    assert chat.flow == Flow.CONSENT and chat.state.language == "de"
+    chat.press("consent:yes")
+    assert chat.state.consent_version == "2026-1"

@@ -79,3 +79,9 @@ def test_the_shipped_model_restores_before_embedding() -> None:
         "Mülleimer an der Haltestelle quillt über"
     ]
     assert (Path(__file__).resolve().parents[2] / "nlp" / "model" / "stadtdialog_textcat" / "umlauts.json").is_file()
+
+
+def test_decomposed_umlauts_are_composed_before_anything_else() -> None:
+    from nlp.text import prepare
+
+    assert prepare("Mu\u0308lltonne u\u0308berfu\u0308llt") == "Mülltonne überfüllt"
