@@ -183,7 +183,8 @@ def train(
     fix_random_seed(config.seed)
     fields = load_fields(inputs.fields_path)
     labels = tuple(f.key for f in fields)
-    examples = read_jsonl(inputs.train, labels)
+    own = read_jsonl(inputs.train, labels)
+    examples = list(own)
     for extra in inputs.extra:
         examples += read_jsonl(extra, labels)
     texts, targets = _usable(examples, config.max_chars)
@@ -200,7 +201,7 @@ def train(
     char_weights = char_weights.astype(np.float16).astype(np.float32)
 
     # Learnt from the project's own training file only: the model file must not hold words only a citizen wrote.
-    own_texts, _ = _usable(read_jsonl(inputs.train, labels), config.max_chars)
+    own_texts, _ = _usable(own, config.max_chars)
     restorer = UmlautRestorer.fit(own_texts) if config.restore_umlauts else None
     if restorer:
         log(f"umlaut lexicon: {len(restorer.mapping)} words spelt with umlauts, {len(restorer.genuine)} without")

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+from nlp.text import fold
+
 _WORD = re.compile(r"[A-Za-zÄÖÜäöüß]+")
 _UMLAUT = re.compile("[äöüÄÖÜßẞ]")
 _FOLDED_PAIR = re.compile("ae|oe|ue|ss")
@@ -50,7 +51,7 @@ class UmlautRestorer:
             for word in _WORD.findall(text):
                 lower = word.lower()
                 if _UMLAUT.search(lower):
-                    spelled[lower.translate(_FOLD)][lower] += 1
+                    spelled[fold(lower)][lower] += 1
                 else:
                     genuine.add(lower)
         # Most frequent spelling wins; ties go to the alphabetically first, so the result never depends on order.
