@@ -52,6 +52,7 @@ from bot.channels.matrix_session import (
     MatrixLoginError,
     MatrixSettings,
     MatrixUnreachableError,
+    maintain_keys,
     open_client,
     password_login,
 )
@@ -213,17 +214,10 @@ class MatrixChannel:
         await asyncio.sleep(backoff)
 
     async def _maintain_keys(self) -> None:
-        """What nio's sync_forever would do between syncs: keys upload/query/claim and pending to-device messages."""
-        client = self.client
-        assert client is not None
+        """Key upload/query/claim and pending to-device messages; a failure waits for the next round."""
+        assert self.client is not None
         try:
-            if client.should_upload_keys:
-                await client.keys_upload()
-            if client.should_query_keys:
-                await client.keys_query()
-            if client.should_claim_keys:
-                await client.keys_claim(client.get_users_for_key_claiming())
-            await client.send_to_device_messages()
+            await maintain_keys(self.client)
         except (*NETWORK_ERRORS, LocalProtocolError) as exc:
             log.warning("event=matrix_key_maintenance_failed error=%s", type(exc).__name__)
 

@@ -53,6 +53,21 @@ _MEMORY = 4096
 """How many sent event ids (poll or text) and half-sent messages are remembered."""
 
 
+def http_status(response: Any) -> int | None:
+    """The HTTP status behind a nio response (nio's `status_code` is the Matrix error code, not this)."""
+    status = getattr(getattr(response, "transport_response", None), "status", None)
+    return status if isinstance(status, int) else None
+
+
+def is_transient(response: Any) -> bool:
+    """An error answer that says nothing about the request itself: rate limit, overload, a failing proxy in front.
+    These are the answers `check_response` retries after the server's delay or after 10 s."""
+    status = http_status(response)
+    return getattr(response, "status_code", None) == "M_LIMIT_EXCEEDED" or (
+        status is not None and (status == 429 or status >= 500)
+    )
+
+
 def check_response(response: Any, expected: type, what: str) -> Any:
     """Return `response` if it is `expected`; raise RetryLater or PermanentFailure for an error answer."""
     if isinstance(response, expected):
@@ -60,7 +75,7 @@ def check_response(response: Any, expected: type, what: str) -> Any:
     if not isinstance(response, ErrorResponse):
         raise RetryLater(5, f"{what}_unexpected_response")
     code = response.status_code or ""
-    status = getattr(response.transport_response, "status", None)
+    status = http_status(response)
     if code == "M_LIMIT_EXCEEDED" or status == 429:
         # Synapse sends retry_after_ms; without it wait a little longer than its default burst refill.
         raise RetryLater((response.retry_after_ms or 5000) / 1000, f"{what}_rate_limited")

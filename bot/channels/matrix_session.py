@@ -20,6 +20,7 @@ from typing import Any
 from nio import AsyncClient, AsyncClientConfig, LoginResponse, WhoamiResponse
 
 from bot.channels.base import ChannelStartError, ChannelUnreachableError
+from bot.channels.matrix_send import http_status, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ async def open_client(settings: MatrixSettings) -> AsyncClient:
             raise
         if not isinstance(who, WhoamiResponse) or who.user_id != settings.user_id or not who.device_id:
             await client.close()
-            if _transient(who):
+            if is_transient(who):
                 raise MatrixUnreachableError(f"the homeserver could not check the token now: {_status(who)}")
             raise MatrixLoginError("the access token was refused or belongs to another user")
         client.restore_login(who.user_id, who.device_id, settings.access_token)
@@ -157,7 +158,7 @@ async def password_login(
         raise
     if not isinstance(response, LoginResponse):
         await client.close()
-        if _transient(response):
+        if is_transient(response):
             raise MatrixUnreachableError(f"the homeserver could not log in now: {_status(response)}")
         raise MatrixLoginError(f"password login failed: {_status(response)}")
     save_session(
@@ -168,16 +169,20 @@ async def password_login(
     return client
 
 
-def _transient(response: Any) -> bool:
-    """An error that says nothing about the credentials: rate limit, overload, a failing proxy in front."""
-    http = getattr(getattr(response, "transport_response", None), "status", None)
-    code = getattr(response, "status_code", None)
-    return code == "M_LIMIT_EXCEEDED" or (isinstance(http, int) and (http >= 500 or http == 429))
-
-
 def _status(response: Any) -> str:
-    http = getattr(getattr(response, "transport_response", None), "status", None)
+    http = http_status(response)
     return f"{getattr(response, 'status_code', None) or 'error'} (HTTP {http if http is not None else '?'})"
+
+
+async def maintain_keys(client: AsyncClient) -> None:
+    """What nio's sync_forever would do between syncs: keys upload/query/claim and pending to-device messages."""
+    if client.should_upload_keys:
+        await client.keys_upload()
+    if client.should_query_keys:
+        await client.keys_query()
+    if client.should_claim_keys:
+        await client.keys_claim(client.get_users_for_key_claiming())
+    await client.send_to_device_messages()
 
 
 def _client(settings: MatrixSettings, store_path: Path, pickle_key: str, device_id: str | None) -> AsyncClient:

@@ -137,14 +137,9 @@ class MatrixCitizen:
         return other
 
     async def _maintain_keys(self) -> None:
-        client = self.client
-        if client.should_upload_keys:
-            await client.keys_upload()
-        if client.should_query_keys:
-            await client.keys_query()
-        if client.should_claim_keys:
-            await client.keys_claim(client.get_users_for_key_claiming())
-        await client.send_to_device_messages()
+        from bot.channels.matrix_session import maintain_keys  # the bot's own round, for the citizen's client
+
+        await maintain_keys(self.client)
 
     async def _sync_loop(self) -> None:
         from nio import SyncResponse

@@ -235,12 +235,12 @@ def test_more_options_than_a_poll_may_hold_become_numbered_lines_to_type() -> No
 def test_only_a_real_refusal_of_the_login_stops_the_bot() -> None:
     from types import SimpleNamespace
 
-    from bot.channels.matrix_session import _transient
+    from bot.channels.matrix_send import is_transient
 
     def answer(code: str | None, http: int | None) -> SimpleNamespace:
         return SimpleNamespace(status_code=code, transport_response=SimpleNamespace(status=http))
 
-    assert _transient(answer(None, 502)) and _transient(answer("M_UNKNOWN", 503))
-    assert _transient(answer("M_LIMIT_EXCEEDED", 429)) and _transient(answer(None, 429))
-    assert not _transient(answer("M_FORBIDDEN", 403)) and not _transient(answer("M_UNKNOWN_TOKEN", 401))
-    assert not _transient(SimpleNamespace(status_code="M_FORBIDDEN", transport_response=None))
+    assert is_transient(answer(None, 502)) and is_transient(answer("M_UNKNOWN", 503))
+    assert is_transient(answer("M_LIMIT_EXCEEDED", 429)) and is_transient(answer(None, 429))
+    assert not is_transient(answer("M_FORBIDDEN", 403)) and not is_transient(answer("M_UNKNOWN_TOKEN", 401))
+    assert not is_transient(SimpleNamespace(status_code="M_FORBIDDEN", transport_response=None))
