@@ -66,7 +66,7 @@ def press(chat: str, payload: str) -> Inbound:
     return Inbound(InboundKind.BUTTON, "test", chat, chat, f"e{next(_ids)}", datetime.now(UTC), payload=payload)
 
 
-RuntimeFactory = Callable[[RecordingChannel], Runtime]
+RuntimeFactory = Callable[..., Runtime]  # (channel, settings=None)
 
 
 @pytest.fixture
@@ -75,8 +75,10 @@ async def make_runtime(config: Config, database: Database) -> AsyncIterator[Runt
     import_surveys(database, config.survey_dir, {f.key for f in fields}, datetime.now(UTC))
     started: list[Runtime] = []
 
-    def factory(channel: RecordingChannel) -> Runtime:
-        runtime = Runtime(config, database, texts=load_texts(), fields=fields, catalog=load_catalog(database))
+    def factory(channel: RecordingChannel, settings: Config | None = None) -> Runtime:
+        runtime = Runtime(
+            settings or config, database, texts=load_texts(), fields=fields, catalog=load_catalog(database)
+        )
         runtime.add_channel(channel)
         started.append(runtime)
         return runtime
@@ -308,29 +310,22 @@ async def test_a_new_privacy_notice_is_agreed_again_and_nothing_stored_is_lost_m
 
     # The city publishes a new privacy notice: version "2" (STADTDIALOG_CONSENT_VERSION).
     channel = RecordingChannel()
-    runtime = Runtime(
-        replace(config, consent_version="2"), database, texts=load_texts(), fields=field_infos(),
-        catalog=load_catalog(database),
-    )
-    runtime.add_channel(channel)
+    runtime = make_runtime(channel, replace(config, consent_version="2"))  # stopped by the fixture
     await runtime.start()
-    try:
-        await runtime.accept([event("9", "/idee Noch eine Idee")])
-        await runtime.wait_idle()
-        assert "Datenschutzhinweise haben sich geändert" in channel.to("9")[-1].text
-        assert count_rows(database, "ideas") == 1, "nothing new before the new notice is agreed to"
-        runtime.clock = lambda: datetime.now(UTC) + timedelta(hours=25)
-        assert (await runtime.housekeeping())["unconsented"] == 0, "earlier consent: not purged"
-        assert count_rows(database, "ideas") == 1
-        await runtime.accept([press("9", "consent:yes")])
-        await runtime.wait_idle()
-        with database.engine.connect() as connection:
-            from sqlalchemy import text
+    await runtime.accept([event("9", "/idee Noch eine Idee")])
+    await runtime.wait_idle()
+    assert "Datenschutzhinweise haben sich geändert" in channel.to("9")[-1].text
+    assert count_rows(database, "ideas") == 1, "nothing new before the new notice is agreed to"
+    runtime.clock = lambda: datetime.now(UTC) + timedelta(hours=25)
+    assert (await runtime.housekeeping())["unconsented"] == 0, "earlier consent: not purged"
+    assert count_rows(database, "ideas") == 1
+    await runtime.accept([press("9", "consent:yes")])
+    await runtime.wait_idle()
+    with database.engine.connect() as connection:
+        from sqlalchemy import text
 
-            versions = connection.execute(text("SELECT consent_version FROM citizens")).scalars().all()
-        assert versions == ["2"]
-    finally:
-        await runtime.stop()
+        versions = connection.execute(text("SELECT consent_version FROM citizens")).scalars().all()
+    assert versions == ["2"]
 
 
 @dataclass

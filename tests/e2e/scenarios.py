@@ -31,6 +31,7 @@ from bot.storage.models import Base
 from surveys.loader import load_survey
 from surveys.schema import Question, QuestionType, Survey
 from tests.e2e.telegram_api import SentMessage, TelegramApiServer, User
+from tests.handlers.chat import matching_payload
 
 SURVEY_DIR = PACKAGE_ROOT / "surveys" / "library"
 Answer = str | list[str] | int | float | bool | None
@@ -65,10 +66,7 @@ class BotMessage:
         for payload, label in self.buttons:
             if label_or_payload in (payload, label):
                 return payload
-        prefix = label_or_payload + ":"
-        return next(
-            (p for p, _ in self.buttons if p.startswith(prefix) and ":" not in p[len(prefix) :]), None
-        )
+        return matching_payload([payload for payload, _ in self.buttons], label_or_payload)
 
 
 class ChatDriver(Protocol):

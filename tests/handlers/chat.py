@@ -4,6 +4,7 @@ does (JSON round trip of `data`), applies effects to an in-memory store and trac
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -89,12 +90,17 @@ class Store:
                 self.deletions += 1
 
 
+def matching_payload(payloads: Sequence[str], wanted: str) -> str | None:
+    """`wanted` if offered, else the offered `wanted:<draft id>` (idea buttons end in their draft's id)."""
+    if wanted in payloads:
+        return wanted
+    prefix = wanted + ":"
+    return next((p for p in payloads if p.startswith(prefix) and ":" not in p[len(prefix) :]), None)
+
+
 def button_payload(message: Outbound, payload: str) -> str | None:
-    """The payload of the message's button `payload`, or of `payload:<draft id>` (idea buttons)."""
-    payloads = [button.payload for button in message.all_buttons()]
-    if payload in payloads:
-        return payload
-    return next((p for p in payloads if p.startswith(payload + ":") and ":" not in p[len(payload) + 1 :]), None)
+    """The payload of the message's button `payload`, or of `payload:<draft id>`."""
+    return matching_payload([button.payload for button in message.all_buttons()], payload)
 
 
 class Chat:
