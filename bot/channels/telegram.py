@@ -180,7 +180,7 @@ class TelegramChannel:
         self._runner: web.AppRunner | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._failures: dict[str, int] = {}
-        self._progress: dict[tuple[str, int], _Progress] = {}
+        self._progress: dict[tuple[str, str | int], _Progress] = {}  # by outbox key (or content hash)
         self.bot_username: str | None = None
 
     @classmethod
@@ -391,24 +391,25 @@ class TelegramChannel:
     async def send(self, chat_id: str, message: Outbound, key: str = "") -> SentMessage:
         """Deliver one message (split, edited or as a document); raise RetryLater / PermanentFailure.
 
-        `key` is not used: the Bot API has no idempotency key (a message in flight at a crash can arrive twice).
+        `key` (the outbox message) tells which parts of a split message an earlier attempt already delivered; the
+        Bot API itself has no idempotency key (a message in flight at a crash can arrive twice).
         """
         if not message.text.strip() and message.document is None:
             raise PermanentFailure("empty_text")
-        key = (chat_id, hash((message.text, message.replaces, message.document)))
+        progress_key = (chat_id, key or hash((message.text, message.replaces, message.document)))
         if len(self._progress) > MAX_TRACKED_PARTIAL_SENDS:  # only abandoned retries pile up here
             self._progress.clear()
-        progress = self._progress.setdefault(key, _Progress())
+        progress = self._progress.setdefault(progress_key, _Progress())
         try:
             ids = await self._deliver(chat_id, message, progress)
         except RetryAfter as exc:
             raise RetryLater(_retry_after_seconds(exc), "rate_limited") from None
         except (Forbidden, ChatMigrated, BadRequest) as exc:
-            self._progress.pop(key, None)
+            self._progress.pop(progress_key, None)
             raise PermanentFailure(_permanent_reason(exc)) from None
         except (TelegramError, OSError) as exc:  # timeouts, network errors, 5xx, a revoked token
             raise RetryLater(self._failed(chat_id), type(exc).__name__) from None
-        self._progress.pop(key, None)
+        self._progress.pop(progress_key, None)
         self._failures.pop(chat_id, None)
         return SentMessage(tuple(ids))
 
