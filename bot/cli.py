@@ -11,9 +11,12 @@ import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from bot.storage.db import Database
 from bot.logging_setup import setup_logging
 
 log = logging.getLogger("bot.cli")
@@ -94,32 +97,37 @@ def _preview(path: Path, lang: str) -> int:
     return EXIT_OK
 
 
+@contextlib.contextmanager
+def _database(config: Config) -> Iterator[Database]:
+    """The configured database, migrated to the current schema; its connections closed afterwards."""
+    from bot.storage.db import Database
+
+    database = Database(config.database_url)
+    try:
+        database.migrate()
+        yield database
+    finally:
+        database.dispose()
+
+
 def _import(config: Config, directory: Path | None) -> int:
     from bot.app import field_infos
     from bot.runtime import utcnow
-    from bot.storage.db import Database
     from bot.survey_sync import import_surveys
 
-    database = Database(config.database_url)
-    database.migrate()
-    report = import_surveys(database, directory or config.survey_dir, {f.key for f in field_infos()}, utcnow())
+    with _database(config) as database:
+        report = import_surveys(database, directory or config.survey_dir, {f.key for f in field_infos()}, utcnow())
     for key, version, created in report.imported:
         print(f"{key} v{version}: {'new version' if created else 'unchanged'}")
     for problem in report.problems:
         print(problem)
-    database.dispose()
     return EXIT_PROBLEMS if report.problems else EXIT_OK
 
 
 def _list(config: Config) -> int:
-    from bot.storage.db import Database
-
-    database = Database(config.database_url)
-    database.migrate()
-    with database.unit_of_work() as uow:
+    with _database(config) as database, database.unit_of_work() as uow:
         for stored in uow.surveys.versions():
             print(f"{stored.key} v{stored.version} {'active' if stored.active else 'inactive'}")
-    database.dispose()
     return EXIT_OK
 
 
@@ -167,12 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_CONFIG
         return EXIT_OK
     if args.command == "migrate":
-        from bot.storage.db import Database
-
-        database = Database(config.database_url)
-        database.migrate()
-        database.dispose()
-        print("database is up to date")
+        with _database(config):
+            print("database is up to date")
         return EXIT_OK
     if args.command == "housekeeping":
         return _housekeeping(config)
@@ -198,19 +202,14 @@ def _export_labels(arguments: Sequence[str]) -> int:
     except ConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    from bot.storage.db import Database
     from nlp.labels import export_labels
 
-    database = Database(config.database_url)
-    try:
-        database.migrate()
+    with _database(config) as database:
         if args.out is None:
             count = export_labels(database, sys.stdout)
         else:
             with args.out.open("w", encoding="utf-8") as out:
                 count = export_labels(database, out)
-    finally:
-        database.dispose()
     print(f"exported {count} labelled ideas", file=sys.stderr)
     return EXIT_OK
 
@@ -219,8 +218,6 @@ def _export(config: Config, args: argparse.Namespace) -> int:
     """`stadtdialog export feedback|summary`: what analysts need, pseudonymous and (by default) redacted."""
     from bot.app import field_infos
     from bot.feedback import summary, write_csv, write_jsonl
-    from bot.storage.db import Database
-
     fields = field_infos()
     keys = [f.key for f in fields]
     if args.field is not None and args.field not in keys:
@@ -234,21 +231,16 @@ def _export(config: Config, args: argparse.Namespace) -> int:
             print(f"--since: expected a day as YYYY-MM-DD, got {args.since!r}", file=sys.stderr)
             return EXIT_CONFIG
         since = datetime.combine(day, time.min, tzinfo=config.timezone).astimezone(UTC)
-    database = Database(config.database_url)
-    try:
-        database.migrate()
-        with database.unit_of_work(read_only=True) as uow:
-            rows = uow.feedback.rows(since=since, field_key=args.field)
-            if args.export_command == "summary":
-                print(summary(rows, {f.key: f.name["de"] for f in fields}))
-                return EXIT_OK
-            with _output(args.out) as out:
-                if args.format == "jsonl":
-                    count = write_jsonl(rows, out, keep_text=args.no_redact)
-                else:
-                    count = write_csv(rows, out, keys, keep_text=args.no_redact, excel=args.excel)
-    finally:
-        database.dispose()
+    with _database(config) as database, database.unit_of_work(read_only=True) as uow:
+        rows = uow.feedback.rows(since=since, field_key=args.field)
+        if args.export_command == "summary":
+            print(summary(rows, {f.key: f.name["de"] for f in fields}))
+            return EXIT_OK
+        with _output(args.out) as out:
+            if args.format == "jsonl":
+                count = write_jsonl(rows, out, keep_text=args.no_redact)
+            else:
+                count = write_csv(rows, out, keys, keep_text=args.no_redact, excel=args.excel)
     print(f"exported {count} rows", file=sys.stderr)
     return EXIT_OK
 
