@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,9 @@ from bot.classify import TextClassifier, classifiable_text, load_classifier
 from bot.config import Config, ConfigError, load_config
 from bot.runtime import Runtime
 from bot.storage.db import Database
-from bot.survey_sync import import_surveys, load_catalog
 from handlers.events import Inbound, InboundKind
-from handlers.texts import load_texts
 from nlp.model import DEFAULT_MODEL_DIR, FieldClassifier
-from tests.bot.conftest import LIBRARY
+from tests.bot.conftest import LIBRARY, RuntimeFactory
 from tests.bot.test_runtime import RecordingChannel, event, press
 
 IDEA = "Der Bus nach Vohwinkel kommt abends nie pünktlich, bitte mehr Fahrten"
@@ -32,33 +30,6 @@ IDEA = "Der Bus nach Vohwinkel kommt abends nie pünktlich, bitte mehr Fahrten"
 @pytest.fixture(scope="module")
 def model() -> FieldClassifier:
     return FieldClassifier.load()
-
-
-RuntimeFactory = Callable[[RecordingChannel, Any], Runtime]
-
-
-@pytest.fixture
-async def make_runtime(config: Config, database: Database) -> AsyncIterator[RuntimeFactory]:
-    fields = field_infos()
-    import_surveys(database, config.survey_dir, {f.key for f in fields}, datetime.now(UTC))
-    started: list[Runtime] = []
-
-    def factory(channel: RecordingChannel, model: Any) -> Runtime:
-        runtime = Runtime(
-            config,
-            database,
-            texts=load_texts(),
-            fields=fields,
-            catalog=load_catalog(database),
-            classifier=None if model is None else TextClassifier(model),
-        )
-        runtime.add_channel(channel)
-        started.append(runtime)
-        return runtime
-
-    yield factory
-    for runtime in started:
-        await runtime.stop()
 
 
 class BrokenModel:
@@ -96,12 +67,12 @@ async def test_idea_text_is_classified_before_storing_and_the_scores_reach_the_i
     make_runtime: RuntimeFactory, database: Database, model: FieldClassifier
 ) -> None:
     channel = RecordingChannel()
-    first = make_runtime(channel, model)
+    first = make_runtime(channel, model=model)
     await first.start()
     await consent(first, channel, "1")
     await first.stop()
 
-    accepting = make_runtime(channel, model)  # not started: the event stays in the inbox for inspection
+    accepting = make_runtime(channel, model=model)  # not started: the event stays in the inbox for inspection
     await accepting.accept([event("1", f"/idee {IDEA}")])
     [stored] = rows(database, "SELECT payload FROM inbound_events WHERE status = 'pending'")
     scores = as_json(stored["payload"])["classification"]
@@ -109,7 +80,7 @@ async def test_idea_text_is_classified_before_storing_and_the_scores_reach_the_i
     assert max(scores["scores"], key=scores["scores"].get) == "mobilitaet"
 
     broken = BrokenModel()
-    runtime = make_runtime(channel, broken)  # a restart uses the stored scores and does not classify again
+    runtime = make_runtime(channel, model=broken)  # a restart uses the stored scores and does not classify again
     await runtime.start()
     await runtime.wait_idle()
     assert broken.calls == 0
@@ -161,7 +132,7 @@ async def test_a_broken_classifier_still_stores_and_processes_the_event(
 ) -> None:
     channel = RecordingChannel()
     broken = BrokenModel()
-    runtime = make_runtime(channel, broken)
+    runtime = make_runtime(channel, model=broken)
     await runtime.start()
     await consent(runtime, channel, "2")
     await runtime.accept([event("2", f"/idee {IDEA}")])

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from bot.app import field_infos
 from bot.channels.base import (
     ChannelStartError,
     ChannelUnreachableError,
@@ -22,11 +20,10 @@ from bot.channels.base import (
     text_event,
 )
 from bot.config import Config
-from bot.runtime import MAX_ATTEMPTS, Runtime
+from bot.runtime import MAX_ATTEMPTS
 from bot.storage.db import Database
-from bot.survey_sync import import_surveys, load_catalog
 from handlers.events import Inbound, InboundKind, Outbound
-from handlers.texts import load_texts
+from tests.bot.conftest import RuntimeFactory
 
 
 @dataclass
@@ -64,28 +61,6 @@ def event(chat: str, text: str) -> Inbound:
 
 def press(chat: str, payload: str) -> Inbound:
     return Inbound(InboundKind.BUTTON, "test", chat, chat, f"e{next(_ids)}", datetime.now(UTC), payload=payload)
-
-
-RuntimeFactory = Callable[..., Runtime]  # (channel, settings=None)
-
-
-@pytest.fixture
-async def make_runtime(config: Config, database: Database) -> AsyncIterator[RuntimeFactory]:
-    fields = field_infos()
-    import_surveys(database, config.survey_dir, {f.key for f in fields}, datetime.now(UTC))
-    started: list[Runtime] = []
-
-    def factory(channel: RecordingChannel, settings: Config | None = None) -> Runtime:
-        runtime = Runtime(
-            settings or config, database, texts=load_texts(), fields=fields, catalog=load_catalog(database)
-        )
-        runtime.add_channel(channel)
-        started.append(runtime)
-        return runtime
-
-    yield factory
-    for runtime in started:
-        await runtime.stop()
 
 
 def count_rows(database: Database, table: str) -> int:
