@@ -108,6 +108,16 @@ def newest_with(messages: Sequence[BotMessage], button: str) -> BotMessage | Non
 # --- scenarios ---------------------------------------------------------------------------------------------------
 
 MENU_SURVEYS = "m:surveys"
+MOBILITY = "mobilitaet-quartier"
+BUS_RIDER: dict[str, Answer] = {  # a complete walk through the mobility survey, used on both channels
+    "bezirk": "barmen",
+    "unterwegs": ["schwebebahn", "bus"],
+    "oepnv_zufrieden": 4,
+    "haltestelle_minuten": 6,
+    "mehr_rad": True,
+    "rad_hindernis": "steigung",
+    "verbesserung": "Ein Wetterschutz an der Haltestelle Alter Markt",
+}
 _YES_NO_WORDS = {"de": ("ja", "nein"), "en": ("yes", "no")}
 
 

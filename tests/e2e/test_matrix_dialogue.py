@@ -14,6 +14,8 @@ import pytest
 from handlers.events import Outbound
 from tests.e2e.matrix_driver import MatrixBot, MatrixCitizen, answers_in_db, bot_fixture, citizen_fixture  # noqa: F401  (fixtures)
 from tests.e2e.scenarios import (
+    BUS_RIDER,
+    MOBILITY,
     delete_everything,
     give_consent,
     my_data_is_a_summary_with_the_complete_file,
@@ -24,16 +26,6 @@ from tests.e2e.scenarios import (
 
 pytestmark = pytest.mark.e2e
 
-MOBILITY = "mobilitaet-quartier"
-BUS_RIDER = {
-    "bezirk": "barmen",
-    "unterwegs": ["schwebebahn", "bus"],
-    "oepnv_zufrieden": 4,
-    "haltestelle_minuten": 6,
-    "mehr_rad": True,
-    "rad_hindernis": "steigung",
-    "verbesserung": "Ein Wetterschutz an der Haltestelle Alter Markt",
-}
 CYCLIST = {
     "bezirk": "ronsdorf",
     "unterwegs": ["rad", "fuss"],

@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.scenarios import (
+    BUS_RIDER,
+    MOBILITY,
     Answer,
     TelegramBot,
     delete_everything,
@@ -24,16 +26,6 @@ from tests.e2e.scenarios import (
 
 pytestmark = pytest.mark.e2e
 
-MOBILITY = "mobilitaet-quartier"
-BUS_RIDER: dict[str, Answer] = {
-    "bezirk": "barmen",
-    "unterwegs": ["schwebebahn", "bus"],
-    "oepnv_zufrieden": 4,
-    "haltestelle_minuten": 6,
-    "mehr_rad": True,
-    "rad_hindernis": "steigung",
-    "verbesserung": "Ein Wetterschutz an der Haltestelle Alter Markt",
-}
 CYCLIST_WHO_WOULD_NOT: dict[str, Answer] = {
     "bezirk": "ronsdorf",
     "unterwegs": ["rad", "fuss"],

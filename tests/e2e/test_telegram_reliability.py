@@ -20,6 +20,7 @@ import pytest
 from bot.config import PACKAGE_ROOT
 from handlers.events import Inbound, Outbound
 from tests.e2e.scenarios import (
+    MOBILITY,
     TelegramBot,
     answer_survey,
     give_consent,
@@ -33,7 +34,6 @@ from tests.e2e.telegram_api import TelegramApiServer
 
 pytestmark = pytest.mark.e2e
 
-MOBILITY = "mobilitaet-quartier"
 
 
 def free_port() -> int:
