@@ -15,12 +15,19 @@ from bot.channels.base import RetryLater
 from handlers.events import Outbound
 from handlers.texts import load_texts
 from tests.e2e.matrix_driver import BotProcess, MatrixBot, MatrixCitizen, answers_in_db, bot_fixture, citizen_fixture  # noqa: F401  (fixtures)
-from tests.e2e.scenarios import answer_survey, give_consent, library_survey, say, take_survey, tap
+from tests.e2e.scenarios import (
+    MOBILITY,
+    answer_survey,
+    give_consent,
+    library_survey,
+    say,
+    take_survey,
+    tap,
+)
 from tests.e2e.synapse import Synapse, unique_name
 
 pytestmark = pytest.mark.e2e
 
-MOBILITY = "mobilitaet-quartier"
 PLAN = {
     "bezirk": "barmen",
     "unterwegs": ["bus"],
