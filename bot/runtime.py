@@ -29,10 +29,10 @@ from bot.config import Config
 from bot.group_commit import GroupCommit
 from bot.identity import pseudonym
 from bot.outbox import OutboxSender, RuntimeStats
+from bot.outreach.claims import FollowUpClaimer, respect_rules
 from bot.storage.db import Database, UnitOfWork
 from bot.storage.items import FOLLOW_UP_SKIPPED as ROW_SKIPPED
 from bot.storage.items import (
-    OUTCOME_NO_CONTACT,
     OUTCOME_NOT_NEEDED,
     OUTCOME_STOPPED,
     PRIORITY_BULK,
@@ -148,6 +148,11 @@ class Runtime:
             database, self.ready, self._in_db, lambda: self.clock(), self.stats, parallel=parallel,
             max_batch=MAX_BATCH,
         )
+        self.follow_ups = FollowUpClaimer(
+            database, respect_rules(config), lambda: self.clock(), in_db=self._in_db, kick=self._kick_chat,
+            pacer=lambda: getattr(self, "pacer", None), channels=lambda: tuple(self.channels),
+            inbox_retention=DONE_EVENT_RETENTION,
+        )
         self._running = False
         self._idle = asyncio.Event()
         self._idle.set()
@@ -177,6 +182,7 @@ class Runtime:
                 task.add_done_callback(self._starters.discard)
             else:
                 self.ready[channel.name] = channel
+        await self.follow_ups.recover()
         await self.resume_pending()
 
     async def _start_later(self, channel: Channel) -> None:
@@ -534,41 +540,18 @@ class Runtime:
     # --- scheduled work (called by the scheduler) --------------------------------------------------------------
 
     async def feed_due_follow_ups(self) -> int:
-        """Turn due follow_ups rows into inbox events (outside quiet hours); returns how many."""
-        now = self.clock()
-        quiet = self.config.quiet_hours
-        if quiet is not None and quiet.contains(now.astimezone(self.config.timezone).time()):
-            return 0
-        keys = await self._in_db(self._claim_follow_ups, now)
-        for key in keys:
-            self._kick_chat(key)
-        return len(keys)
+        """Feed due follow_ups rows to their chats under the respect rules (bot/outreach/claims.py); how many."""
+        return await self.follow_ups.tick()
 
-    def _claim_follow_ups(self, now: datetime) -> list[str]:
-        keys: list[str] = []
-        with self.db.unit_of_work() as uow:
-            for due in uow.follow_ups.claim_due(now, 100):
-                contacts = uow.contacts.for_citizen(due.citizen_id)
-                if contacts:
-                    contact = contacts[0]
-                    event = Inbound(
-                        kind=InboundKind.FOLLOW_UP,
-                        channel=contact.channel,
-                        user_id=contact.channel_user_id,
-                        chat_id=contact.chat_id,
-                        event_id=f"follow_up:{due.id}",
-                        received_at=now,
-                        payload=due.kind,
-                        args=json.dumps({**due.payload, "follow_up_id": due.id}, ensure_ascii=False),
-                    )
-                    key = chat_key(contact.channel, contact.chat_id)
-                    if uow.inbox.add(
-                        event.to_dict(), channel=event.channel, event_id=event.event_id, chat_key=key, received_at=now
-                    ):
-                        keys.append(key)
-                else:
-                    uow.follow_ups.finish(due.id, ROW_SKIPPED, OUTCOME_NO_CONTACT, now)
-        return keys
+    async def mark_unreachable(self, channel: str, user_id: str) -> None:
+        """The channel saw the citizen leave (e.g. the Matrix DM): skip them until they write again."""
+
+        def mark() -> int:
+            with self.db.unit_of_work() as uow:
+                return uow.contacts.mark_unreachable_user(channel, user_id, self.clock())
+
+        if await self._in_db(mark):
+            log.info("event=contact_unreachable channel=%s", channel)
 
     # --- housekeeping (called by the scheduler) ----------------------------------------------------------------
 

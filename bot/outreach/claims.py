@@ -21,17 +21,17 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from bot.config import Config
 from bot.outreach.policy import OUTCOME_MISSED, Deliver, Move, RowFacts, Rules, Skip, decide
 from bot.storage.db import Database
-from bot.storage.items import FOLLOW_UP_DONE, FOLLOW_UP_FAILED, FOLLOW_UP_RUNNING, chat_key
+from bot.storage.items import FOLLOW_UP_DONE, FOLLOW_UP_FAILED, FOLLOW_UP_RUNNING, FOLLOW_UP_SKIPPED, chat_key
 from bot.storage.repositories.claims import DueRow, FollowUpClaimRepository, ReachableContact
 from handlers.events import Inbound, InboundKind
 
 log = logging.getLogger(__name__)
 
-FOLLOW_UP_SKIPPED = "skipped"
 BATCH_SIZE = 200
 """Rows per claiming transaction: small enough that a citizen's event waits at most one batch."""
 TICK_BUDGET_S = 0.5
@@ -43,8 +43,25 @@ IN_FLIGHT = (FOLLOW_UP_RUNNING,)
 """Statuses of unsolicited rows that count against the daily cap besides `citizens.outreach_count`."""
 
 
-class BulkPacer(Protocol):
-    def bulk_capacity(self, channel: str, horizon_s: float) -> int: ...
+R = TypeVar("R")
+
+
+class InDatabase(Protocol):
+    """Runs blocking database work on the runtime's database threads (`Runtime._in_db`)."""
+
+    def __call__(self, function: Callable[..., R], /, *args: Any) -> Awaitable[R]: ...
+
+
+def respect_rules(config: Config) -> Rules:
+    """The policy's rules from the configuration."""
+    quiet = config.quiet_hours
+    return Rules(
+        timezone=config.timezone,
+        quiet_start=None if quiet is None else quiet.start,
+        quiet_end=None if quiet is None else quiet.end,
+        daily_cap=config.daily_cap,
+        grace=config.follow_up_grace,
+    )
 
 
 def event_id(row_id: int, feed: int) -> str:
@@ -77,7 +94,7 @@ class FollowUpClaimer:
         rules: Rules,
         clock: Callable[[], datetime],
         *,
-        in_db: Callable[..., Awaitable[Any]],
+        in_db: InDatabase,
         kick: Callable[[str], None],
         pacer: Callable[[], object | None] = lambda: None,
         channels: Callable[[], Sequence[str]] = tuple,
@@ -205,7 +222,7 @@ class FollowUpClaimer:
             event_id=event_id(row.id, row.attempts + 1),
             received_at=now,
             payload=row.kind,
-            args=json.dumps({"follow_up_id": row.id, **row.payload}, ensure_ascii=False),
+            args=json.dumps({**row.payload, "follow_up_id": row.id}, ensure_ascii=False),
         )
         key = chat_key(contact.channel, contact.chat_id)
         added = uow.inbox.add(

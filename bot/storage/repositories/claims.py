@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, update
 
 from bot.storage import models as m
 from bot.storage.items import FOLLOW_UP_PENDING, FOLLOW_UP_RUNNING
@@ -23,10 +23,7 @@ _FOLLOW_UPS = table_of(m.FollowUp)
 _CITIZENS = table_of(m.Citizen)
 _CONTACTS = table_of(m.Contact)
 _INBOX = table_of(m.InboundEvent)
-
-
-def _opt_ins() -> Table:
-    return m.Base.metadata.tables["opt_ins"]
+_OPT_INS = table_of(m.OptIn)
 
 
 @dataclass(frozen=True)
@@ -91,12 +88,22 @@ class FollowUpClaimRepository(Repository):
         used up) are left out, so the rows behind them are reached; they come back once the channel has room.
         On PostgreSQL rows another worker holds are skipped (FOR UPDATE SKIP LOCKED).
         """
+        query = self.due_query(now, limit, after=after, saturated_channels=saturated_channels)
+        return [DueRow(**row._mapping) for row in self.session.execute(query)]
+
+    def due_query(
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        after: tuple[datetime, int] | None = None,
+        saturated_channels: Sequence[str] = (),
+    ) -> Select[Any]:
+        """The statement behind `due` (tests check its plan uses the (status, due_at) index)."""
         f = _FOLLOW_UPS
         query = select(
             f.c.id, f.c.citizen_id, f.c.due_at, f.c.kind, f.c.payload, f.c.unsolicited, f.c.attempts
-        ).where(
-            f.c.status == FOLLOW_UP_PENDING, f.c.due_at <= now
-        )
+        ).where(f.c.status == FOLLOW_UP_PENDING, f.c.due_at <= now)
         if after is not None:
             query = query.where(or_(f.c.due_at > after[0], and_(f.c.due_at == after[0], f.c.id > after[1])))
         if saturated_channels:
@@ -107,7 +114,7 @@ class FollowUpClaimRepository(Repository):
         query = query.order_by(f.c.due_at, f.c.id).limit(limit)
         if self.is_postgres:
             query = query.with_for_update(of=f, skip_locked=True)
-        return [DueRow(**row._mapping) for row in self.session.execute(query)]
+        return query
 
     def citizens(self, citizen_ids: Iterable[str]) -> dict[str, CitizenOutreach]:
         ids = sorted(set(citizen_ids))
@@ -134,7 +141,7 @@ class FollowUpClaimRepository(Repository):
 
     def opt_ins(self, citizen_ids: Iterable[str]) -> dict[str, frozenset[str]]:
         """Each citizen's current opt-in topics."""
-        o = _opt_ins()
+        o = _OPT_INS
         rows = self.session.execute(
             select(o.c.citizen_id, o.c.topic).where(
                 o.c.citizen_id.in_(sorted(set(citizen_ids))), o.c.withdrawn_at.is_(None)
