@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     for command in (feedback, report):
         command.add_argument("--since", help="only from this day on (YYYY-MM-DD, in the city's time zone)")
         command.add_argument("--field", help="only this strategy field (its key, e.g. mobilitaet)")
+    from bot.outreach.cli import add_parser as add_followups
+
+    add_followups(sub)
     nlp = sub.add_parser("nlp", help="strategy-field classifier: classify, evaluate, train (see `nlp --help`)")
     nlp.add_argument("nlp_args", nargs=argparse.REMAINDER)
     return parser
@@ -184,6 +187,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _show_config(config)
     if args.command == "export":
         return _export(config, args)
+    if args.command == "followups":
+        from bot.outreach.cli import run as followups
+
+        with _database(config) as database:
+            return followups(config, database, args)
     if args.survey_command == "import":
         return _import(config, args.directory)
     return _list(config)

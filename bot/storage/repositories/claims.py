@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, update
 
 from bot.storage import models as m
-from bot.storage.items import FOLLOW_UP_PENDING, FOLLOW_UP_RUNNING
+from bot.storage.items import FOLLOW_UP_CANCELLED, FOLLOW_UP_HELD, FOLLOW_UP_PENDING, FOLLOW_UP_RUNNING
 from bot.storage.repositories._base import Repository, table_of
 
 _FOLLOW_UPS = table_of(m.FollowUp)
@@ -220,3 +220,62 @@ class FollowUpClaimRepository(Repository):
         f = _FOLLOW_UPS
         rows = self.session.execute(select(f.c.status, f.c.outcome, func.count()).group_by(f.c.status, f.c.outcome))
         return {(status, outcome): int(count) for status, outcome, count in rows}
+
+
+@dataclass(frozen=True)
+class FollowUpListing:
+    """One row as staff see it: never channel ids, payloads or texts."""
+
+    id: int
+    kind: str
+    status: str
+    due_at: datetime
+    citizen_id: str
+    outcome: str | None
+    campaign_id: int | None
+
+
+CANCELLABLE = (FOLLOW_UP_PENDING, FOLLOW_UP_HELD)
+
+
+class FollowUpStaffRepository(Repository):
+    """The staff's view of follow-ups: list and cancel (`stadtdialog followups`)."""
+
+    def listing(
+        self,
+        *,
+        citizen_prefix: str | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+    ) -> list[FollowUpListing]:
+        """Rows soonest due first; `citizen_prefix` matches the start of the pseudonym."""
+        f = _FOLLOW_UPS
+        query = select(f.c.id, f.c.kind, f.c.status, f.c.due_at, f.c.citizen_id, f.c.outcome, f.c.campaign_id)
+        if citizen_prefix:
+            escaped = citizen_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(f.c.citizen_id.like(escaped + "%", escape="\\"))
+        if kind:
+            query = query.where(f.c.kind == kind)
+        if status:
+            query = query.where(f.c.status == status)
+        rows = self.session.execute(query.order_by(f.c.due_at, f.c.id).limit(limit))
+        return [FollowUpListing(**row._mapping) for row in rows]
+
+    def statuses(self, row_ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
+        f = _FOLLOW_UPS
+        rows = self.session.execute(select(f.c.id, f.c.status, f.c.outcome).where(f.c.id.in_(list(row_ids))))
+        return {row.id: (row.status, row.outcome) for row in rows}
+
+    def cancel(self, row_ids: Sequence[int], outcome: str, now: datetime) -> list[int]:
+        """Cancel the rows that are still pending or held; returns the ids cancelled."""
+        if not row_ids:
+            return []
+        f = _FOLLOW_UPS
+        cancelled = self.session.execute(
+            update(f)
+            .where(f.c.id.in_(list(row_ids)), f.c.status.in_(CANCELLABLE))
+            .values(status=FOLLOW_UP_CANCELLED, outcome=outcome, updated_at=now)
+            .returning(f.c.id)
+        ).scalars()
+        return sorted(cancelled)
