@@ -26,7 +26,14 @@ from typing import Any, Protocol, TypeVar
 from bot.config import Config
 from bot.outreach.policy import OUTCOME_MISSED, Deliver, Move, RowFacts, Rules, Skip, decide
 from bot.storage.db import Database
-from bot.storage.items import FOLLOW_UP_DONE, FOLLOW_UP_FAILED, FOLLOW_UP_RUNNING, FOLLOW_UP_SKIPPED, chat_key
+from bot.storage.items import (
+    FOLLOW_UP_DONE,
+    FOLLOW_UP_FAILED,
+    FOLLOW_UP_PENDING,
+    FOLLOW_UP_RUNNING,
+    FOLLOW_UP_SKIPPED,
+    chat_key,
+)
 from bot.storage.repositories.claims import DueRow, FollowUpClaimRepository, ReachableContact
 from handlers.events import Inbound, InboundKind
 
@@ -208,7 +215,7 @@ class FollowUpClaimer:
                         batch.counts[f"skipped:{outcome}"] += 1
             repo.start(started, now)
             repo.move(moves, now)
-            repo.finish(ends, now)
+            repo.finish(ends, now, expected=FOLLOW_UP_PENDING)
         return batch
 
     @staticmethod
@@ -256,7 +263,7 @@ class FollowUpClaimer:
                         refeed.append(row_id)
                     case _:
                         ends.append((row_id, FOLLOW_UP_DONE, None))
-            repo.finish(ends, now)
+            repo.finish(ends, now, expected=FOLLOW_UP_RUNNING)
             repo.requeue(refeed, now)
             counts.update(f"settled:{row_status}" for _, row_status, _ in ends)
             counts["settled:refed"] += len(refeed)

@@ -59,14 +59,16 @@ class ReachableContact:
     unreachable_at: datetime | None
 
 
+# Every write names the status the row must still have: a row another transaction moved on meanwhile (the core
+# settled it, staff cancelled it) is left alone.
 _MOVE = (
     update(_FOLLOW_UPS)
-    .where(_FOLLOW_UPS.c.id == bindparam("row_id"))
+    .where(_FOLLOW_UPS.c.id == bindparam("row_id"), _FOLLOW_UPS.c.status == FOLLOW_UP_PENDING)
     .values(due_at=bindparam("new_due_at", type_=_FOLLOW_UPS.c.due_at.type), updated_at=bindparam("now"))
 )
 _FINISH = (
     update(_FOLLOW_UPS)
-    .where(_FOLLOW_UPS.c.id == bindparam("row_id"))
+    .where(_FOLLOW_UPS.c.id == bindparam("row_id"), _FOLLOW_UPS.c.status == bindparam("expected"))
     .values(status=bindparam("new_status"), outcome=bindparam("new_outcome"), updated_at=bindparam("now"))
 )
 
@@ -169,7 +171,7 @@ class FollowUpClaimRepository(Repository):
             f = _FOLLOW_UPS
             self.session.execute(
                 update(f)
-                .where(f.c.id.in_(list(row_ids)))
+                .where(f.c.id.in_(list(row_ids)), f.c.status == FOLLOW_UP_PENDING)
                 .values(status=FOLLOW_UP_RUNNING, attempts=f.c.attempts + 1, updated_at=now)
             )
 
@@ -178,12 +180,13 @@ class FollowUpClaimRepository(Repository):
         if moves:
             self.session.execute(_MOVE, [{"row_id": i, "new_due_at": due, "now": now} for i, due in moves])
 
-    def finish(self, ends: Sequence[tuple[int, str, str | None]], now: datetime) -> None:
-        """Rows ended with (id, status, outcome)."""
+    def finish(self, ends: Sequence[tuple[int, str, str | None]], now: datetime, *, expected: str) -> None:
+        """Rows ended with (id, status, outcome), if their status is still `expected`."""
         if ends:
-            self.session.execute(
-                _FINISH, [{"row_id": i, "new_status": s, "new_outcome": o, "now": now} for i, s, o in ends]
-            )
+            params = [
+                {"row_id": i, "new_status": s, "new_outcome": o, "now": now, "expected": expected} for i, s, o in ends
+            ]
+            self.session.execute(_FINISH, params)
 
     def running(self, limit: int = 1000) -> list[tuple[int, int, datetime | None]]:
         """Rows "running" (fed to the core, no outcome yet): (id, feeds so far, when claimed)."""
@@ -201,7 +204,9 @@ class FollowUpClaimRepository(Repository):
         if row_ids:
             f = _FOLLOW_UPS
             self.session.execute(
-                update(f).where(f.c.id.in_(list(row_ids))).values(status=FOLLOW_UP_PENDING, updated_at=now)
+                update(f)
+                .where(f.c.id.in_(list(row_ids)), f.c.status == FOLLOW_UP_RUNNING)
+                .values(status=FOLLOW_UP_PENDING, updated_at=now)
             )
 
     def inbox_status(self, event_ids: Sequence[str], channels: Sequence[str]) -> dict[str, str]:
