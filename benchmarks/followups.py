@@ -206,6 +206,19 @@ def _claim_ms(database: Any, rounds: int = 15) -> float:
     return round(statistics.median(timings), 2)
 
 
+def _plan_uses_index(database: Any) -> bool:
+    """Whether the database plans the due-rows query through the (status, due_at) index at this table size."""
+    from bot.outreach.claims import BATCH_SIZE
+    from bot.storage.repositories.claims import FollowUpClaimRepository
+
+    with database.unit_of_work(read_only=True) as uow:
+        query = FollowUpClaimRepository(uow.session).due_query(NOON + timedelta(seconds=61), BATCH_SIZE)
+        compiled = query.compile(uow.session.get_bind(), compile_kwargs={"literal_binds": True})
+        explain = "EXPLAIN QUERY PLAN " if database.is_sqlite else "EXPLAIN "
+        plan = " ".join(str(row[-1]) for row in uow.session.execute(text(explain + str(compiled))))
+    return "ix_follow_ups_status_due_at" in plan
+
+
 async def _deliver(config: Any, due: int, timeout_s: float) -> list[float]:
     from bot.app import build_runtime
     from bot.scheduler import build_scheduler
@@ -254,6 +267,7 @@ def run(backend: str, pending: int, due: int, timeout_s: float) -> dict[str, Any
                 _insert_follow_ups(database, _follow_up_rows(min(100_000, pending - offset), due=False, start=0,
                                                             rng=rng))
             claim_large = _claim_ms(database)
+            uses_index = _plan_uses_index(database)
             seeded_s = time.perf_counter() - began
             database.dispose()
             environ = {"STADTDIALOG_DATABASE_URL": url, "STADTDIALOG_DATA_DIR": str(Path(workdir) / "data"),
@@ -277,6 +291,7 @@ def run(backend: str, pending: int, due: int, timeout_s: float) -> dict[str, Any
         "claim_ms_100k": claim_small,
         "claim_ms_1m": claim_large,
         "claim_ratio": round(claim_large / claim_small, 2) if claim_small else None,
+        "plan_uses_status_due_at_index": uses_index,
         "seed_s": round(seeded_s, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "cpus": os.cpu_count(),

@@ -5,9 +5,15 @@ The clock is injected: days pass by assignment, never by sleeping.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +32,7 @@ from handlers.events import Inbound, InboundKind
 from handlers.texts import load_texts
 from tests.bot.test_runtime import RecordingChannel
 
+ROOT = Path(__file__).resolve().parents[2]
 BERLIN = ZoneInfo("Europe/Berlin")
 NOON = datetime(2026, 6, 10, 12, 0, tzinfo=BERLIN).astimezone(UTC)
 
@@ -325,3 +332,51 @@ async def test_the_due_rows_query_uses_the_status_due_at_index(database: Databas
             uow.session.execute(text("SET LOCAL enable_seqscan = off"))
         plan = " ".join(str(r[-1]) for r in uow.session.execute(text(explain + str(compiled))))
     assert "ix_follow_ups_status_due_at" in plan, plan
+
+
+CLAIM_AND_HANG = """
+import asyncio, sys, time
+from datetime import datetime
+from bot.app import build_runtime
+from bot.config import load_config
+
+config = load_config()
+runtime = build_runtime(config, [], classify=False)
+runtime.clock = lambda: datetime.fromisoformat(sys.argv[1])
+runtime.follow_ups.awake_since = runtime.clock()
+runtime._running = True
+runtime._kick_chat = lambda key: None  # claimed, never processed: the kill comes first
+fed = asyncio.run(runtime.feed_due_follow_ups())
+print(f"claimed {fed}", flush=True)
+time.sleep(600)
+"""
+
+
+async def test_a_bot_sigkilled_between_claim_and_processing_delivers_the_follow_up_once_after_restart(
+    start_bot: Callable[..., Any], database: Database, config: Config, tmp_path: Path
+) -> None:
+    clock = Clock()
+    setup = await start_bot(clock)
+    someone = await citizen(setup, "1", "followups")
+    await setup.runtime.stop()
+    row_id = add_row(database, someone, NOON - timedelta(minutes=1))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STADTDIALOG_")}
+    env |= {"STADTDIALOG_DATABASE_URL": config.database_url, "STADTDIALOG_DATA_DIR": str(tmp_path / "child"),
+            "STADTDIALOG_PSEUDONYM_SECRET": "test-secret-0123456789", "STADTDIALOG_SURVEY_DIR": str(config.survey_dir)}
+    child = subprocess.Popen([sys.executable, "-c", CLAIM_AND_HANG, NOON.isoformat()], stdout=subprocess.PIPE,
+                             text=True, env=env, cwd=ROOT)
+    try:
+        assert child.stdout is not None
+        assert await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), 60) == "claimed 1\n"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert row(database, row_id)["status"] == "running"
+
+    restarted = await start_bot(clock)
+    await restarted.runtime.wait_idle()
+    assert await restarted.runtime.feed_due_follow_ups() == 0
+    await restarted.runtime.wait_idle()
+    assert follow_up_events(database) == [(f"follow_up:{row_id}", "done")]
+    assert row(database, row_id)["attempts"] == 1
+    assert row(database, row_id)["status"] not in ("pending", "running")
