@@ -46,6 +46,9 @@ TICK_BUDGET_S = 0.5
 PACING_HORIZON_S = 5.0
 """Unsolicited rows are claimed for the bulk messages each channel can send within this many seconds."""
 SETTLE_EVERY_TICKS = 10
+MAX_IN_FLIGHT = 500
+"""Most rows fed to the core and not yet processed. Bounds the FOLLOW_UP events a citizen's own event may find
+queued in front of it, whatever the pacer says (or without one)."""
 IN_FLIGHT = (FOLLOW_UP_RUNNING,)
 """Statuses of unsolicited rows that count against the daily cap besides `citizens.outreach_count`."""
 
@@ -82,6 +85,13 @@ def bulk_capacities(pacer: object | None, channels: Sequence[str], horizon_s: fl
     if method is None:
         return {}
     return {channel: max(0, int(method(channel, horizon_s))) for channel in channels}
+
+
+@dataclass
+class _Room:
+    """How many more rows this tick may feed."""
+
+    left: int
 
 
 @dataclass
@@ -135,11 +145,12 @@ class FollowUpClaimer:
         if self._ticks % SETTLE_EVERY_TICKS == 0:
             await self._in_db(self._settle_running, now)
         caps = bulk_capacities(self._pacer(), list(self._channels()), PACING_HORIZON_S)
+        room = _Room(MAX_IN_FLIGHT - await self._in_db(self._count_running))
         deadline = monotonic_time.monotonic() + TICK_BUDGET_S
         after: tuple[datetime, int] | None = None
         counts: Counter[str] = Counter()
-        while True:
-            batch: _Batch = await self._in_db(self._claim_batch, now, after, caps)
+        while room.left > 0:
+            batch: _Batch = await self._in_db(self._claim_batch, now, after, caps, room)
             for key in batch.keys:
                 self._kick(key)
             counts.update(batch.counts)
@@ -156,7 +167,14 @@ class FollowUpClaimer:
 
     # --- in the database thread ------------------------------------------------------------------------------
 
-    def _claim_batch(self, now: datetime, after: tuple[datetime, int] | None, caps: dict[str, int]) -> _Batch:
+    def _count_running(self) -> int:
+        with self.db.unit_of_work(read_only=True) as uow:
+            return FollowUpClaimRepository(uow.session).count_running()
+
+    def _claim_batch(
+        self, now: datetime, after: tuple[datetime, int] | None, caps: dict[str, int], room: _Room
+    ) -> _Batch:
+        """One transaction: claim the next due rows after `after`; `caps` and `room` are used up as rows are fed."""
         batch = _Batch()
         with self.db.unit_of_work() as uow:
             repo = FollowUpClaimRepository(uow.session)
@@ -197,6 +215,8 @@ class FollowUpClaimer:
                 match decide(facts, now, self.rules):
                     case Deliver():
                         contact = reachable[0]
+                        if room.left <= 0:
+                            continue  # stays pending and due: fed once the core caught up
                         if row.unsolicited and contact.channel in caps:
                             if caps[contact.channel] <= 0:
                                 continue  # stays pending and due: claimed when the channel has room
@@ -205,6 +225,7 @@ class FollowUpClaimer:
                         if key is not None:
                             batch.keys.add(key)
                         started.append(row.id)
+                        room.left -= 1
                         fed_now[row.citizen_id] += row.unsolicited
                         batch.counts["delivered"] += 1
                     case Move(due_at, reason):

@@ -380,3 +380,19 @@ async def test_a_bot_sigkilled_between_claim_and_processing_delivers_the_follow_
     assert follow_up_events(database) == [(f"follow_up:{row_id}", "done")]
     assert row(database, row_id)["attempts"] == 1
     assert row(database, row_id)["status"] not in ("pending", "running")
+
+
+async def test_no_more_rows_are_fed_than_the_core_can_work_through_soon(
+    start_bot: Callable[..., Any], database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A citizen's own message never finds thousands of follow-ups queued in front of it."""
+    clock = Clock()
+    setup = await start_bot(clock)
+    citizens = [await citizen(setup, str(n), "followups") for n in range(4)]
+    await setup.runtime.stop()
+    rows = [add_row(database, c, NOON - timedelta(minutes=1)) for c in citizens]
+    monkeypatch.setattr("bot.outreach.claims.MAX_IN_FLIGHT", 3)
+    stalled = await start_bot(clock, start=False)  # its chat workers do not run: nothing is processed
+    assert await stalled.runtime.feed_due_follow_ups() == 3
+    assert await stalled.runtime.feed_due_follow_ups() == 0
+    assert [row(database, r)["status"] for r in rows].count("pending") == 1

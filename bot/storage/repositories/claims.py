@@ -199,6 +199,11 @@ class FollowUpClaimRepository(Repository):
         )
         return [(row.id, row.attempts, row.updated_at) for row in rows]
 
+    def count_running(self) -> int:
+        """How many rows are fed to the core and not yet processed."""
+        f = _FOLLOW_UPS
+        return int(self.session.execute(select(func.count()).where(f.c.status == FOLLOW_UP_RUNNING)).scalar_one())
+
     def requeue(self, row_ids: Sequence[int], now: datetime) -> None:
         """Running rows back to pending (due as they were), to be claimed and fed again."""
         if row_ids:
