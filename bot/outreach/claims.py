@@ -135,6 +135,7 @@ class FollowUpClaimer:
         self.awake_since = self.clock()
         counts = await self._in_db(self._settle_running, self.clock())
         if counts:
+            self.totals.update(counts)
             log.info("event=follow_ups_recovered %s", _fmt(counts))
         return counts
 
@@ -143,7 +144,7 @@ class FollowUpClaimer:
         now = self.clock()
         self._ticks += 1
         if self._ticks % SETTLE_EVERY_TICKS == 0:
-            await self._in_db(self._settle_running, now)
+            self.totals.update(await self._in_db(self._settle_running, now))
         caps = bulk_capacities(self._pacer(), list(self._channels()), PACING_HORIZON_S)
         room = _Room(MAX_IN_FLIGHT - await self._in_db(self._count_running))
         deadline = monotonic_time.monotonic() + TICK_BUDGET_S
