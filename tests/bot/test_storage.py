@@ -84,6 +84,54 @@ def test_downgrade_removes_the_schema_and_upgrade_restores_it(database: Database
     assert "citizens" in inspect(database.engine).get_table_names()
 
 
+def test_upgrading_a_populated_0002_database_keeps_every_row_with_sensible_defaults(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        with database.engine.begin() as connection:
+            if database.is_sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            command.upgrade(alembic_config(connection), "0002")
+        with database.unit_of_work() as uow:  # the 0002 columns only: what a running older bot wrote
+            uow.session.execute(
+                text(
+                    "INSERT INTO citizens (id, language, language_chosen, consent_version, created_at, last_seen_at)"
+                    " VALUES ('c1', 'de', true, '1', :now, :now)"
+                ),
+                {"now": NOW},
+            )
+            uow.session.execute(
+                text(
+                    "INSERT INTO contacts (citizen_id, channel, channel_user_id, chat_id)"
+                    " VALUES ('c1', 't', '1', '1')"
+                )
+            )
+            uow.session.execute(
+                text(
+                    "INSERT INTO outbox (channel, chat_id, chat_key, payload, status, attempts, created_at)"
+                    " VALUES ('t', '1', 't:1', '{}', 'pending', 0, :now)"
+                ),
+                {"now": NOW},
+            )
+            uow.session.execute(
+                text(
+                    "INSERT INTO follow_ups (citizen_id, due_at, kind, payload, status, attempts, created_at)"
+                    " VALUES ('c1', :now, 'survey_reminder', '{}', 'pending', 0, :now)"
+                ),
+                {"now": NOW},
+            )
+        database.migrate()
+        with database.unit_of_work() as uow:
+            [pending] = uow.outbox.queue("t:1")
+            assert (pending.priority, pending.follow_up_id) == (0, None), "older messages are interactive replies"
+            [row] = uow.follow_ups.open_for("c1")
+            assert (row.unsolicited, row.campaign_id, row.outcome) == (True, None, None)
+            state = uow.citizens.load_state("c1")
+            assert state is not None and state.opt_ins == {} and state.paused_until is None
+            assert uow.contacts.for_citizen("c1")[0].unreachable_at is None
+    finally:
+        database.dispose()
+
+
 def test_sqlite_file_gets_its_folder_wal_and_enforced_foreign_keys(tmp_path: Path) -> None:
     database = Database(f"sqlite:///{tmp_path / 'nested' / 'folder' / 'bot.db'}")
     try:
