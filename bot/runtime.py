@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from bot.channels.base import Channel, ChannelStartError, ChannelUnreachableError
+from bot.channels.base import Channel, ChannelStartError, ChannelUnreachableError, clean_inbound
 from bot.classify import TextClassifier, classifiable_text
 from bot.config import Config
 from bot.group_commit import GroupCommit
@@ -233,7 +233,14 @@ class Runtime:
         if not events and cursor is None:
             return []
         events = await self._classified(events)
-        results = await self._in_db(self._store_events, list(events), cursor)
+        try:
+            results = await self._in_db(self._store_events, list(events), cursor)
+        except Exception as exc:
+            if not events:
+                raise
+            # One unstorable event must not stall the channel for everyone: store what can be stored.
+            log.warning("event=inbox_batch_failed size=%s error=%s", len(events), type(exc).__name__)
+            results = await self._in_db(self._store_events_alone, list(events), cursor)
         for event, new in zip(events, results, strict=True):
             if new:
                 self._kick_chat(chat_key(event.channel, event.chat_id))
@@ -276,6 +283,30 @@ class Runtime:
             if cursor is not None:
                 uow.channel_state.set(cursor[0], cursor[1], self.clock())
             return results
+
+    def _store_events_alone(self, events: list[Inbound], cursor: tuple[str, str] | None) -> list[bool]:
+        """Each event in its own transaction, cleaned again if it fails (a channel that forgot `clean_inbound`);
+        one still unstorable while the database works is skipped with a log line, so the channel can move on.
+        Raises when the database itself fails (nothing can be stored now: the channel must retry)."""
+        results: list[bool] = []
+        for event in events:
+            try:
+                results += self._store_events([event])
+                continue
+            except Exception as exc:
+                error = type(exc).__name__
+            try:
+                results += self._store_events([clean_inbound(event)])
+                log.warning("event=inbound_cleaned channel=%s error=%s", event.channel, error)
+                continue
+            except Exception as exc:
+                error = type(exc).__name__
+            self.db.ping()  # raises when it is the database, not the event
+            log.error("event=inbound_unstorable_skipped channel=%s error=%s", event.channel, error)
+            results.append(False)
+        if cursor is not None:
+            self._store_events([], cursor)
+        return results
 
     async def load_cursor(self, key: str) -> str | None:
         """The cursor a channel last stored with `accept` (e.g. "matrix:since"); None before the first."""

@@ -96,6 +96,11 @@ class Database:
                 session.connection(execution_options={_DEFERRED_OPTION: True})
             yield UnitOfWork(session)
 
+    def ping(self) -> None:
+        """Raise if the database cannot be reached now (tells a broken statement from a broken database)."""
+        with self.unit_of_work(read_only=True) as uow:
+            uow.session.execute(text("SELECT 1"))
+
     def dispose(self) -> None:
         """Close all pooled connections."""
         self.engine.dispose()
