@@ -58,6 +58,9 @@ MAX_ATTEMPTS = 3
 """An event whose processing crashed this often is given up (the citizen gets an apology instead)."""
 UNCONSENTED_RETENTION = timedelta(hours=24)
 DONE_EVENT_RETENTION = timedelta(days=2)
+DEAD_LETTER_RETENTION = timedelta(days=7)
+"""Messages given up on (outbox status "failed") are kept this long after they were queued, for staff to notice
+(`stadtdialog status`) and citizens to see in /meinedaten; then the housekeeping purges them (they hold text)."""
 SQLITE_DB_THREADS = 1
 """SQLite has one writer: more threads would only queue on its write lock (and sleep in its busy handler)."""
 POSTGRES_DB_THREADS = 4
@@ -503,7 +506,7 @@ class Runtime:
     # --- housekeeping (called by the scheduler) ----------------------------------------------------------------
 
     async def housekeeping(self) -> dict[str, int]:
-        """Purge citizens who never consented (24 h) and processed inbox rows; returns counts."""
+        """Purge citizens who never consented (24 h), processed inbox rows and old dead letters; returns counts."""
         now = self.clock()
 
         def purge() -> dict[str, int]:
@@ -511,6 +514,7 @@ class Runtime:
                 return {
                     "unconsented": uow.citizens.purge_unconsented(now - UNCONSENTED_RETENTION),
                     "inbox": uow.inbox.purge_done(now - DONE_EVENT_RETENTION),
+                    "dead_letters": uow.outbox.purge_failed(now - DEAD_LETTER_RETENTION),
                 }
 
         counts = await self._in_db(purge)
