@@ -39,6 +39,10 @@ class QuietHours:
             return self.start <= moment < self.end
         return moment >= self.start or moment < self.end
 
+    def __str__(self) -> str:
+        """The form STADTDIALOG_QUIET_HOURS takes: `21:00-09:00`."""
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
 
 @dataclass(frozen=True)
 class Config:

@@ -94,3 +94,33 @@ def test_bad_configuration_is_reported_without_traceback(tmp_path: Path) -> None
     assert result.returncode == 2
     assert "STADTDIALOG_TELEGRAM_MODE" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_config_shows_quiet_hours_as_they_are_written(tmp_path: Path) -> None:
+    result = stadtdialog(tmp_path, "config")
+    assert result.returncode == 0, result.stderr
+    assert "quiet_hours=21:00-09:00" in result.stdout.splitlines()
+    assert "QuietHours(" not in result.stdout and "datetime." not in result.stdout
+
+
+def test_nlp_help_lists_every_classifier_command(tmp_path: Path) -> None:
+    result = stadtdialog(tmp_path, "nlp", "--help")
+    assert result.returncode == 0, result.stderr
+    for command in ("classify", "evaluate", "train", "export-labels"):
+        assert command in result.stdout, result.stdout
+
+
+def test_status_counts_waiting_work_and_dead_letters_without_any_text(tmp_path: Path) -> None:
+    from bot.storage.db import Database
+
+    database = Database(f"sqlite:///{tmp_path / 'data' / 'stadtdialog.sqlite3'}")
+    database.migrate()
+    with database.unit_of_work() as uow:
+        uow.outbox.enqueue("telegram", "42", {"text": "Geheimer Text"})
+        given_up = uow.outbox.enqueue("telegram", "43", {"text": "Geheimer Text"})
+        uow.outbox.mark_failed(given_up, "Forbidden")
+    database.dispose()
+    result = stadtdialog(tmp_path, "status")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["inbox_pending=0", "outbox_pending=1", "dead_letters=1"]
+    assert "Geheimer" not in result.stdout + result.stderr and "42" not in result.stdout
