@@ -2,16 +2,24 @@
 
 Lines typed on stdin become events of one local citizen; replies are printed with their buttons as numbered
 lines (type the number or the label to press one). Documents are written into the data folder.
+
+Stdin is read in a thread of its own that can be told to stop (select with a short timeout, then `os.read`):
+a thread blocked in `readline` would keep the process alive after Ctrl-C until the next Enter, because
+asyncio waits for its executor's threads when it shuts down.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import itertools
+import os
+import select
 import sys
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -21,6 +29,8 @@ from handlers.events import Outbound
 
 CHANNEL = "terminal"
 MAX_LINE = 64 * 1024
+POLL_SECONDS = 0.2
+"""How often the stdin thread looks whether it should stop while no input arrives."""
 
 
 class TerminalChannel:
@@ -48,26 +58,38 @@ class TerminalChannel:
         self._counter = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
         self._sent = itertools.count(1)
+        self._stop_reading = threading.Event()
         self.finished = asyncio.Event()
 
     async def start(self, sink: EventSink) -> None:
-        self._print("stadtdialog – Terminal-Chat. Schreiben Sie /start. Beenden mit Strg+D.\n"
-                    "stadtdialog – terminal chat. Type /start. Quit with Ctrl+D.\n")
+        self._print("stadtdialog – Terminal-Chat. Schreiben Sie /start. Beenden mit Strg+D oder Strg+C.\n"
+                    "stadtdialog – terminal chat. Type /start. Quit with Ctrl+D or Ctrl+C.\n")
         self._task = asyncio.create_task(self._read_loop(sink), name="terminal-reader")
 
     async def stop(self) -> None:
+        """Stop reading at once (Ctrl-C): what was typed and accepted stays stored; the stdin thread ends by itself."""
+        self._stop_reading.set()
         if self._task is not None:
             self._task.cancel()
-            # the reader may be blocked on stdin; there is nothing of it to keep
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
 
     async def _read_loop(self, sink: EventSink) -> None:
+        lines: asyncio.Queue[str | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+
+        def read() -> None:
+            try:
+                for line in self._lines():
+                    loop.call_soon_threadsafe(lines.put_nowait, line)
+            finally:
+                with contextlib.suppress(RuntimeError):  # the loop is already closed: nobody is waiting
+                    loop.call_soon_threadsafe(lines.put_nowait, None)
+
+        # A daemon thread: should it still be inside `select` when the process ends, it must not hold the exit up.
+        threading.Thread(target=read, name="terminal-stdin", daemon=True).start()
         try:
-            while True:
-                line = await asyncio.to_thread(self._stdin.readline, MAX_LINE)
-                if line == "":
-                    break
+            while (line := await lines.get()) is not None:
                 text = line.rstrip("\r\n")
                 if not text.strip():
                     continue
@@ -82,9 +104,35 @@ class TerminalChannel:
                 )
                 await sink.accept([event])
                 await sink.wait_idle(timeout=60)
+            await sink.wait_idle(timeout=60)  # end of input: every reply printed before the bot stops
         finally:
-            await sink.wait_idle(timeout=60)
             self.finished.set()
+
+    def _lines(self) -> Iterator[str]:
+        """The lines of stdin (each at most MAX_LINE characters) until its end or until `stop()`."""
+        try:
+            descriptor = self._stdin.fileno()
+        except (AttributeError, OSError, ValueError):  # an in-memory stream: reading it never blocks
+            while not self._stop_reading.is_set() and (line := self._stdin.readline(MAX_LINE)):
+                yield line
+            return
+        # Bytes that do not decode become U+FFFD rather than ending the chat.
+        decoder = codecs.getincrementaldecoder(getattr(self._stdin, "encoding", None) or "utf-8")(errors="replace")
+        pending = ""
+        while not self._stop_reading.is_set():
+            ready, _, _ = select.select([descriptor], [], [], POLL_SECONDS)
+            if not ready:
+                continue
+            chunk = os.read(descriptor, 65536)
+            pending += decoder.decode(chunk, final=not chunk)
+            while "\n" in pending or len(pending) >= MAX_LINE:
+                cut = min(pending.find("\n") + 1 or MAX_LINE, MAX_LINE)
+                line, pending = pending[:cut], pending[cut:]
+                yield line
+            if not chunk:  # end of input
+                if pending:
+                    yield pending
+                return
 
     async def send(self, chat_id: str, message: Outbound, key: str = "") -> SentMessage:
         """Print the message; buttons as numbered lines, a document as a file in the export folder."""
