@@ -458,6 +458,8 @@ class Runtime:
                     )
                 case DeleteCitizen():
                     delete = True
+        if delete and messages:  # the goodbye: the channel may then drop what it keeps of the chat itself
+            messages[-1] = replace(messages[-1], farewell=True)
         for message in messages:
             uow.outbox.enqueue(event.channel, event.chat_id, message.to_dict())
         if delete:

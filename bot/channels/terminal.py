@@ -1,7 +1,9 @@
 """The terminal chat: the embedded default when no messenger is configured (and a way to try everything).
 
 Lines typed on stdin become events of one local citizen; replies are printed with their buttons as numbered
-lines (type the number or the label to press one). Documents are written into the data folder.
+lines (type the number or the label to press one). Documents (the /meinedaten export) are written into a folder
+of the chat under the export folder (`data/exports/<chat>/`, folders 0700, files 0600); the goodbye of /loeschen
+(`Outbound.farewell`) removes that folder, so the channel deletes its own files without touching storage.
 
 Stdin is read in a thread of its own that can be told to stop (select with a short timeout, then `os.read`):
 a thread blocked in `readline` would keep the process alive after Ctrl-C until the next Enter, because
@@ -13,9 +15,12 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import hashlib
 import itertools
 import os
+import re
 import select
+import shutil
 import sys
 import threading
 import uuid
@@ -25,12 +30,14 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.channels.base import EventSink, SentMessage, text_event
+from bot.files import private_dir, write_private_file
 from handlers.events import Outbound
 
 CHANNEL = "terminal"
 MAX_LINE = 64 * 1024
 POLL_SECONDS = 0.2
 """How often the stdin thread looks whether it should stop while no input arrives."""
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class TerminalChannel:
@@ -140,13 +147,20 @@ class TerminalChannel:
         for number, button in enumerate(message.all_buttons(), start=1):
             lines.append(f"  [{number}] {button.label}")
         if message.document is not None:
-            self._export_dir.mkdir(parents=True, exist_ok=True)
+            folder = private_dir(self.chat_folder(chat_id))
             stamp = self._clock().strftime("%Y%m%d-%H%M%S")
-            path = self._export_dir / f"{stamp}-{message.document.filename}"
-            path.write_bytes(message.document.content)
+            path = folder / f"{stamp}-{Path(message.document.filename).name}"
+            write_private_file(path, message.document.content)
             lines.append(f"  → {path}")
         self._print("\n".join(lines) + "\n")
+        if message.farewell:
+            shutil.rmtree(self.chat_folder(chat_id), ignore_errors=True)
         return SentMessage((str(next(self._sent)),))
+
+    def chat_folder(self, chat_id: str) -> Path:
+        """Where the chat's documents go: its id when that is a plain name, else a hash of it."""
+        name = chat_id if _PLAIN_NAME.fullmatch(chat_id) else hashlib.sha256(chat_id.encode()).hexdigest()[:16]
+        return self._export_dir / name
 
     def _print(self, text: str) -> None:
         self._stdout.write(text + "\n")

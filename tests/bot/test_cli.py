@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -124,3 +125,10 @@ def test_status_counts_waiting_work_and_dead_letters_without_any_text(tmp_path: 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["inbox_pending=0", "outbox_pending=1", "dead_letters=1"]
     assert "Geheimer" not in result.stdout + result.stderr and "42" not in result.stdout
+
+
+def test_export_labels_writes_a_file_only_its_owner_can_read(tmp_path: Path) -> None:
+    out = tmp_path / "labels.jsonl"
+    result = stadtdialog(tmp_path, "nlp", "export-labels", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600

@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
@@ -99,3 +100,23 @@ def test_ctrl_c_stops_the_terminal_chat_at_once_while_it_waits_for_input(tmp_pat
     with sqlite3.connect(tmp_path / "data" / "stadtdialog.sqlite3") as connection:
         (citizens,) = connection.execute("SELECT count(*) FROM citizens").fetchone()
     assert citizens == 1, "what was typed before Ctrl-C stays stored"
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_personal_files_are_readable_by_their_owner_only_and_deleting_removes_the_export(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    result = run_terminal(tmp_path, "/start\n1\n/meinedaten\n")
+    assert result.returncode == 0, result.stderr
+    (export,) = (data / "exports").rglob("*meine-daten.json")
+    assert str(export) in result.stdout, "the citizen is told where the file is"
+    assert mode(export) == 0o600
+    assert mode(export.parent) == mode(data / "exports") == mode(data) == 0o700
+    assert mode(data / "stadtdialog.sqlite3") == 0o600
+    assert mode(data / "pseudonym.secret") == 0o600
+    deleted = run_terminal(tmp_path, "/loeschen\n1\n")
+    assert deleted.returncode == 0, deleted.stderr
+    assert "gelöscht" in deleted.stdout
+    assert not export.exists() and not export.parent.exists(), "the export goes with everything else"
