@@ -153,13 +153,28 @@ def _show_config(config: Config) -> int:
 
 
 def _status(config: Config) -> int:
-    """Read-only counts for staff (no message text, no ids): is anything stuck or given up?"""
-    with _database(config) as database, database.unit_of_work(read_only=True) as uow:
-        counts = {
-            "inbox_pending": uow.inbox.pending_count(),
-            "outbox_pending": uow.outbox.pending_count(),
-            "dead_letters": uow.outbox.failed_count(),
-        }
+    """Read-only counts for staff (no message text, no ids): is anything stuck or given up?
+
+    It does not migrate: a status check must not change the schema under a running bot.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.storage.db import Database
+
+    database = Database(config.database_url)
+    try:
+        with database.unit_of_work(read_only=True) as uow:
+            counts = {
+                "inbox_pending": uow.inbox.pending_count(),
+                "outbox_pending": uow.outbox.pending_count(),
+                "dead_letters": uow.outbox.failed_count(),
+            }
+    except DBAPIError as exc:
+        print(f"Cannot read the database ({type(exc.orig).__name__}); is it migrated? "
+              "Run `stadtdialog migrate`.", file=sys.stderr)
+        return EXIT_PROBLEMS
+    finally:
+        database.dispose()
     for key, value in counts.items():
         print(f"{key}={value}")
     return EXIT_OK

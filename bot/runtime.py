@@ -394,7 +394,8 @@ class Runtime:
                 claimed = uow.inbox.claim(item)
                 if claimed is None:  # another worker took it
                     return _Processed(False)
-                queued = self._process_event(uow, Inbound.from_dict(claimed.payload or {}))
+                # cleaned again: an event stored before channels cleaned their text must not fail for ever
+                queued = self._process_event(uow, clean_inbound(Inbound.from_dict(claimed.payload or {})))
                 uow.inbox.mark_done(item.id)
             return _Processed(queued, done=True)
         except Exception as exc:

@@ -132,3 +132,9 @@ def test_export_labels_writes_a_file_only_its_owner_can_read(tmp_path: Path) -> 
     result = stadtdialog(tmp_path, "nlp", "export-labels", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+
+
+def test_status_does_not_set_up_a_database_it_only_reads(tmp_path: Path) -> None:
+    result = stadtdialog(tmp_path, "status")
+    assert result.returncode == 1
+    assert "stadtdialog migrate" in result.stderr and "Traceback" not in result.stderr
