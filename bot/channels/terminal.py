@@ -17,6 +17,7 @@ import codecs
 import contextlib
 import hashlib
 import itertools
+import logging
 import os
 import re
 import select
@@ -32,6 +33,8 @@ from typing import TextIO
 from bot.channels.base import EventSink, SentMessage, text_event
 from bot.files import private_dir, write_private_file
 from handlers.events import Outbound
+
+log = logging.getLogger(__name__)
 
 CHANNEL = "terminal"
 MAX_LINE = 64 * 1024
@@ -85,13 +88,21 @@ class TerminalChannel:
         lines: asyncio.Queue[str | None] = asyncio.Queue()
         loop = asyncio.get_running_loop()
 
+        def hand_over(line: str | None) -> bool:
+            try:
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+            except RuntimeError:  # the loop is closed: the bot has stopped, nobody is waiting
+                return False
+            return True
+
         def read() -> None:
             try:
                 for line in self._lines():
-                    loop.call_soon_threadsafe(lines.put_nowait, line)
-            finally:
-                with contextlib.suppress(RuntimeError):  # the loop is already closed: nobody is waiting
-                    loop.call_soon_threadsafe(lines.put_nowait, None)
+                    if not hand_over(line):
+                        return
+            except (OSError, ValueError) as exc:  # stdin closed or broken: the chat ends as at end of input
+                log.warning("event=terminal_stdin_failed error=%s", type(exc).__name__)
+            hand_over(None)
 
         # A daemon thread: should it still be inside `select` when the process ends, it must not hold the exit up.
         threading.Thread(target=read, name="terminal-stdin", daemon=True).start()
