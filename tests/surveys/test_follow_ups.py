@@ -10,11 +10,17 @@ from typing import Any
 import pytest
 
 from surveys.engine import (
+    AnswerError,
+    answer_label,
+    choice_options,
+    choice_value,
     due_follow_ups,
+    parse_text_answer,
+    skip_value,
 )
-from surveys.loader import Problem, SurveyError, content_hash, load_survey_text
+from surveys.loader import Problem, SurveyError, content_hash, load_survey, load_survey_text
 from surveys.schema import FollowUp, Question, QuestionType, Survey
-from tests.surveys.conftest import build_survey, options
+from tests.surveys.conftest import LIBRARY, build_survey, options
 
 PARKEN = textwrap.dedent(
     """\
@@ -348,3 +354,31 @@ def test_due_follow_ups_come_in_file_order_and_ignore_follow_up_answers() -> Non
     )
     answers = {"modes": ["rad"], "comment": None, "erste": True}
     assert ids(due_follow_ups(survey, answers)) == ["erste", "zweite"]
+
+
+def test_follow_up_answer_is_parsed_like_a_question_answer() -> None:
+    survey = load_survey(LIBRARY / "mobilitaet-quartier.yaml")
+    follow_up = survey.follow_ups[0]
+    question = follow_up.question
+    assert parse_text_answer(question, "2") == "gleich"
+    assert parse_text_answer(question, "gleich geblieben") == "gleich"
+    assert parse_text_answer(question, "worse") == "schlechter"
+    assert choice_value(question, ["besser"]) == "besser"
+    assert [option_id for option_id, _ in choice_options(question, "en")] == [o.id for o in question.options]
+    assert answer_label(question, "besser", "en") == "Better"
+    with pytest.raises(AnswerError):
+        skip_value(question)
+
+
+def test_library_mobility_follow_up_asks_dissatisfied_riders_after_two_weeks() -> None:
+    survey = load_survey(LIBRARY / "mobilitaet-quartier.yaml")
+    [follow_up] = survey.follow_ups
+    assert follow_up.after_days == 14
+    assert follow_up.topic.de.startswith("ob ") and follow_up.topic.en and follow_up.topic.en.startswith("whether ")
+    assert follow_up.question.text.en and all(option.text.en for option in follow_up.question.options)
+    rider = {"bezirk": "barmen", "unterwegs": ["bus"], "oepnv_zufrieden": 1, "haltestelle_minuten": 5}
+    rider |= {"mehr_rad": False, "verbesserung": None}
+    assert due_follow_ups(survey, rider) == [follow_up]
+    assert due_follow_ups(survey, rider | {"oepnv_zufrieden": 4}) == []
+    walker = {k: v for k, v in rider.items() if k != "oepnv_zufrieden"} | {"unterwegs": ["fuss"]}
+    assert due_follow_ups(survey, walker) == []
