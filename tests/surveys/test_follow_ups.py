@@ -382,3 +382,14 @@ def test_library_mobility_follow_up_asks_dissatisfied_riders_after_two_weeks() -
     assert due_follow_ups(survey, rider | {"oepnv_zufrieden": 4}) == []
     walker = {k: v for k, v in rider.items() if k != "oepnv_zufrieden"} | {"unterwegs": ["fuss"]}
     assert due_follow_ups(survey, walker) == []
+
+
+def test_documentation_follow_up_example_is_valid() -> None:
+    docs = (LIBRARY.parents[1] / "docs" / "surveys.md").read_text(encoding="utf-8")
+    start = docs.index("```yaml\nfollow_ups:") + len("```yaml\n")
+    mobility = (LIBRARY / "mobilitaet-quartier.yaml").read_text(encoding="utf-8")
+    survey = load_survey_text(
+        mobility[: mobility.index("\nfollow_ups:")] + "\n" + docs[start : docs.index("```", start)], "docs.yaml"
+    )
+    [follow_up] = survey.follow_ups
+    assert (follow_up.id, follow_up.after_days, len(follow_up.question.options)) == ("oepnv_seitdem", 14, 3)
