@@ -393,3 +393,15 @@ def test_documentation_follow_up_example_is_valid() -> None:
     )
     [follow_up] = survey.follow_ups
     assert (follow_up.id, follow_up.after_days, len(follow_up.question.options)) == ("oepnv_seitdem", 14, 3)
+
+
+@pytest.mark.parametrize(("follow_up_id", "message"), [("q", "already used"), ("end", "reserved for jumps")])
+def test_schema_itself_refuses_a_follow_up_id_that_is_taken_or_reserved(follow_up_id: str, message: str) -> None:
+    """Definitions read back from the database are validated without the loader's checks."""
+    with pytest.raises(ValueError, match=message):
+        build_survey(
+            {"id": "q", "type": "yes_no", "text": "Frage?"},
+            follow_ups=[
+                {"id": follow_up_id, "after_days": 2, "topic": "ob", "question": {"type": "yes_no", "text": "?"}}
+            ],
+        )
