@@ -18,9 +18,9 @@ from surveys.engine import (
     parse_text_answer,
     skip_value,
 )
-from surveys.loader import Problem, SurveyError, content_hash, load_survey, load_survey_text
+from surveys.loader import content_hash, load_survey, load_survey_text
 from surveys.schema import FollowUp, Question, QuestionType, Survey
-from tests.surveys.conftest import LIBRARY, build_survey, options
+from tests.surveys.conftest import LIBRARY, build_survey, only_problem, options, problems_of
 
 PARKEN = textwrap.dedent(
     """\
@@ -52,18 +52,6 @@ PARKEN = textwrap.dedent(
 )
 """Line 15 is the follow-up's `- id:`, 16 `after_days`, 17 `show_if`, 19 the topic's `de:`, 23 `question`; 25 is the
 first line `with_question_lines` adds."""
-
-
-def problems_of(text: str) -> list[Problem]:
-    with pytest.raises(SurveyError) as caught:
-        load_survey_text(text, "parken.yaml")
-    return caught.value.problems
-
-
-def only_problem(text: str) -> Problem:
-    problems = problems_of(text)
-    assert len(problems) == 1, problems
-    return problems[0]
 
 
 def with_question_lines(*lines: str) -> str:
