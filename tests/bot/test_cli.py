@@ -53,6 +53,41 @@ def test_validate_names_file_line_and_field_and_fails(tmp_path: Path) -> None:
     assert any(line.startswith("kaputt.yaml:12: questions[1].scale") for line in lines), result.stdout
 
 
+FOLLOW_UP_MISTAKES = """\
+id: nachfrage
+title: Nachfrage
+questions:
+  - id: bus
+    type: yes_no
+    text: Fahren Sie Bus?
+follow_ups:
+  - id: bus
+    after_days: 500
+    show_if: {question: bus, equals: ja}
+    topic: ob es besser geworden ist
+    question:
+      type: yes_no
+      text: Ist es besser geworden?
+      jumps:
+        - {when: {question: bus, equals: true}, to: end}
+"""
+
+
+def test_validate_checks_follow_ups_like_questions(tmp_path: Path) -> None:
+    file = tmp_path / "nachfrage.yaml"
+    file.write_text(FOLLOW_UP_MISTAKES, encoding="utf-8")
+    result = stadtdialog(tmp_path, "survey", "validate", str(file))
+    assert result.returncode == 1
+    lines = result.stdout.strip().splitlines()
+    for start in (
+        "nachfrage.yaml:8: follow_ups[0].id:",
+        "nachfrage.yaml:9: follow_ups[0].after_days:",
+        "nachfrage.yaml:10: follow_ups[0].show_if.equals:",
+        "nachfrage.yaml:16: follow_ups[0].question.jumps:",
+    ):
+        assert any(line.startswith(start) for line in lines), (start, result.stdout)
+
+
 def test_validate_accepts_every_library_survey(tmp_path: Path) -> None:
     files = sorted(str(p) for p in LIBRARY.glob("*.yaml"))
     result = stadtdialog(tmp_path, "survey", "validate", *files)
