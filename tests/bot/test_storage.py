@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,6 +86,54 @@ def test_downgrade_removes_the_schema_and_upgrade_restores_it(database: Database
     assert "citizens" in inspect(database.engine).get_table_names()
 
 
+def test_upgrading_a_populated_0002_database_keeps_every_row_with_sensible_defaults(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        with database.engine.begin() as connection:
+            if database.is_sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            command.upgrade(alembic_config(connection), "0002")
+        with database.unit_of_work() as uow:  # the 0002 columns only: what a running older bot wrote
+            uow.session.execute(
+                text(
+                    "INSERT INTO citizens (id, language, language_chosen, consent_version, created_at, last_seen_at)"
+                    " VALUES ('c1', 'de', true, '1', :now, :now)"
+                ),
+                {"now": NOW},
+            )
+            uow.session.execute(
+                text(
+                    "INSERT INTO contacts (citizen_id, channel, channel_user_id, chat_id)"
+                    " VALUES ('c1', 't', '1', '1')"
+                )
+            )
+            uow.session.execute(
+                text(
+                    "INSERT INTO outbox (channel, chat_id, chat_key, payload, status, attempts, created_at)"
+                    " VALUES ('t', '1', 't:1', '{}', 'pending', 0, :now)"
+                ),
+                {"now": NOW},
+            )
+            uow.session.execute(
+                text(
+                    "INSERT INTO follow_ups (citizen_id, due_at, kind, payload, status, attempts, created_at)"
+                    " VALUES ('c1', :now, 'survey_reminder', '{}', 'pending', 0, :now)"
+                ),
+                {"now": NOW},
+            )
+        database.migrate()
+        with database.unit_of_work() as uow:
+            [pending] = uow.outbox.queue("t:1")
+            assert (pending.priority, pending.follow_up_id) == (0, None), "older messages are interactive replies"
+            [row] = uow.follow_ups.open_for("c1")
+            assert (row.unsolicited, row.campaign_id, row.outcome) == (True, None, None)
+            state = uow.citizens.load_state("c1")
+            assert state is not None and state.opt_ins == {} and state.paused_until is None
+            assert uow.contacts.for_citizen("c1")[0].unreachable_at is None
+    finally:
+        database.dispose()
+
+
 def test_sqlite_file_gets_its_folder_wal_and_enforced_foreign_keys(tmp_path: Path) -> None:
     database = Database(f"sqlite:///{tmp_path / 'nested' / 'folder' / 'bot.db'}")
     try:
@@ -94,6 +144,28 @@ def test_sqlite_file_gets_its_folder_wal_and_enforced_foreign_keys(tmp_path: Pat
         assert (tmp_path / "nested" / "folder" / "bot.db").exists()
     finally:
         database.dispose()
+
+
+def test_sqlite_file_its_wal_and_the_folders_made_for_it_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    folder = tmp_path / "data" / "db"
+    previous = os.umask(0o022)  # a usual umask would leave new files world-readable
+    try:
+        database = Database(f"sqlite:///{folder / 'bot.db'}")
+        try:
+            database.migrate()
+            with database.unit_of_work() as uow:
+                uow.channel_state.set("test:offset", "1", NOW)
+            files = [folder / name for name in ("bot.db", "bot.db-wal", "bot.db-shm")]
+            assert all(path.exists() for path in files)
+            assert {path.name: stat.S_IMODE(os.stat(path).st_mode) for path in files} == dict.fromkeys(
+                (path.name for path in files), 0o600
+            )
+            assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+            assert stat.S_IMODE(os.stat(folder.parent).st_mode) == 0o700
+        finally:
+            database.dispose()
+    finally:
+        os.umask(previous)
 
 
 # --- unit of work ------------------------------------------------------------------------------------------------
