@@ -396,3 +396,33 @@ async def test_no_more_rows_are_fed_than_the_core_can_work_through_soon(
     assert await stalled.runtime.feed_due_follow_ups() == 3
     assert await stalled.runtime.feed_due_follow_ups() == 0
     assert [row(database, r)["status"] for r in rows].count("pending") == 1
+
+
+async def test_a_held_row_released_later_is_fed_again_under_a_new_event_id(
+    start_bot: Callable[..., Any], database: Database
+) -> None:
+    """The citizen was busy: the core held the row; when their flow ends it is due again and fed a second time."""
+    clock = Clock()
+    bot = await start_bot(clock)
+    someone = await citizen(bot, "1", "followups")
+    row_id = add_row(database, someone, NOON)
+    assert await bot.runtime.feed_due_follow_ups() == 1
+    await bot.runtime.wait_idle()
+    with database.unit_of_work() as uow:
+        uow.follow_ups.hold(row_id, NOON)
+    clock.advance(minutes=10)
+    with database.unit_of_work() as uow:
+        assert uow.follow_ups.release_held(someone, clock.now) == 1
+    clock.advance(days=1)  # the daily cap starts afresh
+    assert await bot.runtime.feed_due_follow_ups() == 1
+    await bot.runtime.wait_idle()
+    assert [event for event, _ in follow_up_events(database)] == [f"follow_up:{row_id}", f"follow_up:{row_id}.2"]
+
+
+def test_the_claiming_job_runs_every_second_and_never_stacks(config: Config, database: Database) -> None:
+    from bot.scheduler import build_scheduler
+
+    runtime = Runtime(config, database, texts=load_texts(), fields=field_infos(), catalog=load_catalog(database))
+    job = build_scheduler(runtime).get_job("follow_ups")
+    assert job.trigger.interval == timedelta(seconds=1)
+    assert job.max_instances == 1 and job.coalesce is True
