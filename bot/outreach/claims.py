@@ -100,6 +100,7 @@ class _Batch:
     exhausted: bool = True
     keys: set[str] = field(default_factory=set)
     counts: Counter[str] = field(default_factory=Counter)
+    bulk: list[tuple[str, int]] = field(default_factory=list)  # (channel, row id) of unsolicited rows fed
 
 
 class FollowUpClaimer:
@@ -152,6 +153,7 @@ class FollowUpClaimer:
         counts: Counter[str] = Counter()
         while room.left > 0:
             batch: _Batch = await self._in_db(self._claim_batch, now, after, caps, room)
+            self._track_bulk(batch.bulk)
             for key in batch.keys:
                 self._kick(key)
             counts.update(batch.counts)
@@ -165,6 +167,14 @@ class FollowUpClaimer:
             if missed:
                 log.warning("event=follow_ups_missed count=%s grace=%s", missed, self.rules.grace)
         return counts.get("delivered", 0)
+
+    def _track_bulk(self, fed: list[tuple[str, int]]) -> None:
+        """Tell the pacer about bulk messages on their way, so its capacity counts them before the outbox sees
+        them (key as `bot.pacing.bulk_key(follow_up_id)`)."""
+        track = getattr(self._pacer(), "track_bulk", None)
+        if track is not None:
+            for channel, row_id in fed:
+                track(channel, ("follow_up", row_id))
 
     # --- in the database thread ------------------------------------------------------------------------------
 
@@ -228,6 +238,8 @@ class FollowUpClaimer:
                         started.append(row.id)
                         room.left -= 1
                         fed_now[row.citizen_id] += row.unsolicited
+                        if row.unsolicited:
+                            batch.bulk.append((contact.channel, row.id))
                         batch.counts["delivered"] += 1
                     case Move(due_at, reason):
                         moves.append((row.id, due_at))

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -297,10 +297,16 @@ async def test_a_citizen_without_the_matching_opt_in_is_skipped(
 
 @dataclass
 class FakePacer:
+    """Stands in for bot/pacing.py's SendPacer: a fixed bulk capacity; records the bulk messages tracked."""
+
     capacity: int
+    tracked: list[tuple[str, object]] = field(default_factory=list)
 
     def bulk_capacity(self, channel: str, horizon_s: float) -> int:
         return self.capacity
+
+    def track_bulk(self, channel: str, key: object) -> None:
+        self.tracked.append((channel, key))
 
 
 async def test_unsolicited_rows_are_claimed_only_up_to_the_channels_bulk_capacity(
@@ -315,6 +321,8 @@ async def test_unsolicited_rows_are_claimed_only_up_to_the_channels_bulk_capacit
     assert await bot.runtime.feed_due_follow_ups() == 3
     assert [row(database, i)["status"] == "pending" for i in invitations].count(True) == 3
     assert row(database, asked_for)["status"] != "pending", "rows behind a saturated channel are reached"
+    fed = [i for i in invitations if row(database, i)["status"] != "pending"]
+    assert pacer.tracked == [("test", ("follow_up", i)) for i in fed], "claimed bulk counts for the pacer at once"
     pacer.capacity = 0
     assert await bot.runtime.feed_due_follow_ups() == 0
     pacer.capacity = 10
