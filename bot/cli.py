@@ -162,6 +162,7 @@ def _status(config: Config) -> int:
     """
     from sqlalchemy.exc import DBAPIError
 
+    from bot.outreach.cli import status_counts
     from bot.storage.db import Database
 
     database = Database(config.database_url)
@@ -171,6 +172,7 @@ def _status(config: Config) -> int:
                 "inbox_pending": uow.inbox.pending_count(),
                 "outbox_pending": uow.outbox.pending_count(),
                 "dead_letters": uow.outbox.failed_count(),
+                **status_counts(uow.session),
             }
     except DBAPIError as exc:
         print(f"Cannot read the database ({type(exc.orig).__name__}); is it migrated? "

@@ -9,9 +9,17 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
+from sqlalchemy.orm import Session
+
 from bot.config import Config
 from bot.storage.db import Database
-from bot.storage.items import OUTCOME_CANCELLED
+from bot.storage.items import (
+    FOLLOW_UP_HELD,
+    FOLLOW_UP_PENDING,
+    FOLLOW_UP_SKIPPED,
+    OUTCOME_CANCELLED,
+    OUTCOME_MISSED,
+)
 from bot.storage.repositories.claims import CANCELLABLE, FollowUpClaimRepository, FollowUpStaffRepository
 
 PSEUDONYM_SHOWN = 12
@@ -36,6 +44,17 @@ def run(config: Config, database: Database, args: argparse.Namespace) -> int:
     if args.followups_command == "cancel":
         return _cancel(database, args.ids)
     return _list(config, database, args)
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    """Follow-up figures for `stadtdialog status`: waiting, held for a busy citizen, and missed while the bot
+    was down (skipped after the grace period)."""
+    counts = FollowUpClaimRepository(session).counts()
+    return {
+        "follow_ups_pending": sum(n for (status, _), n in counts.items() if status == FOLLOW_UP_PENDING),
+        "follow_ups_held": sum(n for (status, _), n in counts.items() if status == FOLLOW_UP_HELD),
+        "follow_ups_missed": counts.get((FOLLOW_UP_SKIPPED, OUTCOME_MISSED), 0),
+    }
 
 
 def _list(config: Config, database: Database, args: argparse.Namespace) -> int:

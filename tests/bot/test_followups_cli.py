@@ -88,3 +88,15 @@ def test_cancel_ends_pending_rows_and_explains_unknown_and_finished_ids(
     assert status[rows["alice_followup"]] == "pending/"
     again = stadtdialog(tmp_path, database_url, "followups", "cancel", str(rows["alice_followup"]))
     assert again.returncode == 0 and again.stdout.strip() == f"follow-up {rows['alice_followup']}: cancelled"
+
+
+def test_status_counts_waiting_held_and_missed_follow_ups(
+    tmp_path: Path, database: Database, database_url: str
+) -> None:
+    rows = seed(database)
+    with database.unit_of_work() as uow:
+        uow.follow_ups.finish(rows["alice_invite"], "skipped", "missed", NOON)
+        uow.follow_ups.hold(rows["bob_reminder"], NOON)
+    result = stadtdialog(tmp_path, database_url, "status")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-3:] == ["follow_ups_pending=1", "follow_ups_held=1", "follow_ups_missed=1"]
