@@ -46,6 +46,9 @@ TICK_BUDGET_S = 0.5
 PACING_HORIZON_S = 5.0
 """Unsolicited rows are claimed for the bulk messages each channel can send within this many seconds."""
 SETTLE_EVERY_TICKS = 10
+"""Every this many ticks: settle rows left running, and write the heartbeat."""
+HEARTBEAT_KEY = "follow_ups:alive"
+"""channel_state key: when a bot last claimed (UTC ISO time). After a restart it tells how long no bot ran."""
 MAX_IN_FLIGHT = 500
 """Most rows fed to the core and not yet processed. Bounds the FOLLOW_UP events a citizen's own event may find
 queued in front of it, whatever the pacer says (or without one)."""
@@ -127,6 +130,7 @@ class FollowUpClaimer:
         self._channels = channels
         self.inbox_retention = inbox_retention
         self.awake_since = clock()
+        self.down_since: datetime | None = None
         self.totals: Counter[str] = Counter()
         """Since start: `delivered`, `moved:<reason>`, `skipped:<outcome>`, `settled:<status>`."""
         self._ticks = 0
@@ -134,6 +138,7 @@ class FollowUpClaimer:
     async def recover(self) -> Counter[str]:
         """At start: rows due while no bot ran are judged from now on; rows a crash left running are settled."""
         self.awake_since = self.clock()
+        self.down_since = await self._in_db(self._last_heartbeat)
         counts = await self._in_db(self._settle_running, self.clock())
         if counts:
             self.totals.update(counts)
@@ -177,6 +182,14 @@ class FollowUpClaimer:
                 track(channel, ("follow_up", row_id))
 
     # --- in the database thread ------------------------------------------------------------------------------
+
+    def _last_heartbeat(self) -> datetime | None:
+        with self.db.unit_of_work(read_only=True) as uow:
+            value = uow.channel_state.get(HEARTBEAT_KEY)
+        try:
+            return None if value is None else datetime.fromisoformat(value)
+        except ValueError:
+            return None
 
     def _count_running(self) -> int:
         with self.db.unit_of_work(read_only=True) as uow:
@@ -222,6 +235,7 @@ class FollowUpClaimer:
                     paused_until=None if citizen is None else citizen.paused_until,
                     sent_today=sent_today,
                     awake_since=self.awake_since,
+                    down_since=self.down_since,
                 )
                 match decide(facts, now, self.rules):
                     case Deliver():
@@ -272,11 +286,12 @@ class FollowUpClaimer:
         return key if added else None
 
     def _settle_running(self, now: datetime) -> Counter[str]:
-        """Settle rows left "running" whose event is no longer pending: processed without an outcome → done,
-        given up → failed. A running row without its event (never written, only after manual edits) is fed again;
-        one whose event was purged after processing (older than the inbox retention) is done."""
+        """Record the heartbeat; settle rows left "running" whose event is no longer pending: processed without an
+        outcome → done, given up → failed. A running row without its event (never written; only after manual
+        edits) is fed again; one whose event was purged after processing (older than the inbox retention) is done."""
         counts: Counter[str] = Counter()
         with self.db.unit_of_work() as uow:
+            uow.channel_state.set(HEARTBEAT_KEY, now.isoformat(), now)
             repo = FollowUpClaimRepository(uow.session)
             running = repo.running()
             if not running:

@@ -92,8 +92,10 @@ class RowFacts:
     """What the claimer knows about one due row and its citizen.
 
     `sent_today`: unsolicited messages the citizen got (or has in flight) on the current city day.
-    `awake_since`: when this bot process began claiming. A row is missed only if its grace ran out before then,
-    i.e. while no bot was running; a row that waits while the bot runs (pacing a broadcast) is never dropped.
+    `awake_since`: when this bot process began claiming; `down_since`: when a bot was last seen alive before that
+    (its heartbeat; None if unknown). A row is missed only when no bot ran for longer than the grace period after
+    it fell due: a row that waits while the bot runs (pacing a broadcast) is never dropped, not even when the bot
+    is restarted meanwhile.
     """
 
     due_at: datetime
@@ -105,6 +107,7 @@ class RowFacts:
     paused_until: datetime | None
     sent_today: int
     awake_since: datetime
+    down_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,8 @@ Decision = Deliver | Move | Skip
 def decide(row: RowFacts, now: datetime, rules: Rules) -> Decision:
     """What to do with one due row at `now` (aware). Order: gone for good (missed, no contact, unreachable, no
     opt-in) before held for later (paused, quiet hours, daily cap)."""
-    if row.due_at + rules.grace < row.awake_since:
+    unattended_from = row.due_at if row.down_since is None else max(row.due_at, row.down_since)
+    if row.awake_since - unattended_from > rules.grace:
         return Skip(OUTCOME_MISSED)
     if not row.has_contact:
         return Skip(OUTCOME_NO_CONTACT)

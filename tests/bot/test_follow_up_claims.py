@@ -23,7 +23,7 @@ from sqlalchemy import text
 from bot.app import field_infos
 from bot.config import Config
 from bot.identity import pseudonym
-from bot.outreach.claims import BATCH_SIZE, event_id
+from bot.outreach.claims import BATCH_SIZE, SETTLE_EVERY_TICKS, event_id
 from bot.runtime import Runtime
 from bot.storage.db import Database
 from bot.storage.repositories.claims import FollowUpClaimRepository
@@ -247,13 +247,14 @@ async def test_a_paused_citizen_gets_the_row_when_the_pause_ends(
 async def test_rows_past_their_grace_while_the_bot_was_down_are_skipped_as_missed_and_counted(
     start_bot: Callable[..., Any], database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock = Clock()
-    setup = await start_bot(clock)
+    clock = Clock(NOON - timedelta(hours=8))
+    setup = await start_bot(clock)  # its last sign of life: 8 hours before noon
     someone = await citizen(setup, "1", "followups")
     other = await citizen(setup, "2", "followups")
     await setup.runtime.stop()
     late = add_row(database, someone, NOON - timedelta(hours=7))  # grace 6 h: missed
     recent = add_row(database, other, NOON - timedelta(hours=5))  # still within the grace: delivered
+    clock.now = NOON
     bot = await start_bot(clock)
     caplog.set_level("INFO")
     assert await bot.runtime.feed_due_follow_ups() == 1
@@ -263,6 +264,27 @@ async def test_rows_past_their_grace_while_the_bot_was_down_are_skipped_as_misse
     assert "event=follow_ups_missed count=1" in caplog.text
     with database.unit_of_work(read_only=True) as uow:
         assert FollowUpClaimRepository(uow.session).counts()[("skipped", "missed")] == 1
+
+
+async def test_a_restart_during_a_paced_broadcast_does_not_drop_the_rows_still_waiting(
+    start_bot: Callable[..., Any], database: Database
+) -> None:
+    clock = Clock(NOON - timedelta(hours=10))
+    first = await start_bot(clock, pacer=FakePacer(0))  # the channel's send budget is used up for hours
+    someone = await citizen(first, "1", "surveys")
+    invitation = add_row(database, someone, NOON - timedelta(hours=10), kind="invitation")
+    for _ in range(SETTLE_EVERY_TICKS):
+        assert await first.runtime.feed_due_follow_ups() == 0
+    clock.now = NOON - timedelta(minutes=30)
+    for _ in range(SETTLE_EVERY_TICKS):  # alive, still waiting for the channel: the heartbeat says so
+        await first.runtime.feed_due_follow_ups()
+    await first.runtime.stop()
+
+    clock.now = NOON  # restarted half an hour later: ten hours after the row fell due, but not missed
+    second = await start_bot(clock)
+    assert await second.runtime.feed_due_follow_ups() == 1
+    assert row(database, invitation)["status"] != "pending"
+    assert row(database, invitation)["outcome"] != "missed"
 
 
 async def test_unreachable_and_contactless_citizens_are_skipped(

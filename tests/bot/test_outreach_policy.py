@@ -124,6 +124,16 @@ def test_a_row_that_waited_while_the_bot_ran_is_never_missed() -> None:
     assert decide(row, NOON, RULES) == Deliver()
 
 
+def test_a_row_waiting_when_the_bot_went_down_is_missed_only_if_the_outage_outlasted_the_grace() -> None:
+    waiting = NOON - timedelta(hours=10)  # due while the previous bot ran, still waiting (pacing)
+    short = facts(due_at=waiting, down_since=NOON - timedelta(hours=1), awake_since=NOON)
+    long = facts(due_at=waiting, down_since=NOON - timedelta(hours=7), awake_since=NOON)
+    assert decide(short, NOON, RULES) == Deliver()
+    assert decide(long, NOON, RULES) == Skip(OUTCOME_MISSED)
+    during = facts(due_at=NOON - timedelta(hours=7), down_since=NOON - timedelta(hours=9), awake_since=NOON)
+    assert decide(during, NOON, RULES) == Skip(OUTCOME_MISSED), "fell due during a long outage"
+
+
 def test_citizens_without_a_reachable_contact_are_skipped() -> None:
     assert decide(facts(has_contact=False), NOON, RULES) == Skip(OUTCOME_NO_CONTACT)
     assert decide(facts(reachable=False), NOON, RULES) == Skip(OUTCOME_UNREACHABLE)
