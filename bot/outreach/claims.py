@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-import time as monotonic_time
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +25,7 @@ from typing import Any, Protocol, TypeVar
 
 from bot.config import Config
 from bot.outreach.policy import OUTCOME_MISSED, Deliver, Move, RowFacts, Rules, Skip, decide
-from bot.storage.db import Database
+from bot.storage.db import Database, UnitOfWork
 from bot.storage.items import (
     FOLLOW_UP_DONE,
     FOLLOW_UP_FAILED,
@@ -153,7 +153,7 @@ class FollowUpClaimer:
             self.totals.update(await self._in_db(self._settle_running, now))
         caps = bulk_capacities(self._pacer(), list(self._channels()), PACING_HORIZON_S)
         room = _Room(MAX_IN_FLIGHT - await self._in_db(self._count_running))
-        deadline = monotonic_time.monotonic() + TICK_BUDGET_S
+        deadline = time.monotonic() + TICK_BUDGET_S
         after: tuple[datetime, int] | None = None
         counts: Counter[str] = Counter()
         while room.left > 0:
@@ -162,7 +162,7 @@ class FollowUpClaimer:
             for key in batch.keys:
                 self._kick(key)
             counts.update(batch.counts)
-            if batch.exhausted or batch.last is None or monotonic_time.monotonic() >= deadline:
+            if batch.exhausted or batch.last is None or time.monotonic() >= deadline:
                 break
             after = batch.last
         if counts:
@@ -267,7 +267,7 @@ class FollowUpClaimer:
         return batch
 
     @staticmethod
-    def _feed(uow: Any, row: DueRow, contact: ReachableContact, now: datetime) -> str | None:
+    def _feed(uow: UnitOfWork, row: DueRow, contact: ReachableContact, now: datetime) -> str | None:
         """Write the row's inbox event; returns the chat key to kick, None if the event was already there."""
         event = Inbound(
             kind=InboundKind.FOLLOW_UP,
