@@ -30,7 +30,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     """Register `followups list` and `followups cancel` on the `stadtdialog` command."""
     followups = sub.add_parser("followups", help="scheduled follow-ups, reminders and invitations: list, cancel")
     actions = followups.add_subparsers(dest="followups_command", required=True, metavar="ACTION")
-    listing = actions.add_parser("list", help="rows soonest due first, with a count per status and outcome")
+    listing = actions.add_parser(
+        "list", help="open rows soonest due first, then ended ones latest first; a count per status and outcome"
+    )
     listing.add_argument("--citizen", metavar="PSEUDONYM", help="only this citizen (the pseudonym or its start)")
     listing.add_argument("--kind", help="only this kind, e.g. survey_followup, invitation")
     listing.add_argument("--status", help="only this status, e.g. pending, held, skipped")

@@ -51,8 +51,13 @@ def test_list_shows_rows_in_city_time_with_shortened_pseudonyms_and_never_channe
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["id", "kind", "status", "due", "(Europe/Berlin)", "citizen", "outcome"]
     first = lines[1].split()
-    assert first[:5] == [str(rows["bob_done"]), "survey_reminder", "done", "2026-06-09", "12:00"]
-    assert first[5] == BOB[:12] + "…" and first[6] == "sent"
+    assert first == [str(rows["bob_reminder"]), "survey_reminder", "pending", "2026-06-10", "14:00", BOB[:12] + "…"]
+    ended = lines[4].split()
+    assert ended[:5] == [str(rows["bob_done"]), "survey_reminder", "done", "2026-06-09", "12:00"]
+    assert ended[5] == BOB[:12] + "…" and ended[6] == "sent"
+    assert [line.split()[0] for line in lines[1:5]] == [
+        str(rows[key]) for key in ("bob_reminder", "alice_invite", "alice_followup", "bob_done")
+    ], "open rows soonest first, then ended ones"
     assert "secret" not in result.stdout and BOB not in result.stdout
     assert "all rows: done/sent=1, pending=3" in result.stdout
 

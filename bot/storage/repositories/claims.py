@@ -13,10 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, case, exists, func, or_, select, update
 
 from bot.storage import models as m
-from bot.storage.items import FOLLOW_UP_CANCELLED, FOLLOW_UP_HELD, FOLLOW_UP_PENDING, FOLLOW_UP_RUNNING
+from bot.storage.items import (
+    FOLLOW_UP_CANCELLED,
+    FOLLOW_UP_HELD,
+    FOLLOW_UP_OPEN,
+    FOLLOW_UP_PENDING,
+    FOLLOW_UP_RUNNING,
+)
 from bot.storage.repositories._base import Repository, table_of
 
 _FOLLOW_UPS = table_of(m.FollowUp)
@@ -259,7 +265,8 @@ class FollowUpStaffRepository(Repository):
         status: str | None = None,
         limit: int = 50,
     ) -> list[FollowUpListing]:
-        """Rows soonest due first; `citizen_prefix` matches the start of the pseudonym."""
+        """Open rows (pending, running, held, queued) soonest due first, then ended rows latest first;
+        `citizen_prefix` matches the start of the pseudonym."""
         f = _FOLLOW_UPS
         query = select(f.c.id, f.c.kind, f.c.status, f.c.due_at, f.c.citizen_id, f.c.outcome, f.c.campaign_id)
         if citizen_prefix:
@@ -269,7 +276,12 @@ class FollowUpStaffRepository(Repository):
             query = query.where(f.c.kind == kind)
         if status:
             query = query.where(f.c.status == status)
-        rows = self.session.execute(query.order_by(f.c.due_at, f.c.id).limit(limit))
+        is_open = f.c.status.in_(FOLLOW_UP_OPEN)
+        rows = self.session.execute(
+            query.order_by(
+                case((is_open, 0), else_=1), case((is_open, f.c.due_at), else_=None), f.c.due_at.desc(), f.c.id
+            ).limit(limit)
+        )
         return [FollowUpListing(**row._mapping) for row in rows]
 
     def statuses(self, row_ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
