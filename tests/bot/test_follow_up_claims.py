@@ -213,6 +213,29 @@ async def test_quiet_hours_move_a_row_to_nine_and_it_is_delivered_then(
     assert follow_up_events(database)[0][0] == f"follow_up:{row_id}"
 
 
+@pytest.mark.parametrize(
+    ("evening", "nine_utc"),
+    [
+        (berlin(2026, 3, 28, 22, 0), datetime(2026, 3, 29, 7, 0, tzinfo=UTC)),  # clocks go forward that night
+        (berlin(2026, 10, 24, 22, 0), datetime(2026, 10, 25, 8, 0, tzinfo=UTC)),  # clocks go back that night
+    ],
+    ids=["march", "october"],
+)
+async def test_quiet_hours_end_at_nine_city_time_across_the_clock_changes(
+    start_bot: Callable[..., Any], database: Database, evening: datetime, nine_utc: datetime
+) -> None:
+    clock = Clock(evening)
+    bot = await start_bot(clock)
+    someone = await citizen(bot, "1", "followups")
+    row_id = add_row(database, someone, evening)
+    assert await bot.runtime.feed_due_follow_ups() == 0
+    assert row(database, row_id)["due_at"] == nine_utc
+    clock.now = nine_utc - timedelta(seconds=1)
+    assert await bot.runtime.feed_due_follow_ups() == 0
+    clock.now = nine_utc
+    assert await bot.runtime.feed_due_follow_ups() == 1
+
+
 async def test_the_daily_cap_moves_the_second_unsolicited_row_to_the_next_morning(
     start_bot: Callable[..., Any], database: Database
 ) -> None:
