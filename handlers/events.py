@@ -10,8 +10,9 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, time, timedelta, tzinfo
 from enum import Enum
+from zoneinfo import ZoneInfo
 from typing import Any, Protocol
 
 from surveys.catalog import SurveyCatalog
@@ -190,6 +191,7 @@ class StartResponse:
     response_id: str
     survey_key: str
     survey_version: int
+    campaign_id: int | None = None  # the campaign whose invitation the citizen followed
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,56 @@ class ScheduleFollowUp:
     due_at: datetime
     kind: str
     payload: Mapping[str, Any] = field(default_factory=dict)
+    response_id: str | None = None  # the survey response a follow-up or reminder belongs to
+    campaign_id: int | None = None
+    unsolicited: bool = True  # counts for opt-in, quiet hours, daily cap and pause
+
+
+@dataclass(frozen=True)
+class SetOptIn:
+    """Switch the citizen's current opt-in for `topic` (`surveys`, `followups`, `idea_news`) on or off.
+
+    `fields` only for `surveys` (`()` = all fields); `source` says where it was given (proof, GDPR Art. 7(1)).
+    """
+
+    topic: str
+    on: bool
+    fields: tuple[str, ...] = ()
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class PauseOutreach:
+    """Hold every pending unsolicited row until `until` (None: resume now)."""
+
+    until: datetime | None
+
+
+@dataclass(frozen=True)
+class StopOutreach:
+    """Cancel the pending unsolicited rows (outcome `stopped`) and withdraw every opt-in."""
+
+
+FOLLOW_UP_SENT = "sent"
+FOLLOW_UP_HELD = "held"
+FOLLOW_UP_SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class FollowUpOutcome:
+    """What became of the follow_ups row an Inbound(kind=FOLLOW_UP) was fed back for.
+
+    `sent`: the decision's messages are its delivery; `held`: the citizen is busy, release it later;
+    `skipped`: nothing is sent (no opt-in, paused, survey closed, already answered ...).
+    """
+
+    follow_up_id: int
+    outcome: str
+
+
+@dataclass(frozen=True)
+class ReleaseHeld:
+    """The citizen's `held` rows go back to `pending`, due now (the citizen is idle again)."""
 
 
 Effect = (
@@ -254,6 +306,11 @@ Effect = (
     | ExportData
     | DeleteCitizen
     | ScheduleFollowUp
+    | SetOptIn
+    | PauseOutreach
+    | StopOutreach
+    | FollowUpOutcome
+    | ReleaseHeld
 )
 
 
@@ -275,6 +332,8 @@ class CitizenState:
     training_consent: bool | None = None  # may confirmed idea texts (redacted) train the classifier? None: not asked
     flow: str = "new"
     data: Mapping[str, Any] = field(default_factory=dict)
+    opt_ins: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # topic → field keys (() = all); current
+    paused_until: datetime | None = None
 
     @property
     def consented(self) -> bool:
@@ -303,6 +362,17 @@ class FieldInfo:
 
 
 @dataclass(frozen=True)
+class OutreachSettings:
+    """The city's rules for unsolicited messages, as far as the core needs them."""
+
+    timezone: tzinfo = ZoneInfo("Europe/Berlin")
+    quiet_start: time | None = time(21, 0)
+    quiet_end: time | None = time(9, 0)
+    daily_cap: int = 1
+    close_grace: timedelta = timedelta(days=2)
+
+
+@dataclass(frozen=True)
 class Context:
     """What the core may consult besides the state; built by the runtime for each event."""
 
@@ -313,6 +383,9 @@ class Context:
     new_id: str  # a fresh unique id the core may use for a response or an idea
     consent_version: str = "1"
     idea_max_length: int = 2000
+    outreach: OutreachSettings = OutreachSettings()
+    controller: str = ""  # the controller's name and contact (privacy notice)
+    complaints: str = ""  # the supervisory authority (privacy notice)
 
 
 @dataclass(frozen=True)
