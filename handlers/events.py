@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta, tzinfo
 from enum import Enum
-from zoneinfo import ZoneInfo
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from surveys.catalog import SurveyCatalog
 
@@ -361,11 +361,14 @@ class FieldInfo:
         return self.name.get(lang) or self.name["de"]
 
 
+CITY_TIMEZONE = ZoneInfo("Europe/Berlin")
+
+
 @dataclass(frozen=True)
 class OutreachSettings:
     """The city's rules for unsolicited messages, as far as the core needs them."""
 
-    timezone: tzinfo = ZoneInfo("Europe/Berlin")
+    timezone: tzinfo = CITY_TIMEZONE
     quiet_start: time | None = time(21, 0)
     quiet_end: time | None = time(9, 0)
     daily_cap: int = 1
