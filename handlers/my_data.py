@@ -194,9 +194,8 @@ class _View:
         keys = row.get("fields") or []
         if not isinstance(keys, list | tuple) or not keys:
             return ""
-        return self.t(
-            "privacy.export_opt_in_fields", fields=", ".join(self.field_labels.get(str(k), str(k)) for k in keys)
-        )
+        names = ", ".join(self.field_labels.get(str(k), str(k)) for k in keys)
+        return " " + self.t("privacy.export_opt_in_fields", fields=names)
 
     def _source(self, row: Mapping[str, Any]) -> str:
         keys = {
