@@ -28,9 +28,8 @@ class SurveyCatalog:
         closed: Mapping[str, datetime] | None = None,
     ) -> None:
         """`active` lists the (key, version) pairs offered; None offers the latest version of every survey.
-
-        `closed` maps survey keys staff closed to when: they are not offered, but `get` still finds them.
-        """
+        `closed` maps the keys of surveys staff closed to when they closed them: those are not offered, but every
+        version stays available to `get` (citizens finishing within the grace period, pinned campaigns)."""
         self._closed = dict(closed or {})
         self._versions = {(v.key, v.version): v for v in versions}
         active_keys = list(active) if active is not None else []
@@ -45,6 +44,10 @@ class SurveyCatalog:
         """Surveys a citizen can start now, in display order."""
         return list(self._active)
 
+    def closed_at(self, key: str) -> datetime | None:
+        """When staff closed survey `key`; None while it is open."""
+        return self._closed.get(key)
+
     def get(self, key: str, version: int) -> SurveyVersion | None:
         """A specific version (also an inactive one a citizen is still finishing)."""
         return self._versions.get((key, version))
@@ -52,7 +55,3 @@ class SurveyCatalog:
     def latest(self, key: str) -> SurveyVersion | None:
         """The active version of survey `key`, if it is active."""
         return next((v for v in self._active if v.key == key), None)
-
-    def closed_at(self, key: str) -> datetime | None:
-        """When staff closed survey `key` (None: not closed)."""
-        return self._closed.get(key)
