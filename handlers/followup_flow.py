@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,12 @@ from surveys.engine import AnswerError, answer_label, choice_value, fold, parse_
 from surveys.schema import AnswerValue, FollowUp, QuestionType, Survey
 
 INVITE = "i"
+
+NO_OPT_IN = "no_opt_in"
+PAUSED = "paused"
+CLOSED = "closed"
+NOT_NEEDED = "not_needed"
+"""Why a row was skipped (`FollowUpOutcome.reason`, stored as the row's outcome)."""
 _TAKE_PART = "g"
 _LATER = "l"
 _NO_MORE = "n"
@@ -80,13 +86,14 @@ def _row(turn: Turn) -> _Row:
     return _Row(row.number("follow_up_id"), row.kind, payload)
 
 
-def _outcome(turn: Turn, row: _Row, outcome: str, decision: Decision | None = None) -> Decision:
+def _outcome(turn: Turn, row: _Row, outcome: str, decision: Decision | None = None, reason: str = "") -> Decision:
     base = Decision(state=turn.state) if decision is None else decision
     if row.id is None:  # a row written by an older bot carries no id: nothing to report
         return base
     data = turn.data.evolve(held=True) if outcome == FOLLOW_UP_HELD else None
     state = base.state if data is None else base.state.evolve(data=data.to_dict())
-    return Decision(state=state, messages=base.messages, effects=(*base.effects, FollowUpOutcome(row.id, outcome)))
+    effect = FollowUpOutcome(row.id, outcome, reason)
+    return Decision(state=state, messages=base.messages, effects=(*base.effects, effect))
 
 
 def _version(turn: Turn, row: _Row) -> SurveyVersion | None:
@@ -102,14 +109,19 @@ def _closed(turn: Turn, key: str, grace: bool) -> bool:
     return not grace or turn.ctx.now > closed_at + turn.ctx.outreach.close_grace
 
 
-def _wanted(turn: Turn, row: _Row, version: SurveyVersion | None) -> bool:
-    """Whether the citizen asked for this kind of message (and, for invitations, this survey's field)."""
+def _unwanted(turn: Turn, row: _Row, version: SurveyVersion | None) -> str | None:
+    """Why the citizen does not want this message now (None: they asked for it): no consent to the notice in
+    force or no opt-in for the kind (or, for invitations, not for this survey's field), or a pause."""
     topic = outreach.OPT_IN_OF_KIND.get(row.kind)
-    if topic is None or not turn.consented or not outreach.opted_in(turn, topic) or outreach.is_paused(turn):
-        return False
+    if topic is None or not turn.consented or not outreach.opted_in(turn, topic):
+        return NO_OPT_IN
+    if outreach.is_paused(turn):
+        return PAUSED
     fields = turn.state.opt_ins.get(topic, ())
     field = None if version is None else version.survey.field
-    return not (topic == outreach.SURVEYS and fields and field is not None and field not in fields)
+    if topic == outreach.SURVEYS and fields and field is not None and field not in fields:
+        return NO_OPT_IN
+    return None
 
 
 def on_follow_up(turn: Turn) -> Decision:
@@ -120,27 +132,27 @@ def on_follow_up(turn: Turn) -> Decision:
     if version is None and row.kind == outreach.SURVEY_REMINDER and progress is not None:
         version = turn.ctx.catalog.get(progress.key, progress.version)  # a reminder row without the survey named
     send = _SENDERS.get(row.kind)
-    if send is None or not _wanted(turn, row, version) or version is None:
-        return _outcome(turn, row, FOLLOW_UP_SKIPPED)
-    decision = send(turn, row, version, dry_run=True)
-    if decision is None:
-        return _outcome(turn, row, FOLLOW_UP_SKIPPED)
+    reason = _unwanted(turn, row, version)
+    if send is None or version is None or reason is not None:
+        return _outcome(turn, row, FOLLOW_UP_SKIPPED, reason=reason or NOT_NEEDED)
+    decision = send(turn, row, version)  # pure: made even when it then waits, so a skip is known now
+    if isinstance(decision, str):
+        return _outcome(turn, row, FOLLOW_UP_SKIPPED, reason=decision)
     if turn.flow not in IDLE_FLOWS:
         return _outcome(turn, row, FOLLOW_UP_HELD)
-    sent = send(turn, row, version, dry_run=False)
-    return _outcome(turn, row, FOLLOW_UP_SENT, sent)
+    return _outcome(turn, row, FOLLOW_UP_SENT, decision)
 
 
 # --------------------------------------------------------------------------------------------------- follow-ups
 
 
-def _follow_up(turn: Turn, row: _Row, version: SurveyVersion, dry_run: bool) -> Decision | None:
+def _follow_up(turn: Turn, row: _Row, version: SurveyVersion) -> Decision | str:
     follow_up = version.survey.follow_up(row.text("followup_id"))
     response_id = row.text("response_id")
-    if follow_up is None or not response_id or _closed(turn, version.key, grace=True):
-        return None
-    if dry_run:
-        return Decision(state=turn.state)
+    if follow_up is None or not response_id:
+        return NOT_NEEDED
+    if _closed(turn, version.key, grace=True):
+        return CLOSED
     survey = version.survey
     if follow_up.intro is not None:
         intro = follow_up.intro.get(turn.lang)
@@ -292,11 +304,11 @@ def _invite_buttons(turn: Turn, row: _Row, version: SurveyVersion) -> list[Butto
     ]
 
 
-def _invitation(turn: Turn, row: _Row, version: SurveyVersion, dry_run: bool) -> Decision | None:
-    if _closed(turn, version.key, grace=False) or version.key in turn.data.completed:
-        return None
-    if dry_run:
-        return Decision(state=turn.state)
+def _invitation(turn: Turn, row: _Row, version: SurveyVersion) -> Decision | str:
+    if _closed(turn, version.key, grace=False):
+        return CLOSED
+    if version.key in turn.data.completed:
+        return NOT_NEEDED
     survey = version.survey
     values = {"title": survey.title.get(turn.lang), "questions": len(survey.questions), "minutes": _minutes(survey)}
     paused = turn.data.survey
@@ -345,19 +357,19 @@ def _line(turn: Turn, text: str, *effects: Effect) -> Decision:
 # --------------------------------------------------------------------------------------------------- reminder
 
 
-def _survey_reminder(turn: Turn, row: _Row, version: SurveyVersion, dry_run: bool) -> Decision | None:
+def _survey_reminder(turn: Turn, row: _Row, version: SurveyVersion) -> Decision | str:
     progress = turn.data.survey
     response_id = row.text("response_id")
     if progress is None or progress.key != version.key or (response_id and progress.response_id != response_id):
-        return None  # finished (or started afresh) meanwhile
-    if turn.flow is Flow.SURVEY or _closed(turn, version.key, grace=True):
-        return None  # answering it right now, or too late to finish
-    if dry_run:
-        return Decision(state=turn.state)
-    return survey_flow.reminder(turn)
+        return NOT_NEEDED  # finished (or started afresh) meanwhile
+    if turn.flow is Flow.SURVEY:
+        return NOT_NEEDED  # answering it right now
+    if _closed(turn, version.key, grace=True):
+        return CLOSED
+    return onboarding.menu(turn, lead=turn.t("survey.reminder", title=version.survey.title.get(turn.lang)))
 
 
-_SENDERS = {
+_SENDERS: Mapping[str, Callable[[Turn, _Row, SurveyVersion], Decision | str]] = {
     outreach.SURVEY_FOLLOWUP: _follow_up,
     outreach.INVITATION: _invitation,
     outreach.CAMPAIGN_REMINDER: _invitation,

@@ -174,8 +174,10 @@ class _View:
         return "\n".join(lines)
 
     def _future(self, value: object, data: Mapping[str, Any]) -> bool:
-        """Whether the pause is still on (when the export says when it was made; otherwise shown anyway)."""
-        made = data.get("exported_at")
+        """Whether the pause is still on when the export is made (the citizen's last message, /meinedaten itself);
+        shown when that is unknown."""
+        citizen = data.get("citizen") or {}
+        made = data.get("exported_at") or (citizen.get("last_seen_at") if isinstance(citizen, Mapping) else None)
         try:
             return made is None or datetime.fromisoformat(str(value)) > datetime.fromisoformat(str(made))
         except (TypeError, ValueError):

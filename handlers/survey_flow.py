@@ -379,12 +379,3 @@ def resume(turn: Turn) -> Decision:
         return show_list(turn, lead=turn.t("survey.nothing_to_resume"))
     active = _load(turn)
     return _vanished(turn) if active is None else _ask(turn, active, lead=turn.t("survey.resumed"))
-
-
-def reminder(turn: Turn) -> Decision | None:
-    """The "survey_reminder" follow-up: re-offer the unfinished survey, unless the citizen is busy elsewhere."""
-    active = _load(turn)
-    if active is None or not turn.consented or turn.flow not in _PAUSABLE_FROM:
-        return None
-    title = active.version.survey.title.get(turn.lang)
-    return onboarding.menu(turn, lead=turn.t("survey.reminder", title=title))

@@ -213,8 +213,17 @@ def test_a_follow_up_is_held_inside_a_running_survey(chat: Chat) -> None:
     assert chat.store.releases == 1
 
 
-@pytest.mark.parametrize("reason", ["no_opt_in", "paused", "closed", "no_consent", "unknown_follow_up"])
-def test_follow_ups_are_skipped_and_nothing_is_sent(chat: Chat, reason: str) -> None:
+@pytest.mark.parametrize(
+    ("reason", "stored_reason"),
+    [
+        ("no_opt_in", "no_opt_in"),
+        ("paused", "paused"),
+        ("closed", "closed"),
+        ("no_consent", "no_opt_in"),
+        ("unknown_follow_up", "not_needed"),
+    ],
+)
+def test_follow_ups_are_skipped_and_nothing_is_sent(chat: Chat, reason: str, stored_reason: str) -> None:
     response_id = finish_by_bus(chat)
     row = followup_row(response_id)
     if reason != "no_opt_in":
@@ -230,6 +239,7 @@ def test_follow_ups_are_skipped_and_nothing_is_sent(chat: Chat, reason: str) -> 
         row["followup_id"] = "gibt_es_nicht"
     chat.follow_up("survey_followup", 41, **row)
     assert outcome(chat) == FOLLOW_UP_SKIPPED and chat.last.messages == ()
+    assert chat.store.outcomes[-1] == FollowUpOutcome(41, FOLLOW_UP_SKIPPED, stored_reason)
 
 
 def test_a_follow_up_of_a_survey_closed_within_the_grace_period_is_still_asked(chat: Chat) -> None:
