@@ -104,3 +104,14 @@ def test_my_data_shows_opt_ins_with_proof_history_pause_and_planned_messages() -
 def test_my_data_without_opt_in_keys_still_renders() -> None:
     (message,) = render_export(stored(), "en", texts(), FIELDS, BERLIN)
     assert "Your permissions: none" in message.text
+
+
+def test_the_telegram_command_menu_offers_the_outreach_commands_and_only_known_ones() -> None:
+    from bot.channels.telegram import BOT_COMMANDS
+    from handlers.dialogue import COMMANDS
+
+    for language, commands in BOT_COMMANDS.items():
+        names = [name for name, _ in commands]
+        assert {"abo", "pause", "stop"} <= set(names), language
+        assert set(names) <= set(COMMANDS), language
+        assert all(len(description) <= 256 for _, description in commands)
