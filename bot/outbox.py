@@ -3,7 +3,10 @@
 One sending task per chat with queued messages; chats are independent, one chat strictly in order. A message is
 deleted (committed) before the chat's next one goes out, so a crash re-sends at most one message. Channels say
 how a failed send should go on: `RetryLater` (rate limit, network; the chat waits, later messages with it) or
-`PermanentFailure` (blocked bot, deleted chat; the message is given up and the chat moves on).
+`PermanentFailure` (blocked bot, deleted chat; the message is given up and the chat moves on). Any other
+exception of a send (a bug, a message the channel's library cannot encode) is retried like `RetryLater` and
+counts towards the same limit, so a message that can never be sent ends as a dead letter (status "failed",
+purged by the housekeeping after `DEAD_LETTER_RETENTION` in bot/runtime.py) instead of blocking its chat.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ log = logging.getLogger(__name__)
 
 MAX_SEND_ATTEMPTS = 8
 """A message that could not be sent this often (each time told to retry later) is given up."""
+UNEXPECTED_RETRY_DELAY = 15.0
+"""Seconds before a send that raised an unexpected exception is tried again."""
 
 InDb = Callable[..., Awaitable[Any]]
 
@@ -66,6 +71,7 @@ class OutboxSender:
         self._dirty: set[str] = set()
         self._timers: set[asyncio.TimerHandle] = set()
         self._sent = GroupCommit(self._mark_sent_async, parallel=parallel, max_batch=max_batch)
+        self.unexpected_retry_delay = UNEXPECTED_RETRY_DELAY
 
     def kick(self, key: str) -> None:
         """Make sure the chat's queued messages are being sent (no-op while stopped)."""
@@ -138,6 +144,10 @@ class OutboxSender:
             log.warning("event=send_failed outbox_id=%s reason=%s", item.id, exc.reason)
             await self._in_db(self._update, "mark_failed", item.id, exc.reason)
             return True
+        except Exception as exc:  # only the type is logged and stored: the exception text may quote the message
+            log.error("event=send_crashed outbox_id=%s attempt=%s error=%s", item.id, item.attempts + 1,
+                      type(exc).__name__)
+            return await self._retry_later(key, item, RetryLater(self.unexpected_retry_delay, type(exc).__name__))
         # Deleted (committed) before the chat's next message goes out: a crash re-sends at most this one.
         await self._sent.submit(item.id)
         self.stats.sent += 1

@@ -110,6 +110,9 @@ class _View:
         parts.append(self._responses(data.get("responses") or [], detail))
         parts.append(self._opt_ins(data))
         parts.append(self._follow_ups(data.get("follow_ups") or []))
+        undelivered = data.get("undelivered") or []
+        if undelivered:
+            parts.append(self.t("privacy.export_undelivered", count=len(undelivered)))
         parts += [self.t("privacy.export_technical"), self.t("privacy.export_outro")]
         return "\n\n".join(parts)
 

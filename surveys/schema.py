@@ -303,7 +303,9 @@ class Survey(BaseModel):
         taken = set(positions)
         for follow_up in self.follow_ups:
             # Its answer is stored in the same response, under its id: it must not collide with any other.
-            if follow_up.id in taken or follow_up.id == "end":
+            if follow_up.id == "end":
+                raise ValueError("follow-up id 'end' is reserved for jumps")
+            if follow_up.id in taken:
                 raise ValueError(f"follow-up id '{follow_up.id}' is already used by a question or follow-up")
             taken.add(follow_up.id)
             if follow_up.show_if is not None and follow_up.show_if.question not in positions:

@@ -10,11 +10,17 @@ from typing import Any
 import pytest
 
 from surveys.engine import (
+    AnswerError,
+    answer_label,
+    choice_options,
+    choice_value,
     due_follow_ups,
+    parse_text_answer,
+    skip_value,
 )
-from surveys.loader import Problem, SurveyError, content_hash, load_survey_text
+from surveys.loader import content_hash, load_survey, load_survey_text
 from surveys.schema import FollowUp, Question, QuestionType, Survey
-from tests.surveys.conftest import build_survey, options
+from tests.surveys.conftest import LIBRARY, build_survey, only_problem, options, problems_of
 
 PARKEN = textwrap.dedent(
     """\
@@ -46,18 +52,6 @@ PARKEN = textwrap.dedent(
 )
 """Line 15 is the follow-up's `- id:`, 16 `after_days`, 17 `show_if`, 19 the topic's `de:`, 23 `question`; 25 is the
 first line `with_question_lines` adds."""
-
-
-def problems_of(text: str) -> list[Problem]:
-    with pytest.raises(SurveyError) as caught:
-        load_survey_text(text, "parken.yaml")
-    return caught.value.problems
-
-
-def only_problem(text: str) -> Problem:
-    problems = problems_of(text)
-    assert len(problems) == 1, problems
-    return problems[0]
 
 
 def with_question_lines(*lines: str) -> str:
@@ -348,3 +342,54 @@ def test_due_follow_ups_come_in_file_order_and_ignore_follow_up_answers() -> Non
     )
     answers = {"modes": ["rad"], "comment": None, "erste": True}
     assert ids(due_follow_ups(survey, answers)) == ["erste", "zweite"]
+
+
+def test_follow_up_answer_is_parsed_like_a_question_answer() -> None:
+    survey = load_survey(LIBRARY / "mobilitaet-quartier.yaml")
+    follow_up = survey.follow_ups[0]
+    question = follow_up.question
+    assert parse_text_answer(question, "2") == "gleich"
+    assert parse_text_answer(question, "gleich geblieben") == "gleich"
+    assert parse_text_answer(question, "worse") == "schlechter"
+    assert choice_value(question, ["besser"]) == "besser"
+    assert [option_id for option_id, _ in choice_options(question, "en")] == [o.id for o in question.options]
+    assert answer_label(question, "besser", "en") == "Better"
+    with pytest.raises(AnswerError):
+        skip_value(question)
+
+
+def test_library_mobility_follow_up_asks_dissatisfied_riders_after_two_weeks() -> None:
+    survey = load_survey(LIBRARY / "mobilitaet-quartier.yaml")
+    [follow_up] = survey.follow_ups
+    assert follow_up.after_days == 14
+    assert follow_up.topic.de.startswith("ob ") and follow_up.topic.en and follow_up.topic.en.startswith("whether ")
+    assert follow_up.question.text.en and all(option.text.en for option in follow_up.question.options)
+    rider = {"bezirk": "barmen", "unterwegs": ["bus"], "oepnv_zufrieden": 1, "haltestelle_minuten": 5}
+    rider |= {"mehr_rad": False, "verbesserung": None}
+    assert due_follow_ups(survey, rider) == [follow_up]
+    assert due_follow_ups(survey, rider | {"oepnv_zufrieden": 4}) == []
+    walker = {k: v for k, v in rider.items() if k != "oepnv_zufrieden"} | {"unterwegs": ["fuss"]}
+    assert due_follow_ups(survey, walker) == []
+
+
+def test_documentation_follow_up_example_is_valid() -> None:
+    docs = (LIBRARY.parents[1] / "docs" / "surveys.md").read_text(encoding="utf-8")
+    start = docs.index("```yaml\nfollow_ups:") + len("```yaml\n")
+    mobility = (LIBRARY / "mobilitaet-quartier.yaml").read_text(encoding="utf-8")
+    survey = load_survey_text(
+        mobility[: mobility.index("\nfollow_ups:")] + "\n" + docs[start : docs.index("```", start)], "docs.yaml"
+    )
+    [follow_up] = survey.follow_ups
+    assert (follow_up.id, follow_up.after_days, len(follow_up.question.options)) == ("oepnv_seitdem", 14, 3)
+
+
+@pytest.mark.parametrize(("follow_up_id", "message"), [("q", "already used"), ("end", "reserved for jumps")])
+def test_schema_itself_refuses_a_follow_up_id_that_is_taken_or_reserved(follow_up_id: str, message: str) -> None:
+    """Definitions read back from the database are validated without the loader's checks."""
+    with pytest.raises(ValueError, match=message):
+        build_survey(
+            {"id": "q", "type": "yes_no", "text": "Frage?"},
+            follow_ups=[
+                {"id": follow_up_id, "after_days": 2, "topic": "ob", "question": {"type": "yes_no", "text": "?"}}
+            ],
+        )
