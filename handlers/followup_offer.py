@@ -73,7 +73,7 @@ def offer(
     data: DialogueData,
     effects: Sequence[Effect],
 ) -> Decision:
-    """The end of a survey: the summary, then the follow-up question (or the menu when none is due)."""
+    """The end of a survey: the summary with the menu, then the follow-up question when one is due."""
     due = due_follow_ups(version.survey, answers)
     if not due:
         return onboarding.menu(turn, *before, lead=summary, data=data, effects=effects)
@@ -85,8 +85,10 @@ def offer(
     token = _token(response_id)
     buttons = ((Button(f"{OFFER}:yes:{token}", turn.t("ask.yes")), Button(f"{OFFER}:no:{token}", turn.t("ask.no"))),)
     offered = FollowUpOffer(response_id, version.key, version.version, tuple(f.id for f in due))
-    message = Outbound(text=f"{summary}\n\n{question}", buttons=buttons)
-    return turn.reply(*before, message, flow=Flow.MENU, data=data.evolve(offer=offered), effects=effects)
+    # The menu as after every survey, then the question as the newest message (typed "1" answers it).
+    menu = onboarding.menu_message(turn, data, summary)
+    ask = Outbound(text=question, buttons=buttons)
+    return turn.reply(*before, menu, ask, flow=Flow.MENU, data=data.evolve(offer=offered), effects=effects)
 
 
 def on_offer(turn: Turn, rest: str) -> Decision | None:

@@ -88,6 +88,8 @@ def test_the_end_of_a_survey_asks_when_and_what_and_yes_schedules_it(chat: Chat)
     assert "Danke fürs Mitmachen!" in chat.text
     assert chat.text.endswith("Darf ich Sie in 3 Tagen noch einmal kurz fragen, ob der Bus inzwischen besser fährt?")
     assert chat.labels() == ["Ja, gern", "Nein, danke"]
+    assert chat.menu_labels()[0] == "Umfragen", "the menu as after every survey, the question below it"
+    assert "neue Umfrage startet" not in chat.text, "one question per turn"
     asked_at = chat.now
     chat.press_label("Ja, gern")
     assert [e for e in chat.last.effects if isinstance(e, SetOptIn)] == [SetOptIn("followups", True, (), "survey_end")]
