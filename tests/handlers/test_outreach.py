@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from handlers.events import PauseOutreach, SetOptIn, StopOutreach
 from handlers.outreach import parse_pause
@@ -293,3 +295,9 @@ def test_citizens_who_agreed_before_opt_ins_existed_are_asked_once_on_their_next
     assert opt_in_effects(chat) == [SetOptIn("surveys", True, (), "invite_prompt")]
     chat.command("menu")
     assert INVITE_QUESTION not in chat.text
+
+
+@given(st.text(max_size=40))
+def test_any_pause_argument_is_understood_or_refused_never_crashes(typed: str) -> None:
+    length = parse_pause(typed)
+    assert length is None or length in ("off", "1m") or (isinstance(length, int) and 1 <= length <= 365)
