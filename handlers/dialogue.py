@@ -4,6 +4,10 @@ Every event passes the same gates in this order — crisis phrases (always answe
 flood limit, group chats, consent — and then the tables below decide: `STEPS` (what each step shows and does
 with typed text and /abbrechen), `BUTTONS` (payload prefix → handler, and in which steps it is valid) and
 `COMMANDS` (German names and English aliases).
+
+Due follow_ups rows (FOLLOW_UP events) go to `handlers.followup_flow`. After every decision, a queued opt-in
+question is added when the citizen is idle at the menu with nothing else asked (`outreach.ask_if_due`), and rows
+held while the citizen was busy are released once they are idle again (`ReleaseHeld`, see `_settle`).
 """
 
 from __future__ import annotations
@@ -34,7 +38,6 @@ from handlers.events import (
     Outbound,
     ReleaseHeld,
 )
-from handlers.outreach import SURVEY_REMINDER as SURVEY_REMINDER
 from handlers.state import IDLE_FLOWS, DialogueData, Flow
 from handlers.turn import Turn, with_lead
 
