@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.storage.repositories import (
+    CampaignRepository,
     ChannelStateRepository,
     CitizenRepository,
     ContactRepository,
@@ -51,6 +52,7 @@ class UnitOfWork:
         self.follow_ups = FollowUpRepository(session)
         self.channel_state = ChannelStateRepository(session)
         self.feedback = FeedbackRepository(session)  # read-only, for analysts
+        self.campaigns = CampaignRepository(session)
 
 
 class Database:
