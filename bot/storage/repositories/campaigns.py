@@ -147,8 +147,9 @@ class CampaignRepository(Repository):
             }
             for citizen_id in citizen_ids
         ]
-        statement = self._insert(m.FollowUp).values(rows).on_conflict_do_nothing()
-        return self._rowcount(statement)
+        # RETURNING rather than rowcount: drivers need not report a rowcount for a multi-row INSERT
+        statement = self._insert(m.FollowUp).values(rows).on_conflict_do_nothing().returning(m.FollowUp.id)
+        return len(self.session.execute(statement).all())
 
     def add_test_invitation(self, campaign: Campaign, citizen_id: str, now: datetime) -> int:
         """An invitation to one staff member, due now: not part of the campaign's figures (campaign_id NULL), and
