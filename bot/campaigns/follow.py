@@ -56,9 +56,10 @@ def _plain(read: Callable[[], Progress]) -> Progress:
     while True:
         figures = read()
         line = _line(figures)
-        if line != last:
+        changed = line != last
+        if changed:
             last, last_change = line, time.monotonic()
-        if line != last or time.monotonic() - printed >= PLAIN_EVERY_S:
+        if changed or time.monotonic() - printed >= PLAIN_EVERY_S:
             print(line, flush=True)
             printed = time.monotonic()
         if finished(figures):

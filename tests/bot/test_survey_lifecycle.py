@@ -108,7 +108,8 @@ async def test_a_campaign_stays_pinned_to_the_version_it_was_launched_with(
     add_citizen(database, config, "1")
     campaign = start_campaign(database)
     path = folder / f"{SURVEY}.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("de: Mobilität in Ihrem Quartier", "de: Verkehr in Ihrem Quartier", 1), encoding="utf-8")
+    source = path.read_text(encoding="utf-8")
+    path.write_text(source.replace("de: Mobilität in Ihrem", "de: Verkehr in Ihrem", 1), encoding="utf-8")
     report = import_surveys(database, folder, FIELDS, NOW, deactivate_missing=True)
     assert report.imported and any(key == SURVEY and version == 2 for key, version, _ in report.imported)
     await tick(database, config, NOW)
