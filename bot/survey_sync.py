@@ -111,7 +111,7 @@ def load_catalog(db: Database) -> SurveyCatalog:
     """All stored survey versions; the active ones that staff did not close are offered to citizens."""
     with db.unit_of_work(read_only=True) as uow:
         stored = uow.surveys.versions()
-        closed = uow.surveys.closed()
     versions = [SurveyVersion(s.key, s.version, Survey.model_validate(s.definition)) for s in stored]
     active = [(s.key, s.version) for s in stored if s.active]
+    closed = {s.key: s.closed_at for s in stored if s.closed_at is not None}
     return SurveyCatalog(versions, active, closed=closed)

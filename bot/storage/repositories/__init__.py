@@ -2,7 +2,12 @@
 
 from bot.storage.repositories.activity import FollowUpRepository, IdeaRepository
 from bot.storage.repositories.campaigns import CampaignRepository
-from bot.storage.repositories.citizens import CitizenRepository, ContactRepository, ConversationRepository
+from bot.storage.repositories.citizens import (
+    CitizenRepository,
+    ContactRepository,
+    ConversationRepository,
+    OptInRepository,
+)
 from bot.storage.repositories.feedback import FeedbackRepository
 from bot.storage.repositories.messaging import ChannelStateRepository, InboxRepository, OutboxRepository
 from bot.storage.repositories.surveys import ResponseRepository, SurveyRepository
@@ -17,6 +22,7 @@ __all__ = [
     "FollowUpRepository",
     "IdeaRepository",
     "InboxRepository",
+    "OptInRepository",
     "OutboxRepository",
     "ResponseRepository",
     "SurveyRepository",
