@@ -21,10 +21,9 @@ from sqlalchemy import and_, select
 from bot.identity import pseudonym
 from bot.storage import models as m
 from bot.storage.db import UnitOfWork
+from bot.storage.items import OPT_IN_SURVEYS, RESPONSE_COMPLETED
 from bot.storage.repositories.campaigns import Campaign
 from surveys.catalog import SurveyCatalog
-
-SURVEYS_TOPIC = "surveys"
 
 
 @dataclass(frozen=True)
@@ -75,12 +74,12 @@ def audience(
     channels, languages = campaign.filter("channels"), campaign.filter("languages")
     fields = set(campaign_fields(campaign, catalog))
     query = (
-        select(m.Citizen.id, m.Citizen.language, m.Contact.channel, m.Contact.channel_user_id, m.OptIn.fields)
+        select(m.Citizen.id, m.Citizen.language, m.Contact.channel, m.OptIn.fields)
         .join(
             m.OptIn,
             and_(
                 m.OptIn.citizen_id == m.Citizen.id,
-                m.OptIn.topic == SURVEYS_TOPIC,
+                m.OptIn.topic == OPT_IN_SURVEYS,
                 m.OptIn.withdrawn_at.is_(None),
             ),
         )
@@ -114,7 +113,7 @@ def _completed(uow: UnitOfWork, survey_key: str) -> set[str]:
     query = (
         select(m.Response.citizen_id)
         .join(m.Survey, m.Survey.id == m.Response.survey_id)
-        .where(m.Survey.key == survey_key, m.Response.status == "completed")
+        .where(m.Survey.key == survey_key, m.Response.status == RESPONSE_COMPLETED)
     )
     return set(uow.session.execute(query).scalars())
 

@@ -14,9 +14,19 @@ from datetime import datetime, timedelta
 
 from bot.campaigns.audience import Member
 from bot.config import Config
+from bot.storage.items import OPT_IN_SURVEYS
 from bot.storage.repositories.campaigns import INVITATION, Campaign
 from handlers.dialogue import handle
-from handlers.events import CitizenState, Context, FieldInfo, Inbound, InboundKind, Outbound, Texts
+from handlers.events import (
+    CitizenState,
+    Context,
+    FieldInfo,
+    Inbound,
+    InboundKind,
+    Outbound,
+    OutreachSettings,
+    Texts,
+)
 from surveys.catalog import SurveyCatalog
 
 PREVIEW_CHAT = "0"
@@ -69,9 +79,25 @@ def invitation_messages(
         consent_at=now,
         training_consent=False,
         flow="menu",
+        opt_ins={OPT_IN_SURVEYS: ()},
     )
-    ctx = Context(
-        catalog=catalog, texts=texts, fields=fields, now=now, new_id="preview", consent_version=config.consent_version
+    quiet = config.quiet_hours
+    ctx = Context(  # as Runtime._context builds it for every event
+        catalog=catalog,
+        texts=texts,
+        fields=fields,
+        now=now,
+        new_id="preview",
+        consent_version=config.consent_version,
+        outreach=OutreachSettings(
+            timezone=config.timezone,
+            quiet_start=None if quiet is None else quiet.start,
+            quiet_end=None if quiet is None else quiet.end,
+            daily_cap=config.daily_cap,
+            close_grace=config.survey_close_grace,
+        ),
+        controller=config.controller,
+        complaints=config.complaints,
     )
     return handle(inbound, state, ctx).messages
 

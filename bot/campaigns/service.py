@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from bot.campaigns import CHANNELS, LANGUAGES
 from bot.storage.db import UnitOfWork
+from bot.storage.items import OUTCOME_CANCELLED, OUTCOME_CLOSED
 from bot.storage.repositories.campaigns import (
     CANCELLED,
     CLOSED,
@@ -171,7 +172,7 @@ def cancel_campaign(uow: UnitOfWork, campaign_id: int, now: datetime) -> tuple[C
 def finish(uow: UnitOfWork, campaign: Campaign, status: str, now: datetime) -> tuple[Campaign, int]:
     """End a campaign with `status` (closed or cancelled) and cancel its rows that have not reached the core."""
     ended = _transition(uow, campaign, campaign.status, status=status, closed_at=now)
-    cancelled = uow.campaigns.cancel_rows(campaign.id, "closed" if status == CLOSED else "cancelled", now)
+    cancelled = uow.campaigns.cancel_rows(campaign.id, OUTCOME_CLOSED if status == CLOSED else OUTCOME_CANCELLED, now)
     return ended, cancelled
 
 

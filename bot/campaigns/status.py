@@ -19,9 +19,17 @@ from sqlalchemy import func, select
 
 from bot.storage import models as m
 from bot.storage.db import UnitOfWork
+from bot.storage.items import (
+    FOLLOW_UP_CANCELLED,
+    FOLLOW_UP_DONE,
+    FOLLOW_UP_OPEN,
+    OUTCOME_SENT,
+    OUTCOME_UNREACHABLE,
+    RESPONSE_COMPLETED,
+)
 from bot.storage.repositories.campaigns import INVITATION, REMINDER, Campaign
 
-WAITING = ("pending", "running", "held", "queued")
+WAITING = FOLLOW_UP_OPEN
 SMALL = 20
 """Below this many invitations percentages would mislead: only counts are shown."""
 
@@ -76,18 +84,18 @@ def progress(uow: UnitOfWork, campaign: Campaign, staff_citizens: Collection[str
         reminders=sum(reminders.values()),
         reminders_sent=reminders["delivered"],
         started=len({row.citizen_id for row in counted}),
-        completed=len({row.citizen_id for row in counted if row.status == "completed"}),
+        completed=len({row.citizen_id for row in counted if row.status == RESPONSE_COMPLETED}),
     )
 
 
 def _bucket(status: str, outcome: str | None) -> str:
     if status in WAITING:
         return "waiting"
-    if status == "done" and outcome in (None, "sent"):
+    if status == FOLLOW_UP_DONE and outcome in (None, OUTCOME_SENT):
         return "delivered"
-    if outcome == "unreachable":
+    if outcome == OUTCOME_UNREACHABLE:
         return "unreachable"
-    if status == "cancelled":
+    if status == FOLLOW_UP_CANCELLED:
         return "cancelled"
     return "skipped"
 

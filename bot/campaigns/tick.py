@@ -21,6 +21,7 @@ from typing import Any
 from bot.campaigns.audience import audience
 from bot.campaigns.service import finish
 from bot.storage.db import Database
+from bot.storage.items import OUTCOME_CANCELLED, OUTCOME_CLOSED
 from bot.storage.repositories.campaigns import (
     CANCELLED,
     CLOSED,
@@ -139,13 +140,13 @@ def _write_batch(
     with db.unit_of_work() as uow:
         current = uow.campaigns.get(campaign.id)
         if current is None or current.status != campaign.status:  # cancelled or closed meanwhile: stop writing
-            uow.campaigns.cancel_rows(campaign.id, "cancelled" if current is None else _outcome(current), now)
+            uow.campaigns.cancel_rows(campaign.id, OUTCOME_CANCELLED if current is None else _outcome(current), now)
             return None
         return uow.campaigns.add_rows(current, kind, citizen_ids, due_at, now)
 
 
 def _outcome(campaign: Campaign) -> str:
-    return "closed" if campaign.status == CLOSED else "cancelled"
+    return OUTCOME_CLOSED if campaign.status == CLOSED else OUTCOME_CANCELLED
 
 
 def _mark_running(db: Database, campaign: Campaign, now: datetime) -> bool:
@@ -153,7 +154,7 @@ def _mark_running(db: Database, campaign: Campaign, now: datetime) -> bool:
         if uow.campaigns.update(campaign.id, SCHEDULED, status=RUNNING, launched_at=now):
             return True
         current = uow.campaigns.get(campaign.id)
-        uow.campaigns.cancel_rows(campaign.id, "cancelled" if current is None else _outcome(current), now)
+        uow.campaigns.cancel_rows(campaign.id, OUTCOME_CANCELLED if current is None else _outcome(current), now)
         return False
 
 

@@ -15,6 +15,14 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from bot.storage import models as m
+from bot.storage.items import (
+    FOLLOW_UP_CANCELLED,
+    FOLLOW_UP_DONE,
+    FOLLOW_UP_HELD,
+    FOLLOW_UP_PENDING,
+    OUTCOME_SENT,
+    RESPONSE_COMPLETED,
+)
 from bot.storage.repositories._base import Repository, columns_for, plain_json, table_of, to_item, to_items
 
 DRAFT = "draft"
@@ -28,7 +36,7 @@ INVITATION = "invitation"
 REMINDER = "campaign_reminder"
 """The follow_ups kinds a campaign writes (handlers/outreach.py names the same strings)."""
 
-ROW_PENDING = ("pending", "held")
+ROW_PENDING = (FOLLOW_UP_PENDING, FOLLOW_UP_HELD)
 """follow_ups statuses of rows that have not reached the core yet: a closed or cancelled campaign cancels them."""
 
 _FOLLOW_UPS = table_of(m.FollowUp)
@@ -138,7 +146,7 @@ class CampaignRepository(Repository):
                 "due_at": due_at,
                 "kind": kind,
                 "payload": payload,
-                "status": "pending",
+                "status": FOLLOW_UP_PENDING,
                 "attempts": 0,
                 "created_at": now,
                 "campaign_id": campaign.id,
@@ -160,7 +168,7 @@ class CampaignRepository(Repository):
             "due_at": now,
             "kind": INVITATION,
             "payload": {**campaign.invitation_payload(), "test": True},
-            "status": "pending",
+            "status": FOLLOW_UP_PENDING,
             "attempts": 0,
             "created_at": now,
             "campaign_id": None,
@@ -174,7 +182,7 @@ class CampaignRepository(Repository):
         statement = (
             update(m.FollowUp)
             .where(m.FollowUp.campaign_id == campaign_id, m.FollowUp.status.in_(ROW_PENDING))
-            .values(status="cancelled", outcome=outcome, updated_at=now)
+            .values(status=FOLLOW_UP_CANCELLED, outcome=outcome, updated_at=now)
         )
         return self._rowcount(statement)
 
@@ -183,8 +191,8 @@ class CampaignRepository(Repository):
         sent = select(m.FollowUp.citizen_id).where(
             m.FollowUp.campaign_id == campaign_id,
             m.FollowUp.kind == INVITATION,
-            m.FollowUp.status == "done",
-            (m.FollowUp.outcome.is_(None)) | (m.FollowUp.outcome == "sent"),
+            m.FollowUp.status == FOLLOW_UP_DONE,
+            m.FollowUp.outcome.is_(None) | (m.FollowUp.outcome == OUTCOME_SENT),
         )
         started = select(m.Response.citizen_id).where(m.Response.campaign_id == campaign_id)
         candidates = set(self.session.execute(sent).scalars()) | set(self.session.execute(started).scalars())
@@ -195,7 +203,7 @@ class CampaignRepository(Repository):
             self.session.execute(
                 select(m.Response.citizen_id)
                 .join(m.Survey, m.Survey.id == m.Response.survey_id)
-                .where(m.Survey.key == campaign.survey_key, m.Response.status == "completed")
+                .where(m.Survey.key == campaign.survey_key, m.Response.status == RESPONSE_COMPLETED)
             ).scalars()
         )
         return sorted(candidates - completed)
