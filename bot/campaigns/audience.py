@@ -3,7 +3,7 @@
 A citizen belongs to a campaign's audience when all of these hold:
 - a current `surveys` opt-in (`opt_ins.topic = 'surveys'`, not withdrawn). An opt-in for all fields (`[]`) matches
   every campaign; an opt-in for chosen fields matches a campaign only if one of them is among the campaign's
-  fields: the campaign's `--field` list when staff gave one, else the survey file's `field:` (a campaign with
+  fields: the survey file's `field:`, or for a survey without one the campaign's `--field` list (a campaign with
   neither reaches only citizens who opted in to all surveys);
 - consent to the privacy notice in force (`citizens.consent_version` = `STADTDIALOG_CONSENT_VERSION`);
 - a reachable contact (`contacts.unreachable_at IS NULL`) on one of the campaign's channels, and the campaign's
@@ -36,13 +36,15 @@ class Member:
 
 
 def campaign_fields(campaign: Campaign, catalog: SurveyCatalog) -> list[str]:
-    """The strategy fields a campaign is about: its `--field` filter, else the survey file's `field:`."""
-    chosen = campaign.filter("fields")
-    if chosen:
-        return chosen
+    """The strategy fields a campaign is about: the survey file's `field:`, else the campaign's `--field` list.
+
+    The dialogue core applies the same rule when an invitation is due (a citizen who chose other fields is
+    skipped), so an audience never holds anyone the core would then refuse."""
     version = _survey_version(campaign, catalog)
-    field = None if version is None else catalog.get(campaign.survey_key, version)
-    return [field.survey.field] if field is not None and field.survey.field else []
+    stored = None if version is None else catalog.get(campaign.survey_key, version)
+    if stored is not None and stored.survey.field:
+        return [stored.survey.field]
+    return campaign.filter("fields")
 
 
 def _survey_version(campaign: Campaign, catalog: SurveyCatalog) -> int | None:

@@ -45,7 +45,7 @@ def add_campaign_command(sub: argparse._SubParsersAction[argparse.ArgumentParser
     create.add_argument("--language", action="append", default=[], choices=LANGUAGES,
                         help="only citizens using this language (repeatable)")
     create.add_argument("--field", action="append", default=[],
-                        help="strategy field(s) the campaign is about (default: the survey file's field)")
+                        help="strategy field(s) of a survey whose file names none (for opted-in field subscribers)")
     create.add_argument("--start", help='"YYYY-MM-DD HH:MM" in the city time zone (default: now)')
     create.add_argument("--end", help='"YYYY-MM-DD HH:MM" in the city time zone (default: 14 days after the start)')
     create.add_argument("--remind-after-days", type=int, help="one reminder N days after the start")
@@ -240,7 +240,7 @@ def _test(config: Config, database: Database, args: argparse.Namespace) -> int:
 
     catalog = load_catalog(database)
     with database.unit_of_work() as uow:
-        row = service.send_test(uow, args.id, args.to, config.staff, catalog, _now())
+        row = service.send_test(uow, args.id, args.to, config.staff, config.consent_version, catalog, _now())
     print(f"test invitation for campaign {args.id} written (follow-up {row}); the running bot sends it to {args.to} "
           "within seconds")
     return EXIT_OK

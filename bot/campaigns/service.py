@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from bot.campaigns import CHANNELS, LANGUAGES
 from bot.storage.db import UnitOfWork
-from bot.storage.items import OUTCOME_CANCELLED, OUTCOME_CLOSED
+from bot.storage.items import OPT_IN_SURVEYS, OUTCOME_CANCELLED, OUTCOME_CLOSED
 from bot.storage.repositories.campaigns import (
     CANCELLED,
     CLOSED,
@@ -88,6 +88,13 @@ def create_campaign(
     for field in spec.fields:
         if field not in field_keys:
             raise CampaignError(f"unknown strategy field {field!r}; fields: {', '.join(field_keys)}")
+    survey = catalog.get(spec.survey_key, version)
+    declared = None if survey is None else survey.survey.field
+    if declared and any(field != declared for field in spec.fields):
+        raise CampaignError(
+            f"survey {spec.survey_key!r} is about the strategy field {declared!r} (its file says so); --field is only "
+            "for surveys without a field"
+        )
     starts_at = spec.starts_at or now
     ends_at = spec.ends_at or starts_at + DEFAULT_DURATION
     if ends_at <= starts_at:
@@ -99,7 +106,6 @@ def create_campaign(
         raise CampaignError("--remind-after-days must be at least 1")
     if days is not None and starts_at + timedelta(days=days) >= ends_at:
         raise CampaignError(f"a reminder {days} days after the start would come after the end; choose fewer days")
-    survey = catalog.get(spec.survey_key, version)
     title = survey.survey.title.de if survey is not None else spec.survey_key
     name = (spec.name or title).strip()[:NAME_MAX] or spec.survey_key
     audience = {
@@ -177,7 +183,13 @@ def finish(uow: UnitOfWork, campaign: Campaign, status: str, now: datetime) -> t
 
 
 def send_test(
-    uow: UnitOfWork, campaign_id: int, target: str, staff: Mapping[str, str], catalog: SurveyCatalog, now: datetime
+    uow: UnitOfWork,
+    campaign_id: int,
+    target: str,
+    staff: Mapping[str, str],
+    consent_version: str,
+    catalog: SurveyCatalog,
+    now: datetime,
 ) -> int:
     """One invitation to a staff member (`CHANNEL:USER` from STADTDIALOG_STAFF), due now; returns the row id."""
     campaign = _get(uow, campaign_id)
@@ -191,6 +203,13 @@ def send_test(
     citizen_id = uow.contacts.citizen_for(channel, user)
     if citizen_id is None:
         raise CampaignError(f"{target} never wrote to the bot; write to it once (e.g. /start), then try again")
+    state = uow.citizens.load_state(citizen_id)
+    if state is None or state.consent_version != consent_version or OPT_IN_SURVEYS not in state.opt_ins:
+        # the bot sends an invitation only to someone who asked for invitations, staff included
+        raise CampaignError(
+            f"{target} has not switched on survey invitations (or not agreed to the current privacy notice): "
+            "write /abo to the bot and switch them on, then try again"
+        )
     if campaign.survey_version is None:  # a draft: the version it would be pinned to
         campaign = replace(campaign, survey_version=offered_version(uow, catalog, campaign.survey_key))
     return uow.campaigns.add_test_invitation(campaign, citizen_id, now)

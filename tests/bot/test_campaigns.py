@@ -39,9 +39,19 @@ def config(tmp_path: Path, database_url: str) -> Config:
     return campaign_config(tmp_path, database_url)
 
 
+GENERAL = "stadtteilfest"
+"""A survey whose file names no strategy field: campaigns for it may name fields with --field."""
+
+
 @pytest.fixture
-def db(database: Database, config: Config) -> Database:
+def db(database: Database, config: Config, tmp_path: Path) -> Database:
     import_surveys(database, config.survey_dir, set(FIELDS), NOW)
+    general = tmp_path / "allgemein"
+    general.mkdir()
+    source = (config.survey_dir / "klimaanpassung.yaml").read_text(encoding="utf-8")
+    source = source.replace("id: klimaanpassung", f"id: {GENERAL}").replace("field: umwelt\n", "")
+    (general / f"{GENERAL}.yaml").write_text(source, encoding="utf-8")
+    assert import_surveys(database, general, set(FIELDS), NOW).imported == [(GENERAL, 1, True)]
     return database
 
 
@@ -89,7 +99,8 @@ async def test_campaign_goes_from_draft_to_scheduled_to_running_to_closed(db: Da
     ("spec", "message"),
     [
         ({"survey_key": "gibt-es-nicht"}, "unknown survey 'gibt-es-nicht'"),
-        ({"fields": ["raumfahrt"]}, "unknown strategy field 'raumfahrt'"),
+        ({"survey_key": GENERAL, "fields": ["raumfahrt"]}, "unknown strategy field 'raumfahrt'"),
+        ({"fields": ["umwelt"]}, "is about the strategy field 'mobilitaet'"),
         ({"channels": ["fax"]}, "unknown channel 'fax'"),
         ({"languages": ["fr"]}, "unknown language 'fr'"),
         ({"ends_at": NOW - timedelta(days=1)}, "the end must be after the start"),
@@ -153,8 +164,11 @@ def test_audience_filters_channel_language_and_field(db: Database, config: Confi
     matrix = add_citizen(db, config, "@bo:example.org", channel="matrix")
     assert members(db, config, create(db, channels=["matrix"])) == {matrix}
     assert members(db, config, create(db, languages=["en"])) == {english}
-    # --field replaces the survey file's field: climate subscribers, plus everyone subscribed to all surveys
-    assert members(db, config, create(db, fields=["umwelt"])) == {all_fields, climate, matrix}
+    # the survey file's field decides: mobility subscribers, plus everyone subscribed to all surveys
+    assert members(db, config, create(db)) == {all_fields, english, matrix}
+    # a survey without a field reaches the subscribers of the --field values, plus everyone subscribed to all
+    assert members(db, config, create(db, survey_key=GENERAL, fields=["umwelt"])) == {all_fields, climate, matrix}
+    assert members(db, config, create(db, survey_key=GENERAL)) == {all_fields, matrix}
 
 
 def test_citizens_who_completed_the_survey_are_not_invited_again(db: Database, config: Config) -> None:
@@ -288,13 +302,22 @@ def test_progress_counts_each_outcome_and_leaves_out_staff(db: Database, config:
 
 def test_a_test_invitation_goes_only_to_staff_who_wrote_to_the_bot(db: Database, config: Config) -> None:
     campaign = create(db)
-    with db.unit_of_work() as uow, pytest.raises(CampaignError, match="never wrote to the bot"):
-        service.send_test(uow, campaign.id, f"telegram:{STAFF_USER}", config.staff, load_catalog(db), NOW)
-    with db.unit_of_work() as uow, pytest.raises(CampaignError, match="not in STADTDIALOG_STAFF"):
-        service.send_test(uow, campaign.id, "telegram:1", config.staff, load_catalog(db), NOW)
-    staff = add_citizen(db, config, STAFF_USER, opted_in=False)
+
+    def send(target: str) -> int:
+        with db.unit_of_work() as uow:
+            return service.send_test(uow, campaign.id, target, config.staff, config.consent_version,
+                                     load_catalog(db), NOW)
+
+    with pytest.raises(CampaignError, match="never wrote to the bot"):
+        send(f"telegram:{STAFF_USER}")
+    with pytest.raises(CampaignError, match="not in STADTDIALOG_STAFF"):
+        send("telegram:1")
+    add_citizen(db, config, STAFF_USER, opted_in=False)
+    with pytest.raises(CampaignError, match="write /abo to the bot"):  # the core would skip it
+        send(f"telegram:{STAFF_USER}")
+    staff = add_citizen(db, config, STAFF_USER, opted_in=True)
+    row_id = send(f"telegram:{STAFF_USER}")
     with db.unit_of_work() as uow:
-        row_id = service.send_test(uow, campaign.id, f"telegram:{STAFF_USER}", config.staff, load_catalog(db), NOW)
         row = uow.session.get(m.FollowUp, row_id)
         assert row is not None
         assert (row.citizen_id, row.kind, row.campaign_id, row.unsolicited, row.status) == (
