@@ -43,7 +43,7 @@ def test_staff_create_dry_run_launch_show_and_close_a_campaign(tmp_path: Path) -
     dry = stadtdialog(tmp_path, "campaign", "launch", "1", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "DRY RUN" in dry.stdout and "audience: 0 citizens" in dry.stdout
-    assert "=== first message (de) ===" in dry.stdout
+    assert "=== first message (de) ===" in dry.stdout and "Keine Einladungen mehr" in dry.stdout
     assert "draft" in stadtdialog(tmp_path, "campaign", "show", "1").stdout  # the dry run changed nothing
     launched = stadtdialog(tmp_path, "campaign", "launch", "1", "--no-follow")
     assert launched.returncode == 0, launched.stderr
