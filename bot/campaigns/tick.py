@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.campaigns.audience import audience
 from bot.campaigns.service import finish
-from bot.storage.db import Database
+from bot.storage.db import Database, UnitOfWork
 from bot.storage.items import OUTCOME_CANCELLED, OUTCOME_CLOSED
 from bot.storage.repositories.campaigns import (
     CANCELLED,
@@ -139,22 +139,25 @@ def _write_batch(
 ) -> int | None:
     with db.unit_of_work() as uow:
         current = uow.campaigns.get(campaign.id)
-        if current is None or current.status != campaign.status:  # cancelled or closed meanwhile: stop writing
-            uow.campaigns.cancel_rows(campaign.id, OUTCOME_CANCELLED if current is None else _outcome(current), now)
+        if current is None or current.status != campaign.status:  # ended, or another worker finished: stop
+            _cancel_if_ended(uow, current, campaign.id, now)
             return None
         return uow.campaigns.add_rows(current, kind, citizen_ids, due_at, now)
 
 
-def _outcome(campaign: Campaign) -> str:
-    return OUTCOME_CLOSED if campaign.status == CLOSED else OUTCOME_CANCELLED
+def _cancel_if_ended(uow: UnitOfWork, current: Campaign | None, campaign_id: int, now: datetime) -> None:
+    """Rows written after staff closed or cancelled the campaign are cancelled too (another worker that started
+    the campaign first leaves them alone)."""
+    if current is None or current.status in (CLOSED, CANCELLED):
+        outcome = OUTCOME_CLOSED if current is not None and current.status == CLOSED else OUTCOME_CANCELLED
+        uow.campaigns.cancel_rows(campaign_id, outcome, now)
 
 
 def _mark_running(db: Database, campaign: Campaign, now: datetime) -> bool:
     with db.unit_of_work() as uow:
         if uow.campaigns.update(campaign.id, SCHEDULED, status=RUNNING, launched_at=now):
             return True
-        current = uow.campaigns.get(campaign.id)
-        uow.campaigns.cancel_rows(campaign.id, OUTCOME_CANCELLED if current is None else _outcome(current), now)
+        _cancel_if_ended(uow, uow.campaigns.get(campaign.id), campaign.id, now)
         return False
 
 

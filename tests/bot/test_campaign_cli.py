@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -118,3 +120,44 @@ def test_launch_progress_without_a_terminal_prints_plain_lines_until_done(
     out = capsys.readouterr().out
     assert "status=running invited=3 delivered=1 waiting=2" in out
     assert "2 of 3 invitations delivered (1 unreachable" in out
+
+
+def test_launch_progress_on_a_terminal_draws_a_bar_until_done(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    states = iter([_figures("scheduled", 0, 0, 0), _figures("running", 4, 3, 1), _figures("running", 4, 0, 4)])
+    monkeypatch.setattr(follow, "POLL_S", 0.0)
+    assert follow.follow_launch(lambda: next(states), tty=True) == 0
+    out = capsys.readouterr().out
+    assert "4/4" in out and "4 of 4 invitations delivered" in out
+
+
+def test_ctrl_c_stops_following_but_not_the_campaign(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted() -> Progress:
+        raise KeyboardInterrupt
+
+    reads = iter([_figures("running", 5, 5, 0)])
+    monkeypatch.setattr(follow, "POLL_S", 0.0)
+    assert follow.follow_launch(lambda: next(reads, None) or interrupted(), tty=False) == 0
+    assert "Campaign 1 keeps running in the bot" in capsys.readouterr().out
+
+
+def test_show_follow_refreshes_until_ctrl_c(tmp_path: Path) -> None:
+    stadtdialog(tmp_path, "survey", "import")
+    stadtdialog(tmp_path, "campaign", "create", "--survey", SURVEY)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STADTDIALOG_")}
+    env["STADTDIALOG_DATA_DIR"] = str(tmp_path / "data")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "campaign", "show", "1", "--follow"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        time.sleep(5)  # the first view at once, a refresh every 2 s
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert out.count("campaign 1: ") >= 2 and "Traceback" not in err

@@ -324,3 +324,24 @@ def test_a_test_invitation_goes_only_to_staff_who_wrote_to_the_bot(db: Database,
             staff, "invitation", None, False, "pending"
         )
         assert row.payload["campaign_id"] == campaign.id and row.payload["survey_version"] == 1
+
+
+async def test_two_workers_starting_the_same_campaign_invite_each_citizen_once(db: Database, config: Config) -> None:
+    for n in range(5):
+        add_citizen(db, config, str(n))
+    campaign = launch(db, create(db).id)
+    other_worker_started = False
+
+    async def another_worker_finishes_first(function: Any, *args: Any) -> Any:
+        nonlocal other_worker_started
+        if function.__name__ == "_write_batch" and not other_worker_started:
+            other_worker_started = True
+            await tick(db, config, NOW)  # a second worker runs the whole launch in between
+        return function(*args)
+
+    report = await campaign_tick(another_worker_finishes_first, db, load_catalog(db), settings(config), NOW, batch=2)
+    assert report.started == {}  # this worker noticed and stopped
+    assert len(rows(db, campaign.id)) == 5
+    assert {(status, outcome) for _, status, outcome in rows(db, campaign.id)} == {("pending", None)}
+    with db.unit_of_work() as uow:
+        assert uow.campaigns.get(campaign.id).status == "running"
