@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -161,3 +162,18 @@ def test_show_follow_refreshes_until_ctrl_c(tmp_path: Path) -> None:
         process.kill()
     assert process.returncode == 0, err
     assert out.count("campaign 1: ") >= 2 and "Traceback" not in err
+
+
+def test_import_of_the_survey_folder_deactivates_a_vanished_file_but_another_folder_does_not(tmp_path: Path) -> None:
+    folder = tmp_path / "umfragen"
+    shutil.copytree(ROOT / "surveys" / "library", folder)
+    (tmp_path / ".env").write_text(f"STADTDIALOG_SURVEY_DIR={folder}\n", encoding="utf-8")
+    assert stadtdialog(tmp_path, "survey", "import").returncode == 0
+    (folder / "klimaanpassung.yaml").unlink()
+    other = tmp_path / "andere"
+    other.mkdir()
+    assert "no longer offered" not in stadtdialog(tmp_path, "survey", "import", str(other)).stdout
+    assert "klimaanpassung v1 active" in stadtdialog(tmp_path, "survey", "list").stdout
+    imported = stadtdialog(tmp_path, "survey", "import")
+    assert "klimaanpassung: file gone from" in imported.stdout and "no longer offered" in imported.stdout
+    assert "klimaanpassung v1 inactive" in stadtdialog(tmp_path, "survey", "list").stdout
