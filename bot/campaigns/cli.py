@@ -139,15 +139,19 @@ def _who() -> str | None:
 
 
 def _list(config: Config, database: Database, args: argparse.Namespace) -> int:
+    from bot.campaigns.status import invitation_counts
+
     with database.unit_of_work(read_only=True) as uow:
         campaigns = uow.campaigns.all()
+        counts = invitation_counts(uow)
     if not campaigns:
         print("no campaigns yet: stadtdialog campaign create --survey KEY")
         return EXIT_OK
-    print(f"{'id':>4}  {'status':<10} {'survey':<24} {'start':<16} {'end':<16} name")
+    print(f"{'id':>4}  {'status':<10} {'survey':<24} {'start':<16} {'end':<16} {'invited':>8} {'delivered':>9}  name")
     for c in campaigns:
+        invited, delivered = counts.get(c.id, (0, 0))
         print(f"{c.id:>4}  {c.status:<10} {c.survey_key:<24} {_local(config, c.starts_at):<16} "
-              f"{_local(config, c.ends_at):<16} {c.name}")
+              f"{_local(config, c.ends_at):<16} {invited:>8} {delivered:>9}  {c.name}")
     return EXIT_OK
 
 

@@ -88,6 +88,20 @@ def progress(uow: UnitOfWork, campaign: Campaign, staff_citizens: Collection[str
     )
 
 
+def invitation_counts(uow: UnitOfWork) -> dict[int, tuple[int, int]]:
+    """Campaign id → (invited, delivered), for every campaign with invitations (one query, for `campaign list`)."""
+    rows = uow.session.execute(
+        select(m.FollowUp.campaign_id, m.FollowUp.status, m.FollowUp.outcome, func.count())
+        .where(m.FollowUp.campaign_id.is_not(None), m.FollowUp.kind == INVITATION)
+        .group_by(m.FollowUp.campaign_id, m.FollowUp.status, m.FollowUp.outcome)
+    ).all()
+    counts: dict[int, tuple[int, int]] = {}
+    for campaign_id, status, outcome, count in rows:
+        invited, delivered = counts.get(campaign_id, (0, 0))
+        counts[campaign_id] = (invited + count, delivered + (count if _bucket(status, outcome) == "delivered" else 0))
+    return counts
+
+
 def _bucket(status: str, outcome: str | None) -> str:
     if status in WAITING:
         return "waiting"

@@ -13,7 +13,7 @@ from bot.app import field_infos
 from bot.campaigns import service
 from bot.campaigns.audience import audience
 from bot.campaigns.service import CampaignError, CampaignSpec
-from bot.campaigns.status import progress, share
+from bot.campaigns.status import invitation_counts, progress, share
 from bot.campaigns.tick import campaign_tick
 from bot.config import Config
 from bot.storage import models as m
@@ -345,3 +345,12 @@ async def test_two_workers_starting_the_same_campaign_invite_each_citizen_once(d
     assert {(status, outcome) for _, status, outcome in rows(db, campaign.id)} == {("pending", None)}
     with db.unit_of_work() as uow:
         assert uow.campaigns.get(campaign.id).status == "running"
+
+
+async def test_campaign_list_counts_invited_and_delivered_per_campaign(db: Database, config: Config) -> None:
+    first, _ = add_citizen(db, config, "1"), add_citizen(db, config, "2")
+    campaign = launch(db, create(db).id)
+    await tick(db, config, NOW)
+    set_rows(db, campaign.id, first, status="done", outcome="sent")
+    with db.unit_of_work() as uow:
+        assert invitation_counts(uow) == {campaign.id: (2, 1)}
