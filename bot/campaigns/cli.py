@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.campaigns import CHANNELS, LANGUAGES
@@ -88,6 +88,16 @@ def _local(config: Config, moment: datetime | None) -> str:
     return "—" if moment is None else moment.astimezone(config.timezone).strftime("%Y-%m-%d %H:%M")
 
 
+def _duration(span: timedelta) -> str:
+    """`2 days`, `6 hours`, `90 minutes` — how staff say it."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"
+
+
 def _survey(config: Config, database: Database, args: argparse.Namespace) -> int:
     from bot.campaigns import service
 
@@ -98,7 +108,7 @@ def _survey(config: Config, database: Database, args: argparse.Namespace) -> int
             return EXIT_OK
         ended = service.close_survey(uow, args.key, _now())
     print(f"survey {args.key} closed: no longer offered; citizens in the middle may finish within "
-          f"{config.survey_close_grace}")
+          f"{_duration(config.survey_close_grace)}")
     for campaign, cancelled in ended:
         print(f"  campaign {campaign.id} ({campaign.name}) is now {campaign.status}; {cancelled} invitations or "
               "reminders cancelled")

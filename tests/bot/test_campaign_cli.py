@@ -79,7 +79,7 @@ def test_create_errors_are_clear_and_exit_1(tmp_path: Path) -> None:
 def test_survey_close_and_reopen(tmp_path: Path) -> None:
     stadtdialog(tmp_path, "survey", "import")
     closed = stadtdialog(tmp_path, "survey", "close", SURVEY)
-    assert closed.returncode == 0 and "no longer offered" in closed.stdout
+    assert closed.returncode == 0 and "no longer offered" in closed.stdout and "within 2 days" in closed.stdout
     assert f"{SURVEY} v1 active closed" in stadtdialog(tmp_path, "survey", "list").stdout
     refused = stadtdialog(tmp_path, "campaign", "create", "--survey", SURVEY)
     assert refused.returncode == 1 and "reopen it first" in refused.stderr
