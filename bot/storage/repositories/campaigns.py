@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.storage import models as m
 from bot.storage.items import (
@@ -155,9 +156,11 @@ class CampaignRepository(Repository):
             }
             for citizen_id in citizen_ids
         ]
-        # RETURNING rather than rowcount: drivers need not report a rowcount for a multi-row INSERT
-        statement = self._insert(m.FollowUp).values(rows).on_conflict_do_nothing().returning(m.FollowUp.id)
-        return len(self.session.execute(statement).all())
+        # one executemany (SQLAlchemy batches it into multi-row INSERTs); RETURNING rather than rowcount, which
+        # drivers need not report for it: only the rows actually inserted come back
+        dialect_insert = postgresql.insert if self.is_postgres else sqlite.insert
+        statement = dialect_insert(_FOLLOW_UPS).on_conflict_do_nothing().returning(_FOLLOW_UPS.c.id)
+        return len(self.session.execute(statement, rows).all())
 
     def add_test_invitation(self, campaign: Campaign, citizen_id: str, now: datetime) -> int:
         """An invitation to one staff member, due now: not part of the campaign's figures (campaign_id NULL), and
