@@ -36,8 +36,9 @@ def import_surveys(
 
     Invalid files are reported and skipped — they never stop the bot, and a survey whose file became invalid
     keeps its last valid version active. With `deactivate_missing` (the configured survey folder) a survey whose
-    file is gone is no longer offered — unless a scheduled or running campaign uses it. Any change bumps the
-    catalog generation, so a running bot reloads its catalog within seconds.
+    file is gone is no longer offered — unless a scheduled or running campaign uses it — and one whose file is
+    back is offered again. Any change of what is offered bumps the catalog generation, so a running bot reloads
+    its catalog within seconds.
     """
     if not directory.is_dir():
         log.warning("event=survey_dir_missing path=%s", directory)
@@ -46,6 +47,7 @@ def import_surveys(
     imported: list[tuple[str, int, bool]] = []
     loaded_keys = {survey.id for _, survey in loaded}
     with db.unit_of_work() as uow:
+        offered_before = uow.surveys.offered()
         for path, survey in loaded:
             if survey.field is not None and survey.field not in field_keys:
                 problems.append(Problem(path.name, None, "field", f"unknown strategy field '{survey.field}'"))
@@ -59,8 +61,10 @@ def import_surveys(
                 now,
             )
             imported.append((survey.id, version, created))
+            if deactivate_missing and not any(key == survey.id for key, _ in uow.surveys.offered()):
+                uow.surveys.activate(survey.id, version)  # its file is back in the folder: offered again
         deactivated, kept = ([], []) if not deactivate_missing else _deactivate_missing(uow, directory, loaded_keys)
-        if deactivated or any(created for _, _, created in imported):
+        if uow.surveys.offered() != offered_before:
             bump_catalog_generation(uow, now)
     for key in deactivated:
         log.warning("event=survey_deactivated key=%s reason=file_missing", key)

@@ -20,7 +20,7 @@ from bot.config import Config
 from bot.scheduler import CATALOG_INTERVAL_S, build_scheduler
 from bot.storage import models as m
 from bot.storage.db import Database
-from bot.survey_sync import import_surveys, load_catalog
+from bot.survey_sync import catalog_generation, import_surveys, load_catalog
 from tests.bot.campaign_helpers import LIBRARY, NOW, SURVEY, add_citizen, campaign_config, tick
 from tests.bot.conftest import RuntimeFactory
 
@@ -138,3 +138,24 @@ async def test_the_running_bot_notices_a_survey_closed_by_the_cli_within_seconds
     finally:
         scheduler.shutdown(wait=False)
     assert await runtime.refresh_catalog() is False  # nothing changed since
+
+
+def test_a_survey_whose_file_comes_back_is_offered_again(database: Database, folder: Path) -> None:
+    import_surveys(database, folder, FIELDS, NOW)
+    kept = (folder / "klimaanpassung.yaml").read_text(encoding="utf-8")
+    (folder / "klimaanpassung.yaml").unlink()
+    import_surveys(database, folder, FIELDS, NOW, deactivate_missing=True)
+    assert "klimaanpassung" not in {v.key for v in load_catalog(database).active()}
+    (folder / "klimaanpassung.yaml").write_text(kept, encoding="utf-8")
+    import_surveys(database, folder, FIELDS, NOW, deactivate_missing=True)
+    assert "klimaanpassung" in {v.key for v in load_catalog(database).active()}
+
+
+def test_only_a_change_of_what_is_offered_moves_the_catalog_generation(database: Database, folder: Path) -> None:
+    import_surveys(database, folder, FIELDS, NOW)
+    first = catalog_generation(database)
+    import_surveys(database, folder, FIELDS, NOW, deactivate_missing=True)
+    assert catalog_generation(database) == first  # nothing changed: running bots keep their catalog
+    (folder / "klimaanpassung.yaml").unlink()
+    import_surveys(database, folder, FIELDS, NOW, deactivate_missing=True)
+    assert catalog_generation(database) != first

@@ -93,6 +93,17 @@ class SurveyRepository(Repository):
         if newest is not None:
             self._activate_only(key, newest)
 
+    def offered(self) -> set[tuple[str, int]]:
+        """The active (key, version) pairs."""
+        rows = self.session.execute(select(m.Survey.key, m.Survey.version).where(m.Survey.active.is_(True))).all()
+        return {(row.key, row.version) for row in rows}
+
+    def activate(self, key: str, version: int) -> None:
+        """Make `version` the only active version of survey `key`."""
+        survey_id = self.id_for(key, version)
+        if survey_id is not None:
+            self._activate_only(key, survey_id)
+
     def set_closed(self, key: str, closed_at: datetime | None) -> int:
         """Close survey `key` (every version) at `closed_at`, or reopen it with None; returns the rows changed."""
         return self._rowcount(update(m.Survey).where(m.Survey.key == key).values(closed_at=closed_at))
