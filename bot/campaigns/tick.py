@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.campaigns.audience import audience
+from bot.campaigns.audience import audience, staff_ids
 from bot.campaigns.service import finish
 from bot.storage.db import Database, UnitOfWork
 from bot.storage.items import OUTCOME_CANCELLED, OUTCOME_CLOSED
@@ -86,7 +86,7 @@ async def campaign_tick(
                          written)
                 report.started[campaign.id] = written
         elif campaign.status == RUNNING and _reminder_due(campaign, now):
-            candidates = await run(_reminder_candidates, db, campaign.id)
+            candidates = await run(_reminder_candidates, db, campaign.id, settings)
             written = await _write(run, db, campaign, REMINDER, candidates, now, now, batch)
             if written is not None:
                 await run(_mark_reminded, db, campaign, now)
@@ -166,9 +166,10 @@ def _reminder_due(campaign: Campaign, now: datetime) -> bool:
     return days is not None and campaign.reminded_at is None and campaign.starts_at + timedelta(days=days) <= now
 
 
-def _reminder_candidates(db: Database, campaign_id: int) -> list[str]:
+def _reminder_candidates(db: Database, campaign_id: int, settings: AudienceSettings) -> list[str]:
+    _, staff = staff_ids(settings.staff, settings.secret)
     with db.unit_of_work(read_only=True) as uow:
-        return uow.campaigns.reminder_candidates(campaign_id)
+        return uow.campaigns.reminder_candidates(campaign_id, staff)
 
 
 def _mark_reminded(db: Database, campaign: Campaign, now: datetime) -> None:

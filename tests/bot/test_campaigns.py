@@ -245,6 +245,7 @@ async def test_reminder_goes_once_to_invited_or_started_citizens_who_did_not_com
     completed = add_citizen(db, config, "3")
     not_sent = add_citizen(db, config, "4")
     unreachable = add_citizen(db, config, "5")
+    staff = add_citizen(db, config, STAFF_USER)  # took the survey through a test invitation
     campaign = launch(db, create(db, remind_after_days=3).id)
     await tick(db, config, NOW)
     for citizen in (sent, started, completed):
@@ -254,6 +255,7 @@ async def test_reminder_goes_once_to_invited_or_started_citizens_who_did_not_com
         uow.responses.start("r2", started, SURVEY, 1, NOW)
         uow.responses.start("r3", completed, SURVEY, 1, NOW)
         uow.responses.complete("r3", NOW)
+        uow.responses.start("r4", staff, SURVEY, 1, NOW)
         uow.session.execute(m.Response.__table__.update().values(campaign_id=campaign.id))
     assert (await tick(db, config, NOW + timedelta(days=2, hours=23))).reminded == {}
     report = await tick(db, config, NOW + timedelta(days=3))

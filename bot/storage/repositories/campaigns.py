@@ -7,7 +7,7 @@ without inviting anyone twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -189,8 +189,9 @@ class CampaignRepository(Repository):
         )
         return self._rowcount(statement)
 
-    def reminder_candidates(self, campaign_id: int) -> list[str]:
-        """Citizens to remind: invited (the invitation was sent) or started via the campaign, and not completed."""
+    def reminder_candidates(self, campaign_id: int, exclude: Collection[str] = ()) -> list[str]:
+        """Citizens to remind: invited (the invitation was sent) or started via the campaign, and not completed;
+        never those in `exclude` (staff, whose test invitation may have started a response of the campaign)."""
         sent = select(m.FollowUp.citizen_id).where(
             m.FollowUp.campaign_id == campaign_id,
             m.FollowUp.kind == INVITATION,
@@ -209,4 +210,4 @@ class CampaignRepository(Repository):
                 .where(m.Survey.key == campaign.survey_key, m.Response.status == RESPONSE_COMPLETED)
             ).scalars()
         )
-        return sorted(candidates - completed)
+        return sorted(candidates - completed - set(exclude))
