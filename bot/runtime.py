@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from bot.campaigns.tick import AudienceSettings, TickReport, campaign_tick
 from bot.channels.base import Channel, ChannelStartError, ChannelUnreachableError, clean_inbound
 from bot.classify import TextClassifier, classifiable_text
 from bot.config import Config
@@ -39,6 +40,7 @@ from bot.storage.items import (
     PRIORITY_INTERACTIVE,
     chat_key,
 )
+from bot.survey_sync import catalog_generation, load_catalog
 from handlers.dialogue import handle
 from handlers.events import (
     FOLLOW_UP_HELD,
@@ -157,6 +159,7 @@ class Runtime:
             inbox_retention=DONE_EVENT_RETENTION,
         )
         self._running = False
+        self._catalog_generation: str | None = ""  # "": never checked, so the first check reloads
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -589,6 +592,27 @@ class Runtime:
 
         if await self._in_db(mark):
             log.info("event=contact_unreachable channel=%s", channel)
+
+    # --- the survey catalog and campaigns (called by the scheduler) ---------------------------------------------
+
+    async def reload_catalog(self) -> None:
+        """Load the survey catalog from the database again (the CLI closed, reopened or imported surveys)."""
+        self.catalog = await self._in_db(load_catalog, self.db)
+        log.info("event=catalog_reloaded")
+
+    async def refresh_catalog(self) -> bool:
+        """Reload the catalog if the CLI bumped its generation since the last check; True if it did."""
+        generation = await self._in_db(catalog_generation, self.db)  # read before loading: no bump is missed
+        if generation == self._catalog_generation:
+            return False
+        await self.reload_catalog()
+        self._catalog_generation = generation
+        return True
+
+    async def campaign_tick(self) -> TickReport:
+        """Start, remind and close due campaigns (bot/campaigns/tick.py); each batch is its own transaction."""
+        settings = AudienceSettings(self.config.consent_version, self.config.staff, self.config.pseudonym_secret)
+        return await campaign_tick(self._in_db, self.db, self.catalog, settings, self.clock())
 
     # --- housekeeping (called by the scheduler) ----------------------------------------------------------------
 
