@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from handlers import followup_offer, onboarding, outreach
 from handlers.events import (
@@ -20,6 +21,7 @@ from handlers.events import (
     FieldScores,
     Outbound,
     SaveAnswer,
+    ScheduleFollowUp,
     StartResponse,
 )
 from handlers.questions import LABEL_LIMIT, explain, render_question
@@ -41,6 +43,8 @@ from surveys.engine import (
 from surveys.schema import AnswerValue, Question, QuestionType
 
 START = "s"
+REMINDER_AFTER = timedelta(days=3)
+"""When a started survey is still unfinished this long, citizens who allowed follow-ups are reminded once."""
 """Payload prefix of the survey list's buttons: `s:<survey key>`."""
 
 _DESCRIPTION_LIMIT = 300
@@ -156,16 +160,29 @@ def start_version(turn: Turn, version: SurveyVersion, campaign_id: int | None = 
         return onboarding.menu(turn, lead=turn.t("survey.already_done", title=version.survey.title.get(turn.lang)))
     survey = version.survey
     progress = SurveyProgress(response_id=turn.ctx.new_id, key=version.key, version=version.version, current="")
-    started = StartResponse(progress.response_id, version.key, version.version, campaign_id)
+    started: list[Effect] = [
+        StartResponse(progress.response_id, version.key, version.version, campaign_id),
+        *_reminder(turn, progress),
+    ]
     intro = [survey.title.get(turn.lang)]
     if survey.intro is not None:
         intro.append(survey.intro.get(turn.lang))
     intro.append(turn.t("survey.start"))
     first = first_question(survey)
     if first is None:  # every question hidden by its condition: nothing to ask
-        return _complete(turn, progress, version, {}, [Outbound("\n\n".join(intro))], [started])
+        return _complete(turn, progress, version, {}, [Outbound("\n\n".join(intro))], started)
     active = _Active(replace(progress, current=first.id), version, first)
-    return _ask(turn, active, Outbound(text="\n\n".join(intro)), effects=[started])
+    return _ask(turn, active, Outbound(text="\n\n".join(intro)), effects=started)
+
+
+def _reminder(turn: Turn, progress: SurveyProgress) -> list[Effect]:
+    """A reminder `REMINDER_AFTER` a survey was started, for citizens who allowed follow-ups: delivered only if the
+    response is still unfinished then (the core checks when it falls due), else ended unsent."""
+    if outreach.FOLLOWUPS not in turn.state.opt_ins:
+        return []
+    payload = {"survey_key": progress.key, "survey_version": progress.version, "response_id": progress.response_id}
+    due = turn.ctx.now + REMINDER_AFTER
+    return [ScheduleFollowUp(due, outreach.SURVEY_REMINDER, payload, response_id=progress.response_id)]
 
 
 # --------------------------------------------------------------------------------------------------- questions

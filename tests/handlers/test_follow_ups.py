@@ -117,7 +117,8 @@ def test_no_thanks_schedules_nothing(chat: Chat) -> None:
 def test_with_the_opt_in_on_it_is_scheduled_directly_and_said_in_one_line(chat: Chat) -> None:
     chat.opt_in("followups")
     finish_by_bus(chat)
-    assert len(chat.store.scheduled) == 1 and chat.store.opt_ins == []
+    kinds = [s.kind for s in chat.store.scheduled]
+    assert kinds == ["survey_reminder", "survey_followup"] and chat.store.opt_ins == []
     assert "Ich frage Sie in 3 Tagen noch einmal kurz, ob der Bus inzwischen besser fährt." in chat.text
     assert "Abbestellen mit /abo" in chat.text
 
@@ -358,3 +359,22 @@ def test_a_closed_survey_is_not_offered_but_can_be_finished_within_the_grace_per
     assert "ist beendet" in chat.text and "bleiben gespeichert" in chat.text
     assert chat.data["survey"] is None
     assert chat.only_response().answers == {"verkehr": "bus", "bus_note": 4}
+
+
+def test_a_started_survey_schedules_one_reminder_only_for_citizens_who_allowed_follow_ups(chat: Chat) -> None:
+    chat.command("umfragen")
+    chat.press(f"s:{KEY}")
+    assert chat.store.scheduled == [], "no opt-in: no reminder row at all"
+    chat.command("abbrechen")
+    chat.opt_in("followups")
+    chat.command("weiter")
+    assert chat.store.scheduled == [], "resuming is not a new start"
+    other = Chat(catalog_of(SURVEY))
+    other.agree()
+    other.opt_in("followups")
+    other.command("umfragen")
+    other.press(f"s:{KEY}")
+    [reminder] = other.store.scheduled
+    assert reminder.kind == "survey_reminder" and reminder.unsolicited
+    assert timedelta(days=3) - other.step <= reminder.due_at - other.now <= timedelta(days=3)
+    assert reminder.payload["response_id"] == reminder.response_id
