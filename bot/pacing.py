@@ -42,6 +42,9 @@ MATRIX_BURST = 10.0
 """Synapse's default `rc_message.burst_count`."""
 RESERVE_SHARE = 0.2
 """Share of a channel's bucket that bulk messages leave for interactive replies."""
+BULK_TRACK_TTL = 120.0
+"""Seconds a tracked bulk message counts as queued (a claimed row the core held or skipped sends nothing; its
+entry must not shrink the capacity for ever)."""
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[Any]]
@@ -97,7 +100,15 @@ class _ChannelState:
     waiting: tuple[deque[_Waiter], deque[_Waiter]] = field(default_factory=lambda: (deque(), deque()))
     dispatcher: asyncio.Task[None] | None = None
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    bulk_pending: set[object] = field(default_factory=set)  # bulk messages known and not yet sent or dropped
+    bulk_pending: dict[object, float] = field(default_factory=dict)  # bulk message key → when it was tracked
+
+
+def bulk_key(follow_up_id: int | None, outbox_id: int | None = None) -> tuple[str, int]:
+    """The key one bulk message is tracked under: its follow_ups row if it has one, else its outbox row."""
+    if follow_up_id is not None:
+        return ("follow_up", follow_up_id)
+    assert outbox_id is not None
+    return ("outbox", outbox_id)
 
 
 class SendPacer:
@@ -287,20 +298,31 @@ class SendPacer:
 
     # --- just-in-time fan-out -------------------------------------------------------------------------------------
 
-    def track_bulk(self, channel: str, message: object) -> None:
-        """A bulk message for `channel` is queued and unsent (idempotent: the same message counts once)."""
-        self._state(channel).bulk_pending.add(message)
+    def track_bulk(self, channel: str, key: object) -> None:
+        """A bulk message for `channel` is on its way and unsent (idempotent: the same key counts once).
 
-    def untrack_bulk(self, channel: str, message: object) -> None:
+        Keys: `bulk_key(follow_up_id, outbox_id)` — the follow-up claimer tracks `("follow_up", id)` as soon as it
+        claims a row, the outbox tracks the same key when it reads the row's message, and forgets it once the
+        message was sent or dropped. An entry not forgotten within `BULK_TRACK_TTL` stops counting."""
+        self._state(channel).bulk_pending.setdefault(key, self._clock())
+
+    def untrack_bulk(self, channel: str, key: object) -> None:
         """The bulk message was sent or dropped."""
         state = self._channels.get(channel)
         if state is not None:
-            state.bulk_pending.discard(message)
+            state.bulk_pending.pop(key, None)
 
     def bulk_queued(self, channel: str) -> int:
-        """Bulk messages for `channel` known to be queued and unsent."""
+        """Bulk messages for `channel` known to be on their way and unsent."""
         state = self._channels.get(channel)
-        return 0 if state is None else len(state.bulk_pending)
+        if state is None:
+            return 0
+        pending = state.bulk_pending
+        oldest = self._clock() - BULK_TRACK_TTL
+        if pending and next(iter(pending.values())) < oldest:  # insertion order = tracking order
+            for key in [key for key, tracked in pending.items() if tracked < oldest]:
+                del pending[key]
+        return len(pending)
 
     def bulk_capacity(self, channel: str, horizon_s: float) -> int:
         """How many more bulk messages `channel` can send within `horizon_s` seconds at its rate (what its bucket

@@ -37,10 +37,12 @@ from telegram.error import (
 )
 
 from bot.channels.base import (
+    RATE_LIMIT_CHAT,
     ChannelStartError,
     ChannelUnreachableError,
     EventSink,
     PermanentFailure,
+    RecipientUnreachableError,
     RetryLater,
     SentMessage,
 )
@@ -196,6 +198,7 @@ class TelegramChannel:
             webhook_url=config.telegram_webhook_url,
             webhook_secret=config.telegram_webhook_secret,
             webhook_listen=config.telegram_webhook_listen,
+            rate_limit=None,  # the outbox paces every send (bot/pacing.py, STADTDIALOG_TELEGRAM_RATE)
             crash_after_accept=env.get(CRASH_AFTER_ACCEPT_ENV, "") == "1",
         )
 
@@ -403,8 +406,16 @@ class TelegramChannel:
         try:
             ids = await self._deliver(chat_id, message, progress)
         except RetryAfter as exc:
-            raise RetryLater(_retry_after_seconds(exc), "rate_limited") from None
-        except (Forbidden, ChatMigrated, BadRequest) as exc:
+            # The Bot API's 429 does not say whether the chat or the whole bot hit the limit (its `parameters` carry
+            # only retry_after): it is reported for this chat, and the outbox widens it to the channel when several
+            # chats are refused at once (see bot/outbox.py, "rate-limit answers").
+            raise RetryLater(_retry_after_seconds(exc), "rate_limited", rate_limit=RATE_LIMIT_CHAT) from None
+        except Forbidden as exc:
+            self._progress.pop(progress_key, None)
+            if _unreachable(exc):
+                raise RecipientUnreachableError("unreachable") from None
+            raise PermanentFailure(_permanent_reason(exc)) from None
+        except (ChatMigrated, BadRequest) as exc:
             self._progress.pop(progress_key, None)
             raise PermanentFailure(_permanent_reason(exc)) from None
         except (TelegramError, OSError) as exc:  # timeouts, network errors, 5xx, a revoked token
@@ -479,6 +490,14 @@ def _retry_after_seconds(exc: RetryAfter) -> float:
         warnings.simplefilter("ignore")
         value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+_UNREACHABLE = ("bot was blocked by the user", "user is deactivated", "bot was kicked")
+
+
+def _unreachable(exc: Forbidden) -> bool:
+    """A 403 saying the citizen can no longer receive anything: blocked the bot, deleted the account, kicked it."""
+    return any(marker in exc.message.lower() for marker in _UNREACHABLE)
 
 
 def _permanent_reason(exc: TelegramError) -> str:

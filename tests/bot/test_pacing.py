@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.pacing import BULK, INTERACTIVE, Limits, SendPacer
+from bot.pacing import BULK, BULK_TRACK_TTL, INTERACTIVE, Limits, SendPacer, bulk_key
 
 
 class VirtualTime:
@@ -209,6 +209,14 @@ def test_bulk_capacity_is_what_the_rate_allows_minus_what_is_queued(vt: VirtualT
     assert pacer.bulk_capacity("telegram", 5.0) == 124
     pacer.pause_channel("telegram", 10.0)
     assert pacer.bulk_capacity("telegram", 5.0) == 0
+
+
+def test_a_tracked_bulk_message_stops_counting_after_a_while(vt: VirtualTime) -> None:
+    pacer = pacer_for(vt, telegram=Limits(30, 30))
+    pacer.track_bulk("telegram", bulk_key(7))  # claimed, but the core held it: nobody untracks it
+    assert pacer.bulk_queued("telegram") == 1
+    vt.now += BULK_TRACK_TTL + 1
+    assert pacer.bulk_queued("telegram") == 0
 
 
 def test_bulk_capacity_of_an_unlimited_channel_is_large_but_finite(vt: VirtualTime) -> None:

@@ -303,6 +303,31 @@ class OutboxRepository(Repository):
         if item_ids:
             self.session.execute(_OUTBOX_DELETE, {"item_ids": list(item_ids)})
 
+    def drop_chat(self, chat_key: str) -> list[tuple[int, int | None]]:
+        """Forget every pending message of one chat (its recipient can receive nothing any more); returns the
+        (outbox id, follow_up id) of each dropped message, so their follow_ups rows can be finished."""
+        rows = self.session.execute(
+            select(m.OutboxMessage.id, m.OutboxMessage.follow_up_id)
+            .where(m.OutboxMessage.chat_key == chat_key, m.OutboxMessage.status == OUTBOX_PENDING)
+            .order_by(m.OutboxMessage.id)
+        ).all()
+        if rows:
+            self.session.execute(_OUTBOX_DELETE, {"item_ids": [row.id for row in rows]})
+        return [(int(row.id), row.follow_up_id) for row in rows]
+
+    def bulk_pending_count(self, channel: str) -> int:
+        """Bulk (priority ≥ 1) messages of `channel` still to send."""
+        count = self.session.execute(
+            select(func.count())
+            .select_from(m.OutboxMessage)
+            .where(
+                m.OutboxMessage.channel == channel,
+                m.OutboxMessage.status == OUTBOX_PENDING,
+                m.OutboxMessage.priority >= 1,
+            )
+        ).scalar_one()
+        return int(count)
+
     def retry_later(self, item_id: int, error: str, not_before: datetime) -> None:
         """Sending failed temporarily (e.g. HTTP 429): try again at `not_before`."""
         self.session.execute(
