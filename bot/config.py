@@ -9,7 +9,7 @@ import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,6 +18,13 @@ log = logging.getLogger(__name__)
 PREFIX = "STADTDIALOG_"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 ROLES = ("staff", "analyst")
+DEFAULT_CONTROLLER = "Stadt Wuppertal"
+"""Shown in the privacy notice; a real deployment sets name, postal address and data-protection contact."""
+DEFAULT_COMPLAINTS = (
+    "Landesbeauftragte für Datenschutz und Informationsfreiheit NRW, Kavalleriestraße 2-4, 40213 Düsseldorf, "
+    "www.ldi.nrw.de"
+)
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 class ConfigError(Exception):
@@ -60,10 +67,18 @@ class Config:
     staff: Mapping[str, str] = field(default_factory=dict)
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Berlin"))
     quiet_hours: QuietHours | None = None
-    consent_version: str = "1"
+    consent_version: str = "2"
     log_level: str = "INFO"
     debug_personal_data: bool = False
     classifier_enabled: bool = True  # STADTDIALOG_CLASSIFIER=off: citizens always choose the field by hand
+    daily_cap: int = 1  # unsolicited messages per citizen and city day; 0: no cap
+    follow_up_grace: timedelta = timedelta(hours=6)  # rows missed while the bot was down are sent within this
+    survey_close_grace: timedelta = timedelta(days=2)  # citizens in the middle of a closed survey may finish
+    telegram_rate: float = 30.0  # messages per second overall; 0: unpaced
+    telegram_chat_rate: float = 1.0  # messages per second to one chat; 0: unpaced
+    matrix_rate: float = 0.2  # messages per second (Synapse rc_message); 0: the bot is exempted
+    controller: str = DEFAULT_CONTROLLER  # who is responsible for the data, shown in the privacy notice
+    complaints: str = DEFAULT_COMPLAINTS  # the supervisory authority, shown in the privacy notice
 
     @property
     def telegram_enabled(self) -> bool:
@@ -120,6 +135,30 @@ def parse_quiet_hours(text: str) -> QuietHours | None:
     if not sep:
         raise ConfigError(PREFIX + "QUIET_HOURS", f"expected HH:MM-HH:MM, got {text!r}")
     return QuietHours(_parse_time(PREFIX + "QUIET_HOURS", start), _parse_time(PREFIX + "QUIET_HOURS", end))
+
+
+def parse_duration(setting: str, text: str) -> timedelta:
+    """`90s`, `15m`, `6h`, `2d`, `2w` (or a plain number of seconds) → timedelta."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text.lower())
+    if not match:
+        raise ConfigError(setting, f"expected a duration like 90s, 15m, 6h, 2d or 2w, got {text!r}")
+    return timedelta(seconds=float(match[1]) * _DURATION_UNITS[match[2] or "s"])
+
+
+def _parse_rate(setting: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise ConfigError(setting, f"expected messages per second (0 = unpaced), got {text!r}")
+    return value
+
+
+def _parse_count(setting: str, text: str) -> int:
+    if not text.strip().isdigit():
+        raise ConfigError(setting, f"expected a whole number (0 = no limit), got {text!r}")
+    return int(text)
 
 
 def parse_staff(text: str) -> dict[str, str]:
@@ -210,8 +249,16 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
         staff=parse_staff(get("STAFF", "") or ""),
         timezone=tz,
         quiet_hours=parse_quiet_hours(get("QUIET_HOURS", "21:00-09:00") or ""),
-        consent_version=get("CONSENT_VERSION", "1") or "1",
+        consent_version=get("CONSENT_VERSION", "2") or "2",
         log_level=(get("LOG_LEVEL", "INFO") or "INFO").upper(),
         debug_personal_data=(get("DEBUG_PERSONAL_DATA", "") or "").lower() in ("1", "true", "yes"),
         classifier_enabled=classifier == "on",
+        daily_cap=_parse_count(PREFIX + "DAILY_CAP", get("DAILY_CAP", "1") or "1"),
+        follow_up_grace=parse_duration(PREFIX + "FOLLOW_UP_GRACE", get("FOLLOW_UP_GRACE", "6h") or "6h"),
+        survey_close_grace=parse_duration(PREFIX + "SURVEY_CLOSE_GRACE", get("SURVEY_CLOSE_GRACE", "2d") or "2d"),
+        telegram_rate=_parse_rate(PREFIX + "TELEGRAM_RATE", get("TELEGRAM_RATE", "30") or "30"),
+        telegram_chat_rate=_parse_rate(PREFIX + "TELEGRAM_CHAT_RATE", get("TELEGRAM_CHAT_RATE", "1") or "1"),
+        matrix_rate=_parse_rate(PREFIX + "MATRIX_RATE", get("MATRIX_RATE", "0.2") or "0.2"),
+        controller=get("CONTROLLER", DEFAULT_CONTROLLER) or DEFAULT_CONTROLLER,
+        complaints=get("COMPLAINTS", DEFAULT_COMPLAINTS) or DEFAULT_COMPLAINTS,
     )

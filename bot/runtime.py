@@ -31,9 +31,19 @@ from bot.identity import pseudonym
 from bot.outbox import OutboxSender, RuntimeStats
 from bot.pacing import SendPacer
 from bot.storage.db import Database, UnitOfWork
-from bot.storage.items import chat_key
+from bot.storage.items import FOLLOW_UP_SKIPPED as ROW_SKIPPED
+from bot.storage.items import (
+    OUTCOME_NO_CONTACT,
+    OUTCOME_NOT_NEEDED,
+    OUTCOME_STOPPED,
+    PRIORITY_BULK,
+    PRIORITY_INTERACTIVE,
+    chat_key,
+)
 from handlers.dialogue import handle
 from handlers.events import (
+    FOLLOW_UP_HELD,
+    FOLLOW_UP_SENT,
     CitizenState,
     CompleteResponse,
     Context,
@@ -41,13 +51,19 @@ from handlers.events import (
     DeleteCitizen,
     ExportData,
     FieldInfo,
+    FollowUpOutcome,
     Inbound,
     InboundKind,
     Outbound,
+    OutreachSettings,
+    PauseOutreach,
+    ReleaseHeld,
     SaveAnswer,
     SaveIdea,
     ScheduleFollowUp,
+    SetOptIn,
     StartResponse,
+    StopOutreach,
     Texts,
 )
 from handlers.my_data import render_export
@@ -73,6 +89,17 @@ R = TypeVar("R")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _follow_up_id(event: Inbound) -> int | None:
+    """The follow_ups row a FOLLOW_UP event brings (its id travels in the event's JSON `args`)."""
+    if event.kind is not InboundKind.FOLLOW_UP:
+        return None
+    try:
+        value = json.loads(event.args or "{}").get("follow_up_id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None
 
 
 @dataclass(frozen=True)
@@ -390,24 +417,24 @@ class Runtime:
         """Run the core for one event inside the caller's transaction; True if messages were queued."""
         now = self.clock()
         citizen = pseudonym(self.config.pseudonym_secret, event.channel, event.user_id)
-        state = uow.citizens.load_state(citizen) or CitizenState()
-        ctx = Context(
-            catalog=self.catalog,
-            texts=self.texts,
-            fields=self.fields,
-            now=now,
-            new_id=uuid.uuid4().hex,
-            consent_version=self.config.consent_version,
-        )
-        decision = handle(event, state, ctx)
+        stored = uow.citizens.load_state(citizen)
+        follow_up_id = _follow_up_id(event)
+        if event.kind is InboundKind.FOLLOW_UP and stored is None:
+            if follow_up_id is not None:  # the citizen deleted everything meanwhile: nothing to send or store
+                uow.follow_ups.finish(follow_up_id, ROW_SKIPPED, OUTCOME_NOT_NEEDED, now)
+            return False
+        state = stored or CitizenState()
+        decision = handle(event, state, self._context(now))
         uow.citizens.save_state(citizen, decision.state, now)
-        uow.contacts.upsert(citizen, event.channel, event.user_id, event.chat_id)
+        if event.kind is not InboundKind.FOLLOW_UP:  # a citizen who writes is reachable (again)
+            uow.contacts.upsert(citizen, event.channel, event.user_id, event.chat_id)
         messages = list(decision.messages)
         delete = False
+        outcome: FollowUpOutcome | None = None
         for effect in decision.effects:
             match effect:
-                case StartResponse(response_id, key, version):
-                    uow.responses.start(response_id, citizen, key, version, now)
+                case StartResponse(response_id, key, version, campaign_id):
+                    uow.responses.start(response_id, citizen, key, version, now, campaign_id=campaign_id)
                 case SaveAnswer(response_id, question_id, value, classification):
                     uow.responses.save_answer(response_id, question_id, value, now, classification)
                 case DeleteAnswer(response_id, question_id):
@@ -416,8 +443,25 @@ class Runtime:
                     uow.responses.complete(response_id, now)
                 case SaveIdea(idea_id, text, field, fields, classification):
                     uow.ideas.add(idea_id, citizen, text, field, now, fields=fields, classification=classification)
-                case ScheduleFollowUp(due_at, kind, payload):
-                    uow.follow_ups.add(citizen, due_at, kind, dict(payload))
+                case ScheduleFollowUp(due_at, kind, payload, response_id, campaign_id, unsolicited):
+                    uow.follow_ups.add(
+                        citizen, due_at, kind, dict(payload), now=now, response_id=response_id,
+                        campaign_id=campaign_id, unsolicited=unsolicited,
+                    )
+                case SetOptIn(topic, on, fields, source):
+                    uow.opt_ins.set(
+                        citizen, topic, on, fields=fields, source=source or "chat",
+                        notice_version=self.config.consent_version, now=now,
+                    )
+                case PauseOutreach(until):
+                    uow.citizens.set_paused(citizen, until)
+                case StopOutreach():
+                    uow.opt_ins.withdraw_all(citizen, now)
+                    uow.follow_ups.cancel_unsolicited(citizen, OUTCOME_STOPPED, now)
+                case FollowUpOutcome():
+                    outcome = effect
+                case ReleaseHeld():
+                    uow.follow_ups.release_held(citizen, now)
                 case ExportData():
                     export = uow.citizens.export(citizen)
                     language = decision.state.language
@@ -426,12 +470,68 @@ class Runtime:
                     )
                 case DeleteCitizen():
                     delete = True
-        for message in messages:
-            uow.outbox.enqueue(event.channel, event.chat_id, message.to_dict())
+        delivers = self._settle_follow_up(uow, citizen, follow_up_id, outcome, bool(messages), now)
+        for index, message in enumerate(messages):
+            last = index == len(messages) - 1
+            uow.outbox.enqueue(
+                event.channel,
+                event.chat_id,
+                message.to_dict(),
+                now=now,
+                priority=PRIORITY_BULK if delivers is not None else PRIORITY_INTERACTIVE,
+                follow_up_id=delivers if last else None,
+            )
         if delete:
             counts = uow.citizens.delete_everything(citizen)
             log.info("event=citizen_deleted rows=%s", sum(counts.values()))
         return bool(messages)
+
+    def _context(self, now: datetime) -> Context:
+        quiet = self.config.quiet_hours
+        return Context(
+            catalog=self.catalog,
+            texts=self.texts,
+            fields=self.fields,
+            now=now,
+            new_id=uuid.uuid4().hex,
+            consent_version=self.config.consent_version,
+            outreach=OutreachSettings(
+                timezone=self.config.timezone,
+                quiet_start=None if quiet is None else quiet.start,
+                quiet_end=None if quiet is None else quiet.end,
+                daily_cap=self.config.daily_cap,
+                close_grace=self.config.survey_close_grace,
+            ),
+            controller=self.config.controller,
+            complaints=self.config.complaints,
+        )
+
+    def _settle_follow_up(
+        self,
+        uow: UnitOfWork,
+        citizen: str,
+        follow_up_id: int | None,
+        outcome: FollowUpOutcome | None,
+        has_messages: bool,
+        now: datetime,
+    ) -> int | None:
+        """Record what became of the follow_ups row a FOLLOW_UP event brought; the row id if this decision's
+        messages deliver it (they are then queued as bulk and the row counts as sent once they were sent)."""
+        if follow_up_id is None:
+            return None
+        if outcome is None:  # a kind the core handles without saying: its messages are the delivery
+            outcome = FollowUpOutcome(follow_up_id, FOLLOW_UP_SENT if has_messages else "skipped")
+        if outcome.outcome == FOLLOW_UP_HELD:
+            uow.follow_ups.hold(follow_up_id, now)
+            return None
+        if outcome.outcome != FOLLOW_UP_SENT or not has_messages:
+            uow.follow_ups.finish(follow_up_id, ROW_SKIPPED, outcome.reason or OUTCOME_NOT_NEEDED, now)
+            return None
+        uow.follow_ups.mark_queued(follow_up_id, now)
+        row = uow.follow_ups.get(follow_up_id)
+        if row is not None and row.unsolicited:  # counts towards the daily cap
+            uow.citizens.count_outreach(citizen, now.astimezone(self.config.timezone).date().isoformat())
+        return follow_up_id
 
     # --- scheduled work (called by the scheduler) --------------------------------------------------------------
 
@@ -461,14 +561,15 @@ class Runtime:
                         event_id=f"follow_up:{due.id}",
                         received_at=now,
                         payload=due.kind,
-                        args=json.dumps(due.payload, ensure_ascii=False),
+                        args=json.dumps({**due.payload, "follow_up_id": due.id}, ensure_ascii=False),
                     )
                     key = chat_key(contact.channel, contact.chat_id)
                     if uow.inbox.add(
                         event.to_dict(), channel=event.channel, event_id=event.event_id, chat_key=key, received_at=now
                     ):
                         keys.append(key)
-                uow.follow_ups.mark_done(due.id)
+                else:
+                    uow.follow_ups.finish(due.id, ROW_SKIPPED, OUTCOME_NO_CONTACT, now)
         return keys
 
     # --- housekeeping (called by the scheduler) ----------------------------------------------------------------

@@ -61,4 +61,5 @@ def load_catalog(db: Database) -> SurveyCatalog:
         stored = uow.surveys.versions()
     versions = [SurveyVersion(s.key, s.version, Survey.model_validate(s.definition)) for s in stored]
     active = [(s.key, s.version) for s in stored if s.active]
-    return SurveyCatalog(versions, active)
+    closed = {s.key: s.closed_at for s in stored if s.closed_at is not None}
+    return SurveyCatalog(versions, active, closed)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, time, timedelta, tzinfo
 from enum import Enum
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from surveys.catalog import SurveyCatalog
 
@@ -185,11 +186,15 @@ class Outbound:
 
 @dataclass(frozen=True)
 class StartResponse:
-    """A citizen starts a survey version; `response_id` is the core-chosen id (from `Context.new_id`)."""
+    """A citizen starts a survey version; `response_id` is the core-chosen id (from `Context.new_id`).
+
+    `campaign_id`: the campaign whose invitation the citizen followed (None: found it themselves).
+    """
 
     response_id: str
     survey_key: str
     survey_version: int
+    campaign_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -238,11 +243,70 @@ class DeleteCitizen:
 
 @dataclass(frozen=True)
 class ScheduleFollowUp:
-    """Write a follow_ups row: at `due_at` the scheduler feeds an Inbound(kind=FOLLOW_UP, payload=kind) back."""
+    """Write a follow_ups row: at `due_at` the scheduler feeds an Inbound(kind=FOLLOW_UP, payload=kind) back.
+
+    The Inbound's `args` is JSON: `{"follow_up_id": <row id>, **payload}`. `unsolicited` rows need the matching
+    opt-in and respect quiet hours, the daily cap and /pause; `response_id`/`campaign_id` link the row to what it
+    is about (cancelled with it, shown to staff).
+    """
 
     due_at: datetime
     kind: str
     payload: Mapping[str, Any] = field(default_factory=dict)
+    response_id: str | None = None
+    campaign_id: int | None = None
+    unsolicited: bool = True
+
+
+OPT_IN_TOPICS = ("surveys", "followups", "idea_news")
+"""What a citizen may opt in to: invitations to new surveys, follow-up questions, news about their ideas."""
+
+
+@dataclass(frozen=True)
+class SetOptIn:
+    """Switch the citizen's opt-in to `topic` on (with `fields` for surveys; () = all fields) or off.
+
+    The runtime stores proof (time, notice version, `source`: where it was given) and keeps the history.
+    """
+
+    topic: str
+    on: bool
+    fields: tuple[str, ...] = ()
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class PauseOutreach:
+    """Hold every pending unsolicited message until `until` (None: resume now)."""
+
+    until: datetime | None
+
+
+@dataclass(frozen=True)
+class StopOutreach:
+    """Cancel every pending unsolicited message and withdraw all opt-ins (until the citizen opts in again)."""
+
+
+FOLLOW_UP_SENT = "sent"
+"""`FollowUpOutcome`: this decision's messages deliver the follow-up (counted as sent once actually sent)."""
+FOLLOW_UP_HELD = "held"
+"""`FollowUpOutcome`: the citizen is busy; the row waits until the flow ends (`ReleaseHeld`)."""
+FOLLOW_UP_SKIPPED = "skipped"
+"""`FollowUpOutcome`: nothing to send any more (no opt-in, survey closed, already answered …)."""
+
+
+@dataclass(frozen=True)
+class FollowUpOutcome:
+    """What became of the due follow_ups row `follow_up_id` that this FOLLOW_UP event brought."""
+
+    follow_up_id: int
+    outcome: str
+    reason: str = ""  # for `skipped`: why (stored as the row's outcome), e.g. "no_opt_in", "closed"
+
+
+@dataclass(frozen=True)
+class ReleaseHeld:
+    """The citizen is idle again: their held follow-ups become due now."""
 
 
 Effect = (
@@ -254,6 +318,11 @@ Effect = (
     | ExportData
     | DeleteCitizen
     | ScheduleFollowUp
+    | SetOptIn
+    | PauseOutreach
+    | StopOutreach
+    | FollowUpOutcome
+    | ReleaseHeld
 )
 
 
@@ -275,6 +344,8 @@ class CitizenState:
     training_consent: bool | None = None  # may confirmed idea texts (redacted) train the classifier? None: not asked
     flow: str = "new"
     data: Mapping[str, Any] = field(default_factory=dict)
+    opt_ins: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # current opt-ins: topic → fields (() = all)
+    paused_until: datetime | None = None  # /pause
 
     @property
     def consented(self) -> bool:
@@ -303,6 +374,17 @@ class FieldInfo:
 
 
 @dataclass(frozen=True)
+class OutreachSettings:
+    """The city's rules for unsolicited messages, as the core needs them (from the configuration)."""
+
+    timezone: tzinfo = field(default_factory=lambda: ZoneInfo("Europe/Berlin"))
+    quiet_start: time | None = time(21, 0)
+    quiet_end: time | None = time(9, 0)
+    daily_cap: int = 1
+    close_grace: timedelta = timedelta(days=2)
+
+
+@dataclass(frozen=True)
 class Context:
     """What the core may consult besides the state; built by the runtime for each event."""
 
@@ -313,6 +395,9 @@ class Context:
     new_id: str  # a fresh unique id the core may use for a response or an idea
     consent_version: str = "1"
     idea_max_length: int = 2000
+    outreach: OutreachSettings = field(default_factory=OutreachSettings)
+    controller: str = ""  # who is responsible for the data (name and contact), for the privacy notice
+    complaints: str = ""  # the supervisory authority citizens may complain to
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from surveys.schema import Survey
 
@@ -20,8 +21,16 @@ class SurveyVersion:
 class SurveyCatalog:
     """Active surveys (offered to citizens) plus older versions still being finished."""
 
-    def __init__(self, versions: Iterable[SurveyVersion], active: Iterable[tuple[str, int]] | None = None) -> None:
-        """`active` lists the (key, version) pairs offered; None offers the latest version of every survey."""
+    def __init__(
+        self,
+        versions: Iterable[SurveyVersion],
+        active: Iterable[tuple[str, int]] | None = None,
+        closed: Mapping[str, datetime] | None = None,
+    ) -> None:
+        """`active` lists the (key, version) pairs offered; None offers the latest version of every survey.
+        `closed` maps the keys of surveys staff closed to when they closed them: those are not offered, but every
+        version stays available to `get` (citizens finishing within the grace period, pinned campaigns)."""
+        self._closed = dict(closed or {})
         self._versions = {(v.key, v.version): v for v in versions}
         active_keys = list(active) if active is not None else []
         if active is None:
@@ -29,11 +38,15 @@ class SurveyCatalog:
             for key, version in self._versions:
                 latest[key] = max(version, latest.get(key, 0))
             active_keys = sorted(latest.items())
-        self._active = [self._versions[k] for k in active_keys if k in self._versions]
+        self._active = [self._versions[k] for k in active_keys if k in self._versions and k[0] not in self._closed]
 
     def active(self) -> Sequence[SurveyVersion]:
         """Surveys a citizen can start now, in display order."""
         return list(self._active)
+
+    def closed_at(self, key: str) -> datetime | None:
+        """When staff closed survey `key`; None while it is open."""
+        return self._closed.get(key)
 
     def get(self, key: str, version: int) -> SurveyVersion | None:
         """A specific version (also an inactive one a citizen is still finishing)."""

@@ -22,6 +22,7 @@ from bot.storage.repositories import (
     FollowUpRepository,
     IdeaRepository,
     InboxRepository,
+    OptInRepository,
     OutboxRepository,
     ResponseRepository,
     SurveyRepository,
@@ -49,6 +50,7 @@ class UnitOfWork:
         self.responses = ResponseRepository(session)
         self.ideas = IdeaRepository(session)
         self.follow_ups = FollowUpRepository(session)
+        self.opt_ins = OptInRepository(session)
         self.channel_state = ChannelStateRepository(session)
         self.feedback = FeedbackRepository(session)  # read-only, for analysts
 

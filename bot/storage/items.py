@@ -18,11 +18,34 @@ RESPONSE_COMPLETED = "completed"
 
 IDEA_NEW = "new"
 
-FOLLOW_UP_PENDING = "pending"
-FOLLOW_UP_RUNNING = "running"
+FOLLOW_UP_PENDING = "pending"  # waiting for due_at
+FOLLOW_UP_RUNNING = "running"  # claimed: its inbox event was written
+FOLLOW_UP_HELD = "held"  # the citizen was busy; back to pending (due now) when that flow ends
+FOLLOW_UP_QUEUED = "queued"  # the core queued its message; done/sent once the outbox delivered it
 FOLLOW_UP_DONE = "done"
+FOLLOW_UP_SKIPPED = "skipped"  # ended unsent; `outcome` says why
 FOLLOW_UP_FAILED = "failed"
 FOLLOW_UP_CANCELLED = "cancelled"
+FOLLOW_UP_OPEN = (FOLLOW_UP_PENDING, FOLLOW_UP_RUNNING, FOLLOW_UP_HELD, FOLLOW_UP_QUEUED)
+"""Statuses of rows that may still lead to a message."""
+
+OUTCOME_SENT = "sent"
+OUTCOME_MISSED = "missed"  # due while the bot was down, past the grace period
+OUTCOME_NO_OPT_IN = "no_opt_in"
+OUTCOME_UNREACHABLE = "unreachable"
+OUTCOME_NO_CONTACT = "no_contact"
+OUTCOME_STOPPED = "stopped"  # the citizen said /stop
+OUTCOME_CLOSED = "closed"  # the campaign or survey closed
+OUTCOME_CANCELLED = "cancelled"  # staff cancelled it
+OUTCOME_NOT_NEEDED = "not_needed"  # the core found nothing to send (e.g. already answered)
+
+OPT_IN_SURVEYS = "surveys"
+OPT_IN_FOLLOWUPS = "followups"
+OPT_IN_IDEA_NEWS = "idea_news"
+OPT_IN_TOPICS = (OPT_IN_SURVEYS, OPT_IN_FOLLOWUPS, OPT_IN_IDEA_NEWS)
+
+PRIORITY_INTERACTIVE = 0
+PRIORITY_BULK = 1
 
 
 @dataclass(frozen=True)
@@ -54,6 +77,8 @@ class OutboxItem:
     not_before: datetime | None  # None: send as soon as possible
     last_error: str | None
     created_at: datetime
+    priority: int = PRIORITY_INTERACTIVE
+    follow_up_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +89,7 @@ class Contact:
     channel: str
     channel_user_id: str
     chat_id: str
+    unreachable_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +103,7 @@ class StoredSurvey:
     definition: dict[str, Any]
     active: bool
     content_hash: str
+    closed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +116,27 @@ class FollowUpItem:
     kind: str
     payload: dict[str, Any]
     attempts: int
+    status: str = FOLLOW_UP_PENDING
+    response_id: str | None = None
+    campaign_id: int | None = None
+    unsolicited: bool = True
+    outcome: str | None = None
+    sent_at: datetime | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OptInItem:
+    """One opt-in with its proof; `withdrawn_at` None means it is current."""
+
+    id: int
+    citizen_id: str
+    topic: str
+    fields: list[str]
+    source: str
+    notice_version: str
+    granted_at: datetime
+    withdrawn_at: datetime | None
 
 
 class UnknownSurveyError(LookupError):

@@ -55,6 +55,9 @@ class Citizen(Base):
     training_consent: Mapped[bool | None] = mapped_column(Boolean)  # None: never asked
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime] = mapped_column(index=True)
+    paused_until: Mapped[datetime | None]  # /pause: unsolicited messages wait until then
+    outreach_day: Mapped[str | None] = mapped_column(String(10))  # city-local date of the last unsolicited message
+    outreach_count: Mapped[int] = mapped_column(Integer, default=0)  # unsolicited messages on `outreach_day`
 
 
 class Contact(Base):
@@ -68,6 +71,7 @@ class Contact(Base):
     channel: Mapped[str] = mapped_column(String(CHANNEL_LENGTH))
     channel_user_id: Mapped[str] = mapped_column(String(CHANNEL_ID_LENGTH))
     chat_id: Mapped[str] = mapped_column(String(CHANNEL_ID_LENGTH))
+    unreachable_at: Mapped[datetime | None]  # blocked the bot / left the room; cleared when they write again
 
 
 class Conversation(Base):
@@ -129,6 +133,8 @@ class OutboxMessage(Base):
     not_before: Mapped[datetime | None]  # NULL: as soon as possible (whatever the sending worker's clock says)
     last_error: Mapped[str | None] = mapped_column(String(ERROR_LENGTH))
     created_at: Mapped[datetime]
+    priority: Mapped[int] = mapped_column(Integer, default=0)  # 0 interactive reply, 1 bulk (unsolicited)
+    follow_up_id: Mapped[int | None] = mapped_column(Integer)  # the follow_ups row this message delivers
 
 
 class Survey(Base):
@@ -146,6 +152,7 @@ class Survey(Base):
     active: Mapped[bool] = mapped_column(Boolean)
     source_file: Mapped[str] = mapped_column(String(500))
     imported_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]  # staff closed the survey (all versions of the key carry it)
 
 
 class Response(Base):
@@ -159,6 +166,7 @@ class Response(Base):
     status: Mapped[str] = mapped_column(String(20))
     started_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
+    campaign_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("campaigns.id"), index=True)
 
 
 class Answer(Base):
@@ -196,11 +204,55 @@ class Idea(Base):
     status: Mapped[str] = mapped_column(String(20))
 
 
+class Campaign(Base):
+    """Staff announce a survey to an audience of opted-in citizens between a start and an end time."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    survey_key: Mapped[str] = mapped_column(String(SURVEY_KEY_LENGTH))
+    survey_version: Mapped[int | None] = mapped_column(Integer)  # pinned at launch
+    status: Mapped[str] = mapped_column(String(12))
+    audience: Mapped[dict[str, Any]]  # {"channels": [...], "languages": [...], "fields": [...]}; [] = any
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    reminder_after_days: Mapped[int | None] = mapped_column(Integer)
+    reminded_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    launched_at: Mapped[datetime | None]  # the audience was materialised as invitation rows
+    closed_at: Mapped[datetime | None]
+    created_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class OptIn(Base):
+    """Proof of a citizen's opt-in to unsolicited messages of one topic (GDPR Art. 7(1)); history kept.
+
+    The current opt-in of a topic is the row without `withdrawn_at`.
+    """
+
+    __tablename__ = "opt_ins"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    citizen_id: Mapped[str] = _citizen_fk()
+    topic: Mapped[str] = mapped_column(String(20))
+    fields: Mapped[list[str]] = mapped_column(JSON)  # strategy fields (surveys only); [] = all
+    source: Mapped[str] = mapped_column(String(30))
+    notice_version: Mapped[str] = mapped_column(String(20))
+    granted_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
+
+
 class FollowUp(Base):
     """Something that must happen at a time: fed back to the core as an Inbound when due."""
 
     __tablename__ = "follow_ups"
-    __table_args__ = (Index(None, "status", "due_at"), {"sqlite_autoincrement": True})
+    __table_args__ = (
+        Index(None, "status", "due_at"),
+        UniqueConstraint("campaign_id", "citizen_id", "kind"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     citizen_id: Mapped[str] = _citizen_fk()
@@ -210,6 +262,12 @@ class FollowUp(Base):
     status: Mapped[str] = mapped_column(String(10))
     attempts: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
+    response_id: Mapped[str | None] = mapped_column(String(64))
+    campaign_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("campaigns.id"), index=True)
+    unsolicited: Mapped[bool] = mapped_column(Boolean, default=True)
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    sent_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
 
 
 class ChannelState(Base):

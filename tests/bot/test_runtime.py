@@ -283,9 +283,10 @@ async def test_a_new_privacy_notice_is_agreed_again_and_nothing_stored_is_lost_m
     await runtime.stop()
     assert count_rows(database, "ideas") == 1
 
-    # The city publishes a new privacy notice: version "2" (STADTDIALOG_CONSENT_VERSION).
+    # The city publishes a new privacy notice (STADTDIALOG_CONSENT_VERSION raised by one).
     channel = RecordingChannel()
-    runtime = make_runtime(channel, replace(config, consent_version="2"))  # stopped by the fixture
+    newer = str(int(config.consent_version) + 1)
+    runtime = make_runtime(channel, replace(config, consent_version=newer))  # stopped by the fixture
     await runtime.start()
     await runtime.accept([event("9", "/idee Noch eine Idee")])
     await runtime.wait_idle()
@@ -300,7 +301,7 @@ async def test_a_new_privacy_notice_is_agreed_again_and_nothing_stored_is_lost_m
         from sqlalchemy import text
 
         versions = connection.execute(text("SELECT consent_version FROM citizens")).scalars().all()
-    assert versions == ["2"]
+    assert versions == [newer]
 
 
 @dataclass

@@ -51,6 +51,7 @@ def add_citizen(
     uow.responses.complete(response_id, NOW)
     uow.ideas.add(f"i-{citizen_id[:8]}", citizen_id, "Mehr Bänke am Döppersberg", "mobility", NOW)
     uow.follow_ups.add(citizen_id, NOW + timedelta(days=7), "reminder", {"survey": "mobility"}, now=NOW)
+    uow.opt_ins.set(citizen_id, "surveys", True, fields=("mobilitaet",), source="abo", notice_version="1", now=NOW)
 
 
 # --- migrations --------------------------------------------------------------------------------------------------
@@ -64,7 +65,7 @@ def test_migrations_build_the_schema_from_nothing_and_are_safe_to_repeat(databas
         tables = set(inspect(database.engine).get_table_names())
         assert tables == {t.name for t in Base.metadata.sorted_tables} | {"alembic_version"}
         with database.engine.connect() as connection:
-            assert MigrationContext.configure(connection).get_current_heads() == ("0002",)
+            assert MigrationContext.configure(connection).get_current_heads() == ("0003",)
     finally:
         database.dispose()
 
@@ -81,6 +82,54 @@ def test_downgrade_removes_the_schema_and_upgrade_restores_it(database: Database
     assert set(inspect(database.engine).get_table_names()) <= {"alembic_version"}
     database.migrate()
     assert "citizens" in inspect(database.engine).get_table_names()
+
+
+def test_upgrading_a_populated_0002_database_keeps_every_row_with_sensible_defaults(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        with database.engine.begin() as connection:
+            if database.is_sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            command.upgrade(alembic_config(connection), "0002")
+        with database.unit_of_work() as uow:  # the 0002 columns only: what a running older bot wrote
+            uow.session.execute(
+                text(
+                    "INSERT INTO citizens (id, language, language_chosen, consent_version, created_at, last_seen_at)"
+                    " VALUES ('c1', 'de', true, '1', :now, :now)"
+                ),
+                {"now": NOW},
+            )
+            uow.session.execute(
+                text(
+                    "INSERT INTO contacts (citizen_id, channel, channel_user_id, chat_id)"
+                    " VALUES ('c1', 't', '1', '1')"
+                )
+            )
+            uow.session.execute(
+                text(
+                    "INSERT INTO outbox (channel, chat_id, chat_key, payload, status, attempts, created_at)"
+                    " VALUES ('t', '1', 't:1', '{}', 'pending', 0, :now)"
+                ),
+                {"now": NOW},
+            )
+            uow.session.execute(
+                text(
+                    "INSERT INTO follow_ups (citizen_id, due_at, kind, payload, status, attempts, created_at)"
+                    " VALUES ('c1', :now, 'survey_reminder', '{}', 'pending', 0, :now)"
+                ),
+                {"now": NOW},
+            )
+        database.migrate()
+        with database.unit_of_work() as uow:
+            [pending] = uow.outbox.queue("t:1")
+            assert (pending.priority, pending.follow_up_id) == (0, None), "older messages are interactive replies"
+            [row] = uow.follow_ups.open_for("c1")
+            assert (row.unsolicited, row.campaign_id, row.outcome) == (True, None, None)
+            state = uow.citizens.load_state("c1")
+            assert state is not None and state.opt_ins == {} and state.paused_until is None
+            assert uow.contacts.for_citizen("c1")[0].unreachable_at is None
+    finally:
+        database.dispose()
 
 
 def test_sqlite_file_gets_its_folder_wal_and_enforced_foreign_keys(tmp_path: Path) -> None:
@@ -354,7 +403,22 @@ def test_export_contains_everything_stored_about_the_citizen(database: Database)
     assert json.loads(json.dumps(exported)) == exported, "JSON-serialisable"
     assert exported["citizen"]["id"] == "a" * 64 and exported["citizen"]["consent_at"] == NOW.isoformat()
     assert exported["contacts"] == [
-        {"channel": "matrix", "channel_user_id": "@ana:example.org", "chat_id": "!dm:example.org"}
+        {
+            "channel": "matrix",
+            "channel_user_id": "@ana:example.org",
+            "chat_id": "!dm:example.org",
+            "unreachable_at": None,
+        }
+    ]
+    assert exported["opt_ins"] == [
+        {
+            "topic": "surveys",
+            "fields": ["mobilitaet"],
+            "source": "abo",
+            "notice_version": "1",
+            "granted_at": NOW.isoformat(),
+            "withdrawn_at": None,
+        }
     ]
     assert exported["conversation"]["data"] == {"survey": "mobility", "asked": ["q1"]}
     [response] = exported["responses"]
@@ -401,6 +465,7 @@ def test_delete_everything_leaves_nothing_that_refers_to_the_citizen(database: D
         "responses": 1,
         "ideas": 1,
         "follow_ups": 1,
+        "opt_ins": 1,
         "conversations": 1,
         "outbox": 1,
         "contacts": 2,
@@ -537,3 +602,84 @@ def test_claiming_the_next_event_of_a_chat_keeps_its_order(database: Database) -
     with database.unit_of_work() as uow:
         item = uow.inbox.next_for_chat("telegram:42")
         assert item is not None and item.payload == {"n": 2}
+
+
+# --- outreach: opt-ins, reachability, follow-up outcomes -----------------------------------------------------------
+
+
+def test_opt_ins_keep_their_proof_history_and_one_current_row_per_topic(database: Database) -> None:
+    later = NOW + timedelta(days=1)
+    with database.unit_of_work() as uow:
+        add_citizen(uow, "a" * 64, channel="telegram", user_id="1", chat_id="1")
+        assert not uow.opt_ins.set("a" * 64, "surveys", True, fields=("mobilitaet",), source="abo",
+                                   notice_version="2", now=later), "same fields: nothing changes"
+        assert uow.opt_ins.set("a" * 64, "surveys", True, fields=(), source="abo", notice_version="2", now=later)
+        assert uow.opt_ins.set("a" * 64, "followups", True, source="survey_end", notice_version="2", now=later)
+        assert uow.citizens.load_state("a" * 64).opt_ins == {"surveys": (), "followups": ()}  # type: ignore[union-attr]
+        assert uow.opt_ins.withdraw_all("a" * 64, later) == 2
+        assert uow.citizens.load_state("a" * 64).opt_ins == {}  # type: ignore[union-attr]
+        history = uow.opt_ins.history("a" * 64)
+    assert [(h.topic, h.fields, h.withdrawn_at is None) for h in history] == [
+        ("surveys", ["mobilitaet"], False),
+        ("surveys", [], False),
+        ("followups", [], False),
+    ]
+
+
+def test_a_contact_marked_unreachable_is_reachable_again_when_the_citizen_writes(database: Database) -> None:
+    with database.unit_of_work() as uow:
+        add_citizen(uow, "a" * 64, channel="telegram", user_id="1", chat_id="1")
+        assert uow.contacts.mark_unreachable("telegram", "1", NOW) == 1
+        assert uow.contacts.for_citizen("a" * 64)[0].unreachable_at == NOW
+        uow.contacts.upsert("a" * 64, "telegram", "1", "1")
+        assert uow.contacts.for_citizen("a" * 64)[0].unreachable_at is None
+
+
+def test_the_daily_outreach_count_restarts_on_a_new_day(database: Database) -> None:
+    with database.unit_of_work() as uow:
+        add_citizen(uow, "a" * 64, channel="telegram", user_id="1", chat_id="1")
+        uow.citizens.count_outreach("a" * 64, "2026-12-05")
+        uow.citizens.count_outreach("a" * 64, "2026-12-05")
+    with database.engine.connect() as connection:
+        row = connection.execute(select(Base.metadata.tables["citizens"])).one()
+        assert (row.outreach_day, row.outreach_count) == ("2026-12-05", 2)
+    with database.unit_of_work() as uow:
+        uow.citizens.count_outreach("a" * 64, "2026-12-06")
+    with database.engine.connect() as connection:
+        row = connection.execute(select(Base.metadata.tables["citizens"])).one()
+        assert (row.outreach_day, row.outreach_count) == ("2026-12-06", 1)
+
+
+def test_follow_up_rows_are_held_released_stopped_and_sent(database: Database) -> None:
+    with database.unit_of_work() as uow:
+        add_citizen(uow, "a" * 64, channel="telegram", user_id="1", chat_id="1")
+        held = uow.follow_ups.add("a" * 64, NOW, "survey_followup", {}, now=NOW, response_id="r-aaaaaaaa")
+        solicited = uow.follow_ups.add("a" * 64, NOW, "receipt", {}, now=NOW, unsolicited=False)
+        uow.follow_ups.hold(held, NOW)
+        assert uow.follow_ups.release_held("a" * 64, NOW + timedelta(minutes=5)) == 1
+        released = uow.follow_ups.get(held)
+        assert released is not None and released.status == "pending" and released.due_at == NOW + timedelta(minutes=5)
+        assert uow.follow_ups.cancel_unsolicited("a" * 64, "stopped", NOW) == 2, "the reminder and the follow-up"
+        assert [f.id for f in uow.follow_ups.open_for("a" * 64)] == [solicited]
+        uow.follow_ups.mark_queued(solicited, NOW)
+        uow.follow_ups.mark_sent(solicited, NOW)
+        sent = uow.follow_ups.get(solicited)
+    assert sent is not None and (sent.status, sent.outcome, sent.sent_at) == ("done", "sent", NOW)
+
+
+def test_a_campaign_invites_a_citizen_at_most_once(database: Database) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    with database.engine.begin() as connection:
+        campaign_id = connection.execute(
+            Base.metadata.tables["campaigns"].insert().returning(Base.metadata.tables["campaigns"].c.id),
+            {
+                "name": "Mobilität", "survey_key": "mobility", "status": "running", "audience": {},
+                "starts_at": NOW, "ends_at": NOW + timedelta(days=14), "created_at": NOW,
+            },
+        ).scalar_one()
+    with database.unit_of_work() as uow:
+        add_citizen(uow, "a" * 64, channel="telegram", user_id="1", chat_id="1")
+        uow.follow_ups.add("a" * 64, NOW, "invitation", {}, now=NOW, campaign_id=campaign_id)
+    with pytest.raises(IntegrityError), database.unit_of_work() as uow:
+        uow.follow_ups.add("a" * 64, NOW, "invitation", {}, now=NOW, campaign_id=campaign_id)

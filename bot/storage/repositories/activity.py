@@ -14,9 +14,13 @@ from bot.storage.items import (
     FOLLOW_UP_CANCELLED,
     FOLLOW_UP_DONE,
     FOLLOW_UP_FAILED,
+    FOLLOW_UP_HELD,
+    FOLLOW_UP_OPEN,
     FOLLOW_UP_PENDING,
+    FOLLOW_UP_QUEUED,
     FOLLOW_UP_RUNNING,
     IDEA_NEW,
+    OUTCOME_SENT,
     FollowUpItem,
 )
 from bot.storage.repositories._base import Repository, columns_for, plain_json, table_of, to_items, utc_now
@@ -66,8 +70,18 @@ class FollowUpRepository(Repository):
     """Time-based work as rows: claimed when due, fed back to the core, then marked done."""
 
     def add(
-        self, citizen_id: str, due_at: datetime, kind: str, payload: Mapping[str, Any], *, now: datetime | None = None
+        self,
+        citizen_id: str,
+        due_at: datetime,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        now: datetime | None = None,
+        response_id: str | None = None,
+        campaign_id: int | None = None,
+        unsolicited: bool = True,
     ) -> int:
+        """Write a pending row; returns its id. Rows of a campaign are unique per (campaign, citizen, kind)."""
         params = {
             "citizen_id": citizen_id,
             "due_at": due_at,
@@ -76,8 +90,74 @@ class FollowUpRepository(Repository):
             "status": FOLLOW_UP_PENDING,
             "attempts": 0,
             "created_at": now or utc_now(),
+            "response_id": response_id,
+            "campaign_id": campaign_id,
+            "unsolicited": unsolicited,
+            "outcome": None,
+            "sent_at": None,
+            "updated_at": None,
         }
         return int(self.session.execute(_FOLLOW_UP_INSERT, params).scalar_one())
+
+    def get(self, follow_up_id: int) -> FollowUpItem | None:
+        row = self.session.execute(select(*_FOLLOW_UP_COLUMNS).where(m.FollowUp.id == follow_up_id)).first()
+        return None if row is None else FollowUpItem(**row._mapping)
+
+    def mark_queued(self, follow_up_id: int, now: datetime) -> None:
+        """The core queued the message that delivers this row; `mark_sent` follows when it was sent."""
+        self._finish(follow_up_id, FOLLOW_UP_QUEUED, None, now)
+
+    def mark_sent(self, follow_up_id: int, now: datetime) -> None:
+        """The outbox delivered the row's message (called in the transaction that deletes the outbox row)."""
+        self.session.execute(
+            update(m.FollowUp)
+            .where(m.FollowUp.id == follow_up_id)
+            .values(status=FOLLOW_UP_DONE, outcome=OUTCOME_SENT, sent_at=now, updated_at=now)
+        )
+
+    def finish(self, follow_up_id: int, status: str, outcome: str | None, now: datetime) -> None:
+        """End (or park) a row with a status and the reason, e.g. ("skipped", "unreachable")."""
+        self._finish(follow_up_id, status, outcome, now)
+
+    def hold(self, follow_up_id: int, now: datetime) -> None:
+        """The citizen is busy: the row waits until `release_held`."""
+        self._finish(follow_up_id, FOLLOW_UP_HELD, None, now)
+
+    def release_held(self, citizen_id: str, now: datetime) -> int:
+        """The citizen is idle again: their held rows are due now; returns how many."""
+        return self._rowcount(
+            update(m.FollowUp)
+            .where(m.FollowUp.citizen_id == citizen_id, m.FollowUp.status == FOLLOW_UP_HELD)
+            .values(status=FOLLOW_UP_PENDING, due_at=now, updated_at=now)
+        )
+
+    def cancel_unsolicited(self, citizen_id: str, outcome: str, now: datetime) -> int:
+        """End every open unsolicited row of the citizen (e.g. /stop); returns how many."""
+        return self._rowcount(
+            update(m.FollowUp)
+            .where(
+                m.FollowUp.citizen_id == citizen_id,
+                m.FollowUp.unsolicited.is_(True),
+                m.FollowUp.status.in_([FOLLOW_UP_PENDING, FOLLOW_UP_HELD]),
+            )
+            .values(status=FOLLOW_UP_CANCELLED, outcome=outcome, updated_at=now)
+        )
+
+    def open_for(self, citizen_id: str) -> list[FollowUpItem]:
+        """The citizen's rows that may still lead to a message, soonest first."""
+        rows = self.session.execute(
+            select(*_FOLLOW_UP_COLUMNS)
+            .where(m.FollowUp.citizen_id == citizen_id, m.FollowUp.status.in_(FOLLOW_UP_OPEN))
+            .order_by(m.FollowUp.due_at, m.FollowUp.id)
+        ).all()
+        return to_items(FollowUpItem, rows)
+
+    def _finish(self, follow_up_id: int, status: str, outcome: str | None, now: datetime) -> None:
+        self.session.execute(
+            update(m.FollowUp)
+            .where(m.FollowUp.id == follow_up_id)
+            .values(status=status, outcome=outcome, updated_at=now)
+        )
 
     def claim_due(self, now: datetime, limit: int = 100) -> list[FollowUpItem]:
         """Mark up to `limit` due rows "running" (attempts + 1) in the caller's transaction and return them.

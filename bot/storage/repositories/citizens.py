@@ -6,15 +6,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, bindparam, case, select, update
 
 from bot.storage import models as m
-from bot.storage.items import Contact
+from bot.storage.items import Contact, OptInItem
 from bot.storage.repositories import privacy
 from bot.storage.repositories._base import Repository, columns_for, plain_json, table_of, to_items, upsert
 from handlers.events import CitizenState
 
 _CONTACT_COLUMNS = columns_for(m.Contact, Contact)
+_OPT_IN_COLUMNS = columns_for(m.OptIn, OptInItem)
+_OPT_INS = table_of(m.OptIn)
+_CURRENT_OPT_INS = select(_OPT_INS.c.topic, _OPT_INS.c.fields).where(
+    _OPT_INS.c.citizen_id == bindparam("citizen_id"), _OPT_INS.c.withdrawn_at.is_(None)
+)
 _CITIZEN_UPSERT = upsert(
     m.Citizen,
     (
@@ -39,6 +44,7 @@ _LOAD_STATE = (
         _CITIZENS.c.consent_version,
         _CITIZENS.c.consent_at,
         _CITIZENS.c.training_consent,
+        _CITIZENS.c.paused_until,
         _CONVERSATIONS.c.flow,
         _CONVERSATIONS.c.data,
     )
@@ -51,10 +57,16 @@ _CONVERSATION_UPSERT = upsert(
 )
 _CONTACT_UPSERT = upsert(
     m.Contact,
-    ("citizen_id", "channel", "channel_user_id", "chat_id"),
+    ("citizen_id", "channel", "channel_user_id", "chat_id", "unreachable_at"),
     ("channel", "channel_user_id"),
-    ("citizen_id", "chat_id"),
+    ("citizen_id", "chat_id", "unreachable_at"),
 )
+"""A citizen who writes is reachable again: the upsert clears `unreachable_at`."""
+
+
+def _count_on(day: str) -> ColumnElement[int]:
+    """`outreach_count + 1` when the stored day is `day`, else 1 (a new day starts counting again)."""
+    return case((m.Citizen.outreach_day == day, m.Citizen.outreach_count + 1), else_=1)
 
 
 class CitizenRepository(Repository):
@@ -66,6 +78,10 @@ class CitizenRepository(Repository):
         if row is None:
             return None
         defaults = CitizenState()
+        opt_ins = {
+            topic: tuple(fields or ())
+            for topic, fields in self.session.execute(_CURRENT_OPT_INS, {"citizen_id": citizen_id}).all()
+        }
         return CitizenState(
             language=row.language,
             language_chosen=row.language_chosen,
@@ -74,6 +90,8 @@ class CitizenRepository(Repository):
             training_consent=row.training_consent,
             flow=defaults.flow if row.flow is None else row.flow,
             data={} if row.data is None else row.data,
+            opt_ins=opt_ins,
+            paused_until=row.paused_until,
         )
 
     def save_state(self, citizen_id: str, state: CitizenState, now: datetime) -> None:
@@ -94,6 +112,21 @@ class CitizenRepository(Repository):
         self.session.execute(
             _CONVERSATION_UPSERT,
             {"citizen_id": citizen_id, "flow": state.flow, "data": plain_json(state.data), "updated_at": now},
+        )
+
+    def set_paused(self, citizen_id: str, until: datetime | None) -> None:
+        """/pause: unsolicited messages wait until `until` (None: resume)."""
+        self.session.execute(update(m.Citizen).where(m.Citizen.id == citizen_id).values(paused_until=until))
+
+    def count_outreach(self, citizen_id: str, day: str) -> None:
+        """One more unsolicited message on the city-local date `day` (YYYY-MM-DD), for the daily cap."""
+        self.session.execute(
+            update(m.Citizen)
+            .where(m.Citizen.id == citizen_id)
+            .values(
+                outreach_count=_count_on(day),
+                outreach_day=day,
+            )
         )
 
     def exists(self, citizen_id: str) -> bool:
@@ -139,7 +172,33 @@ class ContactRepository(Repository):
         """Remember where to reach the citizen; the citizens row must exist (save the state first)."""
         self.session.execute(
             _CONTACT_UPSERT,
-            {"citizen_id": citizen_id, "channel": channel, "channel_user_id": channel_user_id, "chat_id": chat_id},
+            {
+                "citizen_id": citizen_id,
+                "channel": channel,
+                "channel_user_id": channel_user_id,
+                "chat_id": chat_id,
+                "unreachable_at": None,
+            },
+        )
+
+    def mark_unreachable(self, channel: str, chat_id: str, now: datetime) -> int:
+        """The citizen behind this chat blocked the bot or left the room: skip them until they write again."""
+        return self._rowcount(
+            update(m.Contact)
+            .where(m.Contact.channel == channel, m.Contact.chat_id == chat_id, m.Contact.unreachable_at.is_(None))
+            .values(unreachable_at=now)
+        )
+
+    def mark_unreachable_user(self, channel: str, channel_user_id: str, now: datetime) -> int:
+        """Like `mark_unreachable`, by the channel's user id (e.g. a Matrix user who left the DM)."""
+        return self._rowcount(
+            update(m.Contact)
+            .where(
+                m.Contact.channel == channel,
+                m.Contact.channel_user_id == channel_user_id,
+                m.Contact.unreachable_at.is_(None),
+            )
+            .values(unreachable_at=now)
         )
 
     def for_citizen(self, citizen_id: str) -> list[Contact]:
@@ -173,3 +232,63 @@ class ConversationRepository(Repository):
                 select(m.Conversation.citizen_id).where(m.Conversation.flow == flow).order_by(m.Conversation.citizen_id)
             ).scalars()
         )
+
+
+class OptInRepository(Repository):
+    """Opt-ins to unsolicited messages, with proof: one current row per citizen and topic, history kept."""
+
+    def current(self, citizen_id: str) -> dict[str, tuple[str, ...]]:
+        """Current opt-ins: topic → strategy fields (() = all)."""
+        rows = self.session.execute(_CURRENT_OPT_INS, {"citizen_id": citizen_id}).all()
+        return {topic: tuple(fields or ()) for topic, fields in rows}
+
+    def set(
+        self,
+        citizen_id: str,
+        topic: str,
+        on: bool,
+        *,
+        fields: Sequence[str] = (),
+        source: str,
+        notice_version: str,
+        now: datetime,
+    ) -> bool:
+        """Switch the opt-in on (with `fields`) or off; False when nothing changed (same state, same fields)."""
+        current = self.current(citizen_id).get(topic)
+        wanted = tuple(fields)
+        if (on and current == wanted) or (not on and current is None):
+            return False
+        self.session.execute(
+            update(m.OptIn)
+            .where(m.OptIn.citizen_id == citizen_id, m.OptIn.topic == topic, m.OptIn.withdrawn_at.is_(None))
+            .values(withdrawn_at=now)
+        )
+        if on:
+            self.session.execute(
+                _OPT_INS.insert(),
+                {
+                    "citizen_id": citizen_id,
+                    "topic": topic,
+                    "fields": list(wanted),
+                    "source": source[:30],
+                    "notice_version": notice_version,
+                    "granted_at": now,
+                    "withdrawn_at": None,
+                },
+            )
+        return True
+
+    def withdraw_all(self, citizen_id: str, now: datetime) -> int:
+        """/stop: every current opt-in is withdrawn (the proof rows stay until /loeschen)."""
+        return self._rowcount(
+            update(m.OptIn)
+            .where(m.OptIn.citizen_id == citizen_id, m.OptIn.withdrawn_at.is_(None))
+            .values(withdrawn_at=now)
+        )
+
+    def history(self, citizen_id: str) -> list[OptInItem]:
+        """Every opt-in the citizen gave, oldest first (current and withdrawn)."""
+        rows = self.session.execute(
+            select(*_OPT_IN_COLUMNS).where(m.OptIn.citizen_id == citizen_id).order_by(m.OptIn.granted_at, m.OptIn.id)
+        ).all()
+        return to_items(OptInItem, rows)

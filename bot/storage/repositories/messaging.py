@@ -230,8 +230,14 @@ class OutboxRepository(Repository):
         *,
         not_before: datetime | None = None,
         now: datetime | None = None,
+        priority: int = 0,
+        follow_up_id: int | None = None,
     ) -> int:
-        """Queue a message (`Outbound.to_dict()`); returns the row id."""
+        """Queue a message (`Outbound.to_dict()`); returns the row id.
+
+        `priority` 0 is an interactive reply, 1 bulk (invitations, reminders, follow-ups: paced behind replies);
+        `follow_up_id` names the follow_ups row this message delivers (marked sent when it was sent).
+        """
         params = {
             "channel": channel,
             "chat_id": chat_id,
@@ -241,6 +247,8 @@ class OutboxRepository(Repository):
             "attempts": 0,
             "not_before": not_before,
             "created_at": now or utc_now(),
+            "priority": priority,
+            "follow_up_id": follow_up_id,
         }
         return int(self.session.execute(_OUTBOX_ENQUEUE, params).scalar_one())
 

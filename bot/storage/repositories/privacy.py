@@ -29,6 +29,7 @@ def export(session: Session, citizen_id: str) -> dict[str, Any]:
             m.Citizen.training_consent,
             m.Citizen.created_at,
             m.Citizen.last_seen_at,
+            m.Citizen.paused_until,
         ).where(m.Citizen.id == citizen_id)
     ).first()
     result: dict[str, Any] = {
@@ -38,16 +39,24 @@ def export(session: Session, citizen_id: str) -> dict[str, Any]:
         "responses": [],
         "ideas": [],
         "follow_ups": [],
+        "opt_ins": [],
+        "paused_until": None,
     }
     if citizen is None:
         return result
     result["citizen"] = {
         key: iso(value) if isinstance(value, datetime) else value for key, value in citizen._mapping.items()
     }
+    result["paused_until"] = iso(citizen.paused_until)
     result["contacts"] = [
-        {"channel": row.channel, "channel_user_id": row.channel_user_id, "chat_id": row.chat_id}
+        {
+            "channel": row.channel,
+            "channel_user_id": row.channel_user_id,
+            "chat_id": row.chat_id,
+            "unreachable_at": iso(row.unreachable_at),
+        }
         for row in session.execute(
-            select(m.Contact.channel, m.Contact.channel_user_id, m.Contact.chat_id)
+            select(m.Contact.channel, m.Contact.channel_user_id, m.Contact.chat_id, m.Contact.unreachable_at)
             .where(m.Contact.citizen_id == citizen_id)
             .order_by(m.Contact.id)
         )
@@ -96,16 +105,56 @@ def export(session: Session, citizen_id: str) -> dict[str, Any]:
     ]
     result["follow_ups"] = [
         {
+            "id": row.id,
             "kind": row.kind,
             "due_at": iso(row.due_at),
             "status": row.status,
+            "outcome": row.outcome,
+            "unsolicited": row.unsolicited,
+            "campaign_id": row.campaign_id,
+            "response_id": row.response_id,
+            "sent_at": iso(row.sent_at),
             "payload": row.payload,
             "created_at": iso(row.created_at),
         }
         for row in session.execute(
-            select(m.FollowUp.kind, m.FollowUp.due_at, m.FollowUp.status, m.FollowUp.payload, m.FollowUp.created_at)
+            select(
+                m.FollowUp.id,
+                m.FollowUp.kind,
+                m.FollowUp.due_at,
+                m.FollowUp.status,
+                m.FollowUp.outcome,
+                m.FollowUp.unsolicited,
+                m.FollowUp.campaign_id,
+                m.FollowUp.response_id,
+                m.FollowUp.sent_at,
+                m.FollowUp.payload,
+                m.FollowUp.created_at,
+            )
             .where(m.FollowUp.citizen_id == citizen_id)
             .order_by(m.FollowUp.due_at, m.FollowUp.id)
+        )
+    ]
+    result["opt_ins"] = [
+        {
+            "topic": row.topic,
+            "fields": list(row.fields or []),
+            "source": row.source,
+            "notice_version": row.notice_version,
+            "granted_at": iso(row.granted_at),
+            "withdrawn_at": iso(row.withdrawn_at),
+        }
+        for row in session.execute(
+            select(
+                m.OptIn.topic,
+                m.OptIn.fields,
+                m.OptIn.source,
+                m.OptIn.notice_version,
+                m.OptIn.granted_at,
+                m.OptIn.withdrawn_at,
+            )
+            .where(m.OptIn.citizen_id == citizen_id)
+            .order_by(m.OptIn.granted_at, m.OptIn.id)
         )
     ]
     return result
@@ -166,7 +215,18 @@ def delete_citizens(session: Session, citizen_ids: Sequence[str]) -> dict[str, i
     foreign keys are not enforced (SQLite without the pragma) is still cleaned completely.
     """
     counts = dict.fromkeys(
-        ("answers", "responses", "ideas", "follow_ups", "conversations", "outbox", "contacts", "citizens"), 0
+        (
+            "answers",
+            "responses",
+            "ideas",
+            "follow_ups",
+            "opt_ins",
+            "conversations",
+            "outbox",
+            "contacts",
+            "citizens",
+        ),
+        0,
     )
     ids = list(dict.fromkeys(citizen_ids))
     for start in range(0, len(ids), _CHUNK):
@@ -183,6 +243,7 @@ def delete_citizens(session: Session, citizen_ids: Sequence[str]) -> dict[str, i
             ("responses", delete(m.Response).where(m.Response.citizen_id.in_(chunk))),
             ("ideas", delete(m.Idea).where(m.Idea.citizen_id.in_(chunk))),
             ("follow_ups", delete(m.FollowUp).where(m.FollowUp.citizen_id.in_(chunk))),
+            ("opt_ins", delete(m.OptIn).where(m.OptIn.citizen_id.in_(chunk))),
             ("conversations", delete(m.Conversation).where(m.Conversation.citizen_id.in_(chunk))),
             # Messages that will never be sent; pending ones (e.g. the goodbye) still go out and are then deleted.
             (

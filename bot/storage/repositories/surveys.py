@@ -110,7 +110,17 @@ class SurveyRepository(Repository):
 class ResponseRepository(Repository):
     """A citizen's responses and their answers (one current answer per question)."""
 
-    def start(self, response_id: str, citizen_id: str, survey_key: str, survey_version: int, now: datetime) -> None:
+    def start(
+        self,
+        response_id: str,
+        citizen_id: str,
+        survey_key: str,
+        survey_version: int,
+        now: datetime,
+        *,
+        campaign_id: int | None = None,
+    ) -> None:
+        """Start a response; `campaign_id` names the campaign whose invitation the citizen followed."""
         survey_id = SurveyRepository(self.session).id_for(survey_key, survey_version)
         if survey_id is None:
             raise UnknownSurveyError(survey_key, survey_version)
@@ -122,6 +132,7 @@ class ResponseRepository(Repository):
                 "survey_id": survey_id,
                 "status": RESPONSE_IN_PROGRESS,
                 "started_at": now,
+                "campaign_id": campaign_id,
             },
         )
 
