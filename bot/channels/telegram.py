@@ -412,8 +412,8 @@ class TelegramChannel:
             raise RetryLater(_retry_after_seconds(exc), "rate_limited", rate_limit=RATE_LIMIT_CHAT) from None
         except Forbidden as exc:
             self._progress.pop(progress_key, None)
-            if _unreachable(exc):
-                raise RecipientUnreachableError("unreachable") from None
+            if (why := _unreachable(exc)) is not None:
+                raise RecipientUnreachableError(why) from None
             raise PermanentFailure(_permanent_reason(exc)) from None
         except (ChatMigrated, BadRequest) as exc:
             self._progress.pop(progress_key, None)
@@ -492,12 +492,15 @@ def _retry_after_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-_UNREACHABLE = ("bot was blocked by the user", "user is deactivated", "bot was kicked")
+_UNREACHABLE = {"bot was blocked by the user": "blocked", "user is deactivated": "deactivated",
+                "bot was kicked": "kicked"}
 
 
-def _unreachable(exc: Forbidden) -> bool:
-    """A 403 saying the citizen can no longer receive anything: blocked the bot, deleted the account, kicked it."""
-    return any(marker in exc.message.lower() for marker in _UNREACHABLE)
+def _unreachable(exc: Forbidden) -> str | None:
+    """Why a 403 means the citizen can no longer receive anything (blocked the bot, deleted the account, kicked
+    it out); None for any other 403."""
+    text = exc.message.lower()
+    return next((why for marker, why in _UNREACHABLE.items() if marker in text), None)
 
 
 def _permanent_reason(exc: TelegramError) -> str:
