@@ -297,7 +297,9 @@ async def serve_stadtdialog(api_url: str, token: str, data_dir: str, profile: st
     setup_logging("WARNING")
     env = {"STADTDIALOG_DATA_DIR": data_dir, "STADTDIALOG_PSEUDONYM_SECRET": "benchmark-secret-0123456789",
            "STADTDIALOG_TELEGRAM_TOKEN": token, "STADTDIALOG_TELEGRAM_API_URL": api_url,
-           "STADTDIALOG_QUIET_HOURS": "off"}
+           "STADTDIALOG_QUIET_HOURS": "off",
+           # pacing off: this measures the bot's own throughput, not Telegram's limits (benchmarks.broadcast does)
+           "STADTDIALOG_TELEGRAM_RATE": "0", "STADTDIALOG_TELEGRAM_CHAT_RATE": "0"}
     config = load_config(env, cwd=Path(data_dir))
     channel = TelegramChannel(token, api_url=api_url, poll_timeout=10, rate_limit=None)
     runtime = await asyncio.to_thread(build_runtime, config, [channel])
