@@ -138,6 +138,7 @@ class Citizen:
     windows: list[int] = field(default_factory=list)  # reply calls per closed-loop step
     burst_replies: list[int] = field(default_factory=list)  # burst index of each burst reply, in arrival order
     last_reply: float = 0.0
+    think: float = 0.0  # seconds a citizen takes to read a reply before the next step (0: answers at once)
     failed: str | None = None
     _waiting: Predicate | None = None
     _event: asyncio.Event = field(default_factory=asyncio.Event)
@@ -169,7 +170,9 @@ class Citizen:
 
     async def run(self, server: TelegramApiServer, timeout: float) -> None:
         try:
-            for step in self.steps:
+            for index, step in enumerate(self.steps):
+                if self.think and index:
+                    await asyncio.sleep(self.think)
                 self._event.clear()
                 self._waiting = step.done
                 self.windows.append(0)
@@ -181,6 +184,8 @@ class Citizen:
                     server.press(self.user, self._buttons[step.payload], step.payload)
                 await asyncio.wait_for(self._event.wait(), timeout)
                 self.latencies.append(self.last_reply - sent)
+            if self.think:
+                await asyncio.sleep(self.think)
             self._event.clear()
             self._in_burst = True
             for text in self.burst_markers:
