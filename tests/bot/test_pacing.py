@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from bot.outbox import RateLimitWatch
 from bot.pacing import BULK, BULK_TRACK_TTL, INTERACTIVE, Limits, SendPacer, bulk_key
 
 
@@ -232,3 +233,23 @@ def test_limits_come_from_the_configuration(vt: VirtualTime) -> None:
     assert pacer.limits("terminal").rate == 0
     exempt = SendPacer.from_config(SimpleNamespace(telegram_rate=0, telegram_chat_rate=0, matrix_rate=0))
     assert exempt.limits("matrix").rate == 0 and exempt.limits("telegram").chat_rate == 0
+
+
+def test_a_429_counts_as_global_only_when_several_chats_are_refused_with_no_success_between() -> None:
+    now = [0.0]
+    watch = RateLimitWatch(clock=lambda: now[0])
+    assert not watch.refused("telegram", "telegram:1")
+    now[0] = 0.1
+    assert not watch.refused("telegram", "telegram:1")  # the same chat again: its own limit
+    now[0] = 0.2
+    assert not watch.refused("telegram", "telegram:2")
+    now[0] = 0.3
+    assert watch.refused("telegram", "telegram:3")  # three chats within a second: the whole bot
+    assert not watch.refused("matrix", "matrix:!a")  # channels are judged separately
+    now[0] = 0.4
+    watch.succeeded("telegram")  # others get through: back to per-chat limits
+    now[0] = 0.5
+    assert not watch.refused("telegram", "telegram:4")
+    now[0] = 2.0
+    assert not watch.refused("telegram", "telegram:5")
+    assert not watch.refused("telegram", "telegram:6")  # telegram:4 was refused too long ago
