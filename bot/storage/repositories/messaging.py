@@ -323,19 +323,6 @@ class OutboxRepository(Repository):
             self.session.execute(_OUTBOX_DELETE, {"item_ids": [row.id for row in rows]})
         return [(int(row.id), row.follow_up_id) for row in rows]
 
-    def bulk_pending_count(self, channel: str) -> int:
-        """Bulk (priority ≥ 1) messages of `channel` still to send."""
-        count = self.session.execute(
-            select(func.count())
-            .select_from(m.OutboxMessage)
-            .where(
-                m.OutboxMessage.channel == channel,
-                m.OutboxMessage.status == OUTBOX_PENDING,
-                m.OutboxMessage.priority >= 1,
-            )
-        ).scalar_one()
-        return int(count)
-
     def retry_later(self, item_id: int, error: str, not_before: datetime) -> None:
         """Sending failed temporarily (e.g. HTTP 429): try again at `not_before`."""
         self.session.execute(
