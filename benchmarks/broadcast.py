@@ -42,7 +42,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -111,7 +111,7 @@ async def feed_with_scheduler(runtime: Any) -> None:
         scheduler.shutdown(wait=False)
 
 
-FEED: Callable[[Any], Awaitable[None]] = feed_stand_in
+FEED: Callable[[Any], Coroutine[Any, Any, None]] = feed_stand_in
 
 
 async def serve_bot(api_url: str, token: str, data_dir: str) -> None:
