@@ -22,6 +22,7 @@ from bot.logging_setup import setup_logging
 log = logging.getLogger("bot.cli")
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
+EXPORT_LABELS_HELP = "export ideas whose citizens consented to training use (redacted) as JSON lines"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="create or upgrade the database schema")
     sub.add_parser("housekeeping", help="purge data past its retention time now (the bot does this hourly)")
     sub.add_parser("config", help="show the effective configuration (without secrets)")
+    sub.add_parser(
+        "status", help="counts of events waiting to be processed, messages waiting to be sent, and dead letters"
+    )
     survey = sub.add_parser("survey", help="survey files: validate, preview, import, list")
     survey_sub = survey.add_subparsers(dest="survey_command", required=True, metavar="ACTION")
     validate = survey_sub.add_parser("validate", help="check survey files; prints every problem, exit 1 if any")
@@ -56,7 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     for command in (feedback, report):
         command.add_argument("--since", help="only from this day on (YYYY-MM-DD, in the city's time zone)")
         command.add_argument("--field", help="only this strategy field (its key, e.g. mobilitaet)")
-    nlp = sub.add_parser("nlp", help="strategy-field classifier: classify, evaluate, train (see `nlp --help`)")
+    nlp = sub.add_parser(
+        "nlp", help="strategy-field classifier: classify, evaluate, train, export-labels (see `nlp --help`)"
+    )
     nlp.add_argument("nlp_args", nargs=argparse.REMAINDER)
     return parser
 
@@ -137,9 +143,40 @@ def _show_config(config: Config) -> int:
     print(f"survey_dir={config.survey_dir}")
     print(f"telegram={'on (' + config.telegram_mode + ')' if config.telegram_enabled else 'off'}")
     print(f"matrix={'on (' + str(config.matrix_user) + ')' if config.matrix_enabled else 'off'}")
-    print(f"timezone={config.timezone.key} quiet_hours={config.quiet_hours}")
+    print(f"timezone={config.timezone.key}")
+    print(f"quiet_hours={config.quiet_hours or 'off'}")
+    print(f"consent_version={config.consent_version}")
+    print(f"log_level={config.log_level}")
     print(f"classifier={'on' if config.classifier_enabled else 'off'}")
     print(f"staff_entries={len(config.staff)}")
+    return EXIT_OK
+
+
+def _status(config: Config) -> int:
+    """Read-only counts for staff (no message text, no ids): is anything stuck or given up?
+
+    It does not migrate: a status check must not change the schema under a running bot.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.storage.db import Database
+
+    database = Database(config.database_url)
+    try:
+        with database.unit_of_work(read_only=True) as uow:
+            counts = {
+                "inbox_pending": uow.inbox.pending_count(),
+                "outbox_pending": uow.outbox.pending_count(),
+                "dead_letters": uow.outbox.failed_count(),
+            }
+    except DBAPIError as exc:
+        print(f"Cannot read the database ({type(exc.orig).__name__}); is it migrated? "
+              "Run `stadtdialog migrate`.", file=sys.stderr)
+        return EXIT_PROBLEMS
+    finally:
+        database.dispose()
+    for key, value in counts.items():
+        print(f"{key}={value}")
     return EXIT_OK
 
 
@@ -151,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments[:1] == ["nlp"]:
         from nlp.cli import main as nlp_main
 
-        return nlp_main(arguments[1:])
+        return nlp_main(arguments[1:], {"export-labels": EXPORT_LABELS_HELP})
     args = _parser().parse_args(arguments)
     if args.command == "survey" and args.survey_command == "validate":
         return _validate(args.files)
@@ -182,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _housekeeping(config)
     if args.command == "config":
         return _show_config(config)
+    if args.command == "status":
+        return _status(config)
     if args.command == "export":
         return _export(config, args)
     if args.survey_command == "import":
@@ -195,7 +234,7 @@ def _export_labels(arguments: Sequence[str]) -> int:
         prog="stadtdialog nlp export-labels",
         description="Export ideas whose citizens consented to training use (redacted) as JSON lines.",
     )
-    parser.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    parser.add_argument("--out", type=Path, help="file to write, readable by its owner only (default: stdout)")
     args = parser.parse_args(list(arguments))
     try:
         config = load_config()
@@ -204,12 +243,8 @@ def _export_labels(arguments: Sequence[str]) -> int:
         return EXIT_CONFIG
     from nlp.labels import export_labels
 
-    with _database(config) as database:
-        if args.out is None:
-            count = export_labels(database, sys.stdout)
-        else:
-            with args.out.open("w", encoding="utf-8") as out:
-                count = export_labels(database, out)
+    with _database(config) as database, _output(args.out) as out:
+        count = export_labels(database, out)
     print(f"exported {count} labelled ideas", file=sys.stderr)
     return EXIT_OK
 

@@ -13,6 +13,8 @@ from datetime import time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.files import private_dir
+
 log = logging.getLogger(__name__)
 
 PREFIX = "STADTDIALOG_"
@@ -45,6 +47,10 @@ class QuietHours:
         if self.start <= self.end:
             return self.start <= moment < self.end
         return moment >= self.start or moment < self.end
+
+    def __str__(self) -> str:
+        """The form STADTDIALOG_QUIET_HOURS takes: `21:00-09:00`."""
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
 
 @dataclass(frozen=True)
@@ -180,7 +186,7 @@ def _secret(data_dir: Path, given: str | None) -> bytes:
     path = data_dir / "pseudonym.secret"
     if path.is_file():
         return path.read_text(encoding="utf-8").strip().encode()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     value = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -5,7 +5,9 @@ deleted (committed) before the chat's next one goes out, so a crash re-sends at 
 how a failed send should go on: `RetryLater` (rate limit, network; the chat waits, later messages with it),
 `RecipientUnreachableError` (the citizen blocked the bot or left the DM: the contact is marked unreachable and the
 chat's queue dropped) or `PermanentFailure` (deleted chat, rejected message; the message is given up and the chat
-moves on).
+moves on). Any other exception of a send (a bug, a message the channel's library cannot encode) is retried like
+`RetryLater` and counts towards the same limit, so a message that can never be sent ends as a dead letter (status
+"failed", purged by the housekeeping after `DEAD_LETTER_RETENTION` in bot/runtime.py) instead of blocking its chat.
 
 Pacing: before every send the sender asks the `SendPacer` (bot/pacing.py) with the message's priority (0 = a reply,
 1 = bulk: invitation, reminder, follow-up). A chat's messages stay in order whatever their priority; a bulk message
@@ -46,6 +48,8 @@ log = logging.getLogger(__name__)
 
 MAX_SEND_ATTEMPTS = 8
 """A message that could not be sent this often (each time told to retry later) is given up."""
+UNEXPECTED_RETRY_DELAY = 15.0
+"""Seconds before a send that raised an unexpected exception is tried again."""
 
 GLOBAL_429_CHATS = 3
 """Telegram 429s from this many different chats …"""
@@ -119,6 +123,7 @@ class OutboxSender:
         self.pacer = pacer
         self.rate_limits = RateLimitWatch()
         self._sent = GroupCommit(self._mark_sent_async, parallel=parallel, max_batch=max_batch)
+        self.unexpected_retry_delay = UNEXPECTED_RETRY_DELAY
 
     def kick(self, key: str) -> None:
         """Make sure the chat's queued messages are being sent (no-op while stopped)."""
@@ -218,6 +223,10 @@ class OutboxSender:
             await self._in_db(self._mark_failed, item, exc.reason)
             self._untrack(item.channel, item.follow_up_id, item.id)
             return True
+        except Exception as exc:  # only the type is logged and stored: the exception text may quote the message
+            log.error("event=send_crashed outbox_id=%s attempt=%s error=%s", item.id, item.attempts + 1,
+                      type(exc).__name__)
+            return await self._retry_later(key, item, RetryLater(self.unexpected_retry_delay, type(exc).__name__))
         self.rate_limits.succeeded(item.channel)
         # Deleted (committed) before the chat's next message goes out: a crash re-sends at most this one.
         await self._sent.submit((item.id, item.follow_up_id))

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from bot.channels.base import Channel, ChannelStartError, ChannelUnreachableError
+from bot.channels.base import Channel, ChannelStartError, ChannelUnreachableError, clean_inbound
 from bot.classify import TextClassifier, classifiable_text
 from bot.config import Config
 from bot.group_commit import GroupCommit
@@ -75,6 +75,9 @@ MAX_ATTEMPTS = 3
 """An event whose processing crashed this often is given up (the citizen gets an apology instead)."""
 UNCONSENTED_RETENTION = timedelta(hours=24)
 DONE_EVENT_RETENTION = timedelta(days=2)
+DEAD_LETTER_RETENTION = timedelta(days=7)
+"""Messages given up on (outbox status "failed") are kept this long after they were queued, for staff to notice
+(`stadtdialog status`) and citizens to see in /meinedaten; then the housekeeping purges them (they hold text)."""
 SQLITE_DB_THREADS = 1
 """SQLite has one writer: more threads would only queue on its write lock (and sleep in its busy handler)."""
 POSTGRES_DB_THREADS = 4
@@ -262,7 +265,14 @@ class Runtime:
         if not events and cursor is None:
             return []
         events = await self._classified(events)
-        results = await self._in_db(self._store_events, list(events), cursor)
+        try:
+            results = await self._in_db(self._store_events, list(events), cursor)
+        except Exception as exc:
+            if not events:
+                raise
+            # One unstorable event must not stall the channel for everyone: store what can be stored.
+            log.warning("event=inbox_batch_failed size=%s error=%s", len(events), type(exc).__name__)
+            results = await self._in_db(self._store_events_alone, list(events), cursor)
         for event, new in zip(events, results, strict=True):
             if new:
                 self._kick_chat(chat_key(event.channel, event.chat_id))
@@ -305,6 +315,30 @@ class Runtime:
             if cursor is not None:
                 uow.channel_state.set(cursor[0], cursor[1], self.clock())
             return results
+
+    def _store_events_alone(self, events: list[Inbound], cursor: tuple[str, str] | None) -> list[bool]:
+        """Each event in its own transaction, cleaned again if it fails (a channel that forgot `clean_inbound`);
+        one still unstorable while the database works is skipped with a log line, so the channel can move on.
+        Raises when the database itself fails (nothing can be stored now: the channel must retry)."""
+        results: list[bool] = []
+        for event in events:
+            try:
+                results += self._store_events([event])
+                continue
+            except Exception as exc:
+                error = type(exc).__name__
+            try:
+                results += self._store_events([clean_inbound(event)])
+                log.warning("event=inbound_cleaned channel=%s error=%s", event.channel, error)
+                continue
+            except Exception as exc:
+                error = type(exc).__name__
+            self.db.ping()  # raises when it is the database, not the event
+            log.error("event=inbound_unstorable_skipped channel=%s error=%s", event.channel, error)
+            results.append(False)
+        if cursor is not None:
+            self._store_events([], cursor)
+        return results
 
     async def load_cursor(self, key: str) -> str | None:
         """The cursor a channel last stored with `accept` (e.g. "matrix:since"); None before the first."""
@@ -389,7 +423,8 @@ class Runtime:
                 claimed = uow.inbox.claim(item)
                 if claimed is None:  # another worker took it
                     return _Processed(False)
-                queued = self._process_event(uow, Inbound.from_dict(claimed.payload or {}))
+                # cleaned again: an event stored before channels cleaned their text must not fail for ever
+                queued = self._process_event(uow, clean_inbound(Inbound.from_dict(claimed.payload or {})))
                 uow.inbox.mark_done(item.id)
             return _Processed(queued, done=True)
         except Exception as exc:
@@ -470,6 +505,8 @@ class Runtime:
                     )
                 case DeleteCitizen():
                     delete = True
+        if delete and messages:  # the goodbye: the channel may then drop what it keeps of the chat itself
+            messages[-1] = replace(messages[-1], farewell=True)
         delivers = self._settle_follow_up(uow, citizen, follow_up_id, outcome, bool(messages), now)
         for index, message in enumerate(messages):
             last = index == len(messages) - 1
@@ -575,7 +612,7 @@ class Runtime:
     # --- housekeeping (called by the scheduler) ----------------------------------------------------------------
 
     async def housekeeping(self) -> dict[str, int]:
-        """Purge citizens who never consented (24 h) and processed inbox rows; returns counts."""
+        """Purge citizens who never consented (24 h), processed inbox rows and old dead letters; returns counts."""
         now = self.clock()
 
         def purge() -> dict[str, int]:
@@ -583,6 +620,7 @@ class Runtime:
                 return {
                     "unconsented": uow.citizens.purge_unconsented(now - UNCONSENTED_RETENTION),
                     "inbox": uow.inbox.purge_done(now - DONE_EVENT_RETENTION),
+                    "dead_letters": uow.outbox.purge_failed(now - DEAD_LETTER_RETENTION),
                 }
 
         counts = await self._in_db(purge)

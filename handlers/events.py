@@ -134,7 +134,9 @@ class Outbound:
 
     `buttons` are rows of buttons. `question` marks a survey question with options (Matrix renders it as a
     poll). `replaces` names the channel message to edit instead of sending a new one (e.g. to remove a
-    keyboard after it was answered); channels fall back to sending when editing is impossible.
+    keyboard after it was answered); channels fall back to sending when editing is impossible. `farewell` marks
+    the last message before everything of the citizen is deleted (/loeschen): once it is shown, a channel drops
+    what it keeps of the chat itself (the terminal chat's export files).
     """
 
     text: str
@@ -143,6 +145,7 @@ class Outbound:
     replaces: str | None = None
     question: bool = False
     multi: bool = False
+    farewell: bool = False
 
     def all_buttons(self) -> list[Button]:
         """The buttons in reading order."""
@@ -163,6 +166,7 @@ class Outbound:
             "replaces": self.replaces,
             "question": self.question,
             "multi": self.multi,
+            "farewell": self.farewell,
         }
 
     @classmethod
@@ -178,6 +182,7 @@ class Outbound:
             replaces=data.get("replaces"),
             question=bool(data.get("question", False)),
             multi=bool(data.get("multi", False)),
+            farewell=bool(data.get("farewell", False)),
         )
 
 

@@ -111,6 +111,9 @@ class _View:
             parts.append(self.t("privacy.export_follow_ups", count=len(follow_ups)))
         else:
             parts.append(self.t("privacy.export_no_follow_ups"))
+        undelivered = data.get("undelivered") or []
+        if undelivered:
+            parts.append(self.t("privacy.export_undelivered", count=len(undelivered)))
         parts += [self.t("privacy.export_technical"), self.t("privacy.export_outro")]
         return "\n\n".join(parts)
 

@@ -9,7 +9,7 @@ import argparse
 import io
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -21,9 +21,12 @@ if TYPE_CHECKING:
     from nlp.train import TrainInputs
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(elsewhere: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
+    """The subcommands; `elsewhere` (name → help) lists commands the caller handles itself, for `--help` only."""
     parser = argparse.ArgumentParser(prog="stadtdialog nlp", description="Strategy-field classifier")
     commands = parser.add_subparsers(dest="command", required=True)
+    for name, description in (elsewhere or {}).items():
+        commands.add_parser(name, help=description)
     classify = commands.add_parser("classify", help="classify one text per stdin line, one JSON line out each")
     classify.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model directory")
     evaluate = commands.add_parser("evaluate", help="figures on a labelled JSONL file, next to the baseline")
@@ -86,9 +89,16 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str]) -> int:
-    """Run one subcommand; errors are one line on stderr and exit code 2, never a traceback."""
-    args = _parser().parse_args(list(argv))
+def main(argv: Sequence[str], elsewhere: Mapping[str, str] | None = None) -> int:
+    """Run one subcommand; errors are one line on stderr and exit code 2, never a traceback.
+
+    `elsewhere` names subcommands the caller runs itself (`stadtdialog nlp export-labels` needs the database,
+    which this package does not import): they are listed in `--help`, and never reach this function.
+    """
+    parser = _parser(elsewhere)
+    args = parser.parse_args(list(argv))
+    if args.command in (elsewhere or {}):
+        parser.error(f"{args.command} is not run by this entry point")
     try:
         return _run(args)
     except (ModelError, TaxonomyError, DataError, OSError) as exc:

@@ -1,5 +1,5 @@
-"""The pure survey engine: route through a survey (branching, jumps) and progress; re-exports the answer
-parsing and validation of `surveys.answers`, so callers need only this module.
+"""The pure survey engine: route through a survey (branching, jumps), progress, and the follow-ups a completed
+response gets; re-exports the answer parsing and validation of `surveys.answers`, so callers need only this module.
 
 No I/O and no state: every function gets the survey and the answers so far and returns a value. An answer
 mapping holds one entry per answered question; a skipped optional question is stored as ``None`` (key present),
@@ -26,7 +26,7 @@ from surveys.answers import (
     parse_text_answer,
     skip_value,
 )
-from surveys.schema import AnswerValue, Condition, Question, Survey
+from surveys.schema import AnswerValue, Condition, FollowUp, Question, Survey
 
 __all__ = [
     "NO_ID",
@@ -37,6 +37,7 @@ __all__ = [
     "choice_options",
     "choice_value",
     "choice_value_list",
+    "due_follow_ups",
     "first_question",
     "fold",
     "format_number",
@@ -85,12 +86,14 @@ def _holds(condition: Condition, known: Mapping[str, AnswerValue], pending: froz
     return _matches(condition, known.get(condition.question))
 
 
+def _shown(show_if: Condition | None, answers: Mapping[str, AnswerValue]) -> bool:
+    return show_if is None or _matches(show_if, answers.get(show_if.question))
+
+
 def is_visible(survey: Survey, question: Question, answers: Mapping[str, AnswerValue]) -> bool:
     """Whether `question`'s show_if holds for these answers (always true without show_if)."""
     del survey  # part of the signature so callers need not know that conditions only look at answers
-    if question.show_if is None:
-        return True
-    return _matches(question.show_if, answers.get(question.show_if.question))
+    return _shown(question.show_if, answers)
 
 
 # --------------------------------------------------------------------------------------------------- route
@@ -209,3 +212,13 @@ def progress(survey: Survey, current_id: str, answers: Mapping[str, AnswerValue]
 def relevant_answers(survey: Survey, answers: Mapping[str, AnswerValue]) -> dict[str, AnswerValue]:
     """The answers of questions still on the route (drops those a changed branching answer made obsolete)."""
     return {qid: answers[qid] for qid in path(survey, answers) if qid in answers}
+
+
+# --------------------------------------------------------------------------------------------------- follow-ups
+
+
+def due_follow_ups(survey: Survey, answers: Mapping[str, AnswerValue]) -> list[FollowUp]:
+    """The follow-ups to offer when a response with these answers is completed: those whose show_if holds, in
+    file order. Only answers on the response's route count (like branching); answers to follow-ups are ignored."""
+    known = relevant_answers(survey, answers)
+    return [follow_up for follow_up in survey.follow_ups if _shown(follow_up.show_if, known)]

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from surveys.references import reference_problems
-from surveys.schema import Question, Survey
+from surveys.schema import FollowUp, Question, Survey
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
@@ -76,7 +76,9 @@ def validate_file(path: Path) -> list[Problem]:
 
 def content_hash(survey: Survey) -> str:
     """sha256 of the validated survey's canonical JSON: layout, comments and key order of the file do not count."""
-    canonical = json.dumps(survey.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # A survey without follow-ups keeps the fingerprint it had before follow-ups existed (no spurious new version).
+    data = survey.model_dump(mode="json", exclude={"follow_ups"} if not survey.follow_ups else None)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -344,6 +346,7 @@ def _is_type_tag(part: str) -> bool:
 _KNOWN_KEYS = {
     "survey": list(Survey.model_fields),
     "question": list(Question.model_fields),
+    "follow_up": list(FollowUp.model_fields),
     "other": ["de", "en", "text", "question", "equals", "any_of", "answered", "when", "to", "labels"],
 }
 
@@ -355,9 +358,7 @@ def _message(detail: ErrorDetails, loc: Sequence[str | int]) -> str:
     if kind == "missing":
         return "is missing (required)"
     if kind == "extra_forbidden":
-        candidates = _KNOWN_KEYS["question"] if len(loc) == 3 and loc[0] == "questions" else _KNOWN_KEYS["other"]
-        if len(loc) == 1:
-            candidates = _KNOWN_KEYS["survey"]
+        candidates = _KNOWN_KEYS[_block_kind(loc)]
         close = difflib.get_close_matches(str(last), candidates, n=1)
         hint = f" — did you mean '{close[0]}'?" if close else ""
         return f"unknown key '{last}'{hint}"
@@ -368,8 +369,23 @@ def _message(detail: ErrorDetails, loc: Sequence[str | int]) -> str:
         )
     if kind == "string_type" and isinstance(value, bool | int | float):
         return f"expected text, got {value!r} — YAML reads yes/no/on/off and numbers specially; put it in quotes"
+    if last == "after_days" and kind in ("int_type", "greater_than_equal", "less_than_equal"):
+        return f"{value!r} is not a number of days: write a whole number from 1 to 365"
     if kind == "enum":
         expected = detail.get("ctx", {}).get("expected", "")
         return f"'{value}' is not a question type; use one of {expected}"
     message = detail["msg"]
     return message.removeprefix("Value error, ")
+
+
+def _block_kind(loc: Sequence[str | int]) -> str:
+    """Which kind of block an unknown key at `loc` was written in, for the did-you-mean hint."""
+    if len(loc) == 1:
+        return "survey"
+    if len(loc) == 3 and loc[0] == "questions":
+        return "question"
+    if len(loc) == 3 and loc[0] == "follow_ups":
+        return "follow_up"
+    if len(loc) == 4 and loc[0] == "follow_ups" and loc[2] == "question":
+        return "question"
+    return "other"

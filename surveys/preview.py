@@ -1,4 +1,5 @@
 """Walk through a survey in the terminal, the way a citizen would, so staff can try a file before importing it.
+Its follow-up questions come at the end: when each would be asked, to whom, and (if due) the question itself.
 
 `stadtdialog survey preview FILE` calls `preview(survey, lang, input, print)`; tests pass scripted callables.
 """
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from surveys.engine import (
     AnswerError,
     answer_label,
+    due_follow_ups,
     first_question,
     format_number,
     next_question,
@@ -18,7 +20,7 @@ from surveys.engine import (
     relevant_answers,
     skip_value,
 )
-from surveys.schema import AnswerValue, Question, QuestionType, Survey
+from surveys.schema import AnswerValue, Condition, Question, QuestionType, Survey
 
 SKIP = "-"
 BACK = "<"
@@ -38,6 +40,17 @@ _TEXTS: dict[str, dict[str, str]] = {
         "stopped": "Vorschau abgebrochen.",
         "summary": "Ihre Antworten:",
         "none": "(keine Antworten)",
+        "follow_ups": "Nachfragen (nur an Teilnehmende, die am Ende der Umfrage zustimmen):",
+        "after": "Nach {days}{condition}:",
+        "day": "1 Tag",
+        "days": "{count} Tagen",
+        "only_if": ", nur wenn {question} = {values}",
+        "or": " oder ",
+        "answered": "beantwortet",
+        "not_answered": "nicht beantwortet",
+        "opt_in": "Frage am Ende der Umfrage: „Darf ich Sie in {days} noch einmal kurz fragen, {topic}?“",
+        "not_due": "(Mit Ihren Antworten wäre diese Nachfrage nicht gestellt worden.)",
+        "answer": "→ {label}",
     },
     "en": {
         "how": "Answer with the number or the text. '-' skips an optional question, '<' goes back.",
@@ -53,6 +66,17 @@ _TEXTS: dict[str, dict[str, str]] = {
         "stopped": "Preview stopped.",
         "summary": "Your answers:",
         "none": "(no answers)",
+        "follow_ups": "Follow-up questions (only for participants who agree at the end of the survey):",
+        "after": "After {days}{condition}:",
+        "day": "1 day",
+        "days": "{count} days",
+        "only_if": ", only if {question} = {values}",
+        "or": " or ",
+        "answered": "answered",
+        "not_answered": "not answered",
+        "opt_in": 'Question at the end of the survey: "May I briefly ask you again in {days} {topic}?"',
+        "not_due": "(With your answers this follow-up would not have been asked.)",
+        "answer": "→ {label}",
     },
 }
 
@@ -131,7 +155,7 @@ def preview(
                 write(texts["first"])
             continue
         try:
-            value = skip_value(current) if command == SKIP else parse_text_answer(current, typed)
+            value = _typed_answer(current, typed)
         except AnswerError as error:
             write(error_text(error, lang))
             continue
@@ -148,7 +172,72 @@ def preview(
             write(f"- {question.text.get(lang)} → {answer_label(question, final[question.id], lang)}")
     if not final:
         write(texts["none"])
+    if survey.follow_ups:
+        final |= _follow_ups(survey, final, lang, read, write)
     return final
+
+
+def _follow_ups(
+    survey: Survey, answers: dict[str, AnswerValue], lang: str, read: Callable[[str], str], write: Callable[[str], None]
+) -> dict[str, AnswerValue]:
+    """Show every follow-up with its timing and condition; ask those the answers make due. Returns their answers."""
+    texts = _TEXTS["en" if lang == "en" else "de"]
+    due = {follow_up.id for follow_up in due_follow_ups(survey, answers)}
+    given: dict[str, AnswerValue] = {}
+    write("")
+    write(texts["follow_ups"])
+    for follow_up in survey.follow_ups:
+        days = texts["day"] if follow_up.after_days == 1 else texts["days"].format(count=follow_up.after_days)
+        condition = "" if follow_up.show_if is None else _condition_text(survey, follow_up.show_if, lang)
+        write("")
+        write(texts["after"].format(days=days, condition=condition))
+        write(texts["opt_in"].format(days=days, topic=follow_up.topic.get(lang)))
+        if follow_up.id not in due:
+            write(follow_up.question.text.get(lang))
+            write(texts["not_due"])
+            continue
+        if follow_up.intro:
+            write(follow_up.intro.get(lang))
+        for line in _question_lines(follow_up.question, lang):
+            write(line)
+        while follow_up.id not in given:
+            try:
+                typed = read("> ")
+            except EOFError:
+                write("")
+                write(texts["stopped"])
+                return given
+            try:
+                given[follow_up.id] = _typed_answer(follow_up.question, typed)
+            except AnswerError as error:
+                write(error_text(error, lang))
+        write(texts["answer"].format(label=answer_label(follow_up.question, given[follow_up.id], lang)))
+    return given
+
+
+def _condition_text(survey: Survey, condition: Condition, lang: str) -> str:
+    """The condition for staff (ids are fine): ', nur wenn oepnv_zufrieden = 1 von 5 (…) oder 2 von 5'."""
+    texts = _TEXTS["en" if lang == "en" else "de"]
+    question = survey.question(condition.question)
+    if condition.answered is not None:
+        values = texts["answered"] if condition.answered else texts["not_answered"]
+    else:
+        wanted = condition.any_of if condition.any_of is not None else [condition.equals]
+        labels = [_value_label(question, value, lang) if question else str(value) for value in wanted]
+        values = texts["or"].join(labels)
+    return texts["only_if"].format(question=condition.question, values=values)
+
+
+def _value_label(question: Question, value: AnswerValue, lang: str) -> str:
+    # A condition names one option of a multiple-choice question; its answers are lists of them.
+    if question.type is QuestionType.MULTIPLE_CHOICE and isinstance(value, str):
+        return answer_label(question, [value], lang)
+    return answer_label(question, value, lang)
+
+
+def _typed_answer(question: Question, typed: str) -> AnswerValue:
+    """The value to store for a typed line: `SKIP` skips (if the question allows it), anything else is parsed."""
+    return skip_value(question) if typed.strip() == SKIP else parse_text_answer(question, typed)
 
 
 def _question_lines(question: Question, lang: str) -> list[str]:

@@ -21,8 +21,8 @@ class RawProblem:
 
 
 def reference_problems(data: Any) -> list[RawProblem]:
-    """Problems with question ids, show_if/jump references and condition values; [] when the data is too
-    malformed to tell (the schema reports that)."""
+    """Problems with question and follow-up ids, show_if/jump references and condition values; [] when the data
+    is too malformed to tell (the schema reports that)."""
     if not isinstance(data, dict) or not isinstance(data.get("questions"), list):
         return []
     questions: list[Any] = data["questions"]
@@ -71,10 +71,58 @@ def reference_problems(data: Any) -> list[RawProblem]:
                                 f"'{own_id}' may only jump forward; '{target}' comes before it",
                             )
                         )
-        for bound in ("min", "max"):
-            value = question.get(bound)
-            if isinstance(value, float) and not math.isfinite(value):
-                problems.append(RawProblem((*base, bound), f"'{bound}' must be a finite number"))
+        problems += _finite_bounds(question, base)
+    follow_ups = data.get("follow_ups")
+    if isinstance(follow_ups, list):
+        problems += _follow_up_problems(questions, positions, follow_ups)
+    return problems
+
+
+def _finite_bounds(question: dict[str, Any], base: Loc) -> list[RawProblem]:
+    problems: list[RawProblem] = []
+    for bound in ("min", "max"):
+        value = question.get(bound)
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(RawProblem((*base, bound), f"'{bound}' must be a finite number"))
+    return problems
+
+
+def _follow_up_problems(questions: list[Any], positions: dict[str, int], follow_ups: list[Any]) -> list[RawProblem]:
+    """Follow-up ids share the questions' namespace (the answer is stored in the same response, under the id);
+    their show_if may test any question of the survey, which is over when they are asked."""
+    problems: list[RawProblem] = []
+    seen: dict[str, int] = {}
+    follow_up_ids = {f["id"] for f in follow_ups if isinstance(f, dict) and isinstance(f.get("id"), str)}
+    for index, follow_up in enumerate(follow_ups):
+        if not isinstance(follow_up, dict):
+            continue
+        base: Loc = ("follow_ups", index)
+        fid = follow_up.get("id")
+        if isinstance(fid, str):
+            if fid == "end":
+                problems.append(RawProblem((*base, "id"), "'end' is reserved for jumps; choose another id"))
+            elif fid in positions:
+                problems.append(RawProblem((*base, "id"), f"id '{fid}' is already used by questions[{positions[fid]}]"))
+            elif fid in seen:
+                problems.append(RawProblem((*base, "id"), f"id '{fid}' is already used by follow_ups[{seen[fid]}]"))
+            else:
+                seen[fid] = index
+        show_if = follow_up.get("show_if")
+        if isinstance(show_if, dict):
+            ref = show_if.get("question")
+            if isinstance(ref, str) and ref not in positions and ref in follow_up_ids:
+                problems.append(
+                    RawProblem(
+                        (*base, "show_if", "question"),
+                        f"'{ref}' is a follow-up; show_if can only test the survey's questions",
+                    )
+                )
+            else:
+                loc: Loc = (*base, "show_if")
+                problems += _condition(questions, positions, show_if, loc, len(questions), own_allowed=False)
+        question = follow_up.get("question")
+        if isinstance(question, dict):
+            problems += _finite_bounds(question, (*base, "question"))
     return problems
 
 

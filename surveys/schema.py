@@ -10,7 +10,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,23}$"
 """Question, option and survey ids: short (they travel in Telegram callback_data, ≤ 64 bytes), stable."""
@@ -181,6 +181,76 @@ class Question(BaseModel):
         return next((o for o in self.options if o.id == option_id), None)
 
 
+class FollowUpQuestion(Question):
+    """The question of a follow-up: any question type with the same rules, but no branching of its own —
+    it is asked alone, days after the survey (the follow-up's `show_if` decides whom it is asked)."""
+
+    @field_validator("show_if")
+    @classmethod
+    def _no_show_if(cls, value: Condition | None) -> Condition | None:
+        if value is not None:
+            raise ValueError("a follow-up question has no 'show_if' of its own; put 'show_if' on the follow-up")
+        return value
+
+    @field_validator("jumps")
+    @classmethod
+    def _no_jumps(cls, value: list[Jump]) -> list[Jump]:
+        if value:
+            raise ValueError("a follow-up question cannot jump: it is asked on its own, days after the survey")
+        return value
+
+
+TOPIC_MAX_LENGTH = 200
+
+
+class FollowUp(BaseModel):
+    """A question asked `after_days` days after the survey was completed, to citizens who agreed at its end.
+
+    The answer is stored with the original response, under `id`. The file leaves `question.id` out: the
+    question takes the follow-up's id (given anyway, it must be the same).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    after_days: Annotated[int, Field(strict=True, ge=1, le=365)]
+    show_if: Condition | None = None
+    topic: LocalText
+    """What will be asked, as the end of the opt-in question: "ob sich … verbessert hat" / "whether …"."""
+    intro: LocalText | None = None
+    question: FollowUpQuestion
+
+    @model_validator(mode="before")
+    @classmethod
+    def _question_takes_the_follow_up_id(cls, value: Any) -> Any:
+        if not isinstance(value, dict) or not isinstance(value.get("question"), dict) or "id" in value["question"]:
+            return value
+        own = value.get("id")
+        # A bad follow-up id is reported on `id`; a stand-in keeps the same mistake from being reported twice.
+        derived = own if isinstance(own, str) and re.fullmatch(ID_PATTERN, own) else "follow-up"
+        return {**value, "question": {**value["question"], "id": derived}}
+
+    @field_validator("topic")
+    @classmethod
+    def _topic_fits_the_opt_in_question(cls, value: LocalText) -> LocalText:
+        for text in (value.de, value.en):
+            if text is None:
+                continue
+            if len(text) > TOPIC_MAX_LENGTH:
+                raise ValueError(f"a topic is a short phrase of at most {TOPIC_MAX_LENGTH} characters")
+            if text.rstrip()[-1:] in ("?", ".", "!"):
+                raise ValueError("the topic ends the bot's question, which adds the '?': leave out the final mark")
+        return value
+
+    @field_validator("question")
+    @classmethod
+    def _question_id_is_the_follow_up_id(cls, value: FollowUpQuestion, info: ValidationInfo) -> FollowUpQuestion:
+        own = info.data.get("id")  # absent when the follow-up's own id is invalid (reported there)
+        if own is not None and value.id != own:
+            raise ValueError(f"the question takes the follow-up's id '{own}'; leave out 'id: {value.id}' here")
+        return value
+
+
 class Survey(BaseModel):
     """A validated survey. `id` is the stable slug; versions are assigned by storage at import."""
 
@@ -193,6 +263,7 @@ class Survey(BaseModel):
     intro: LocalText | None = None
     closing: LocalText | None = None
     questions: Annotated[list[Question], Field(min_length=1, max_length=60)]
+    follow_ups: Annotated[list[FollowUp], Field(max_length=10)] = Field(default_factory=list)
 
     @field_validator("field")
     @classmethod
@@ -229,8 +300,24 @@ class Survey(BaseModel):
                     raise ValueError(f"question '{question.id}' jumps to unknown question '{jump.to}'")
                 if target <= index:
                     raise ValueError(f"question '{question.id}' may only jump forward, not to '{jump.to}'")
+        taken = set(positions)
+        for follow_up in self.follow_ups:
+            # Its answer is stored in the same response, under its id: it must not collide with any other.
+            if follow_up.id == "end":
+                raise ValueError("follow-up id 'end' is reserved for jumps")
+            if follow_up.id in taken:
+                raise ValueError(f"follow-up id '{follow_up.id}' is already used by a question or follow-up")
+            taken.add(follow_up.id)
+            if follow_up.show_if is not None and follow_up.show_if.question not in positions:
+                raise ValueError(
+                    f"follow-up '{follow_up.id}' refers to unknown question '{follow_up.show_if.question}'"
+                )
         return self
 
     def question(self, question_id: str) -> Question | None:
         """The question with this id, if any."""
         return next((q for q in self.questions if q.id == question_id), None)
+
+    def follow_up(self, follow_up_id: str) -> FollowUp | None:
+        """The follow-up with this id, if any."""
+        return next((f for f in self.follow_ups if f.id == follow_up_id), None)

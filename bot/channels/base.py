@@ -10,13 +10,39 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from handlers.events import Inbound, InboundKind, Outbound
 
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]+)?(?:\s+(.*))?$", re.DOTALL)
+REPLACEMENT = "\ufffd"
+"""What an unstorable or unsendable character becomes (U+FFFD REPLACEMENT CHARACTER)."""
+_UNSAFE = re.compile("[\x00\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """`text` as it can be stored and sent: lone UTF-16 surrogates and NUL become U+FFFD.
+
+    A crafted client can send `"\\ud800"` escapes in Telegram's or Matrix's JSON: Python decodes them into a str
+    that UTF-8 cannot encode, so the database driver and every reply echoing it would fail. A surrogate pair
+    split into two code units is joined into the character it stands for; PostgreSQL text refuses NUL.
+    """
+    if not _UNSAFE.search(text):
+        return text
+    joined = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return joined.replace("\x00", REPLACEMENT)
+
+
+def clean_inbound(event: Inbound) -> Inbound:
+    """The event with `clean_text` applied to every text field; every channel's inbound conversion ends here."""
+    changes: dict[str, Any] = {
+        field.name: clean_text(value)
+        for field in fields(event)
+        if isinstance(value := getattr(event, field.name), str) and _UNSAFE.search(value)
+    }
+    return replace(event, **changes) if changes else event
 
 
 def text_event(
@@ -28,10 +54,11 @@ def text_event(
     received_at: datetime,
     language_hint: str | None = None,
 ) -> Inbound:
-    """A typed message as an Inbound: `/cmd@bot args` becomes a COMMAND, anything else TEXT."""
+    """A typed message as an Inbound: `/cmd@bot args` becomes a COMMAND, anything else TEXT (text cleaned)."""
+    text = clean_text(text)
     match = _COMMAND.match(text.strip())
     if match:
-        return Inbound(
+        return clean_inbound(Inbound(
             InboundKind.COMMAND,
             channel,
             user_id,
@@ -42,9 +69,9 @@ def text_event(
             command=match[1].lower(),
             args=(match[2] or "").strip(),
             language_hint=language_hint,
-        )
-    return Inbound(InboundKind.TEXT, channel, user_id, chat_id, event_id, received_at, text=text,
-                   language_hint=language_hint)
+        ))
+    return clean_inbound(Inbound(InboundKind.TEXT, channel, user_id, chat_id, event_id, received_at, text=text,
+                                 language_hint=language_hint))
 
 
 class ChannelStartError(Exception):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.channels.base import text_event
+from bot.channels.base import clean_inbound, text_event
 from bot.channels.matrix_render import POLL_RESPONSES, POLL_STARTS, ROOM_MESSAGE
 from handlers.events import UNDECRYPTABLE, Inbound, InboundKind
 
@@ -102,6 +102,14 @@ def media_kind(msgtype: str, content: Mapping[str, Any]) -> str:
 def to_inbound(
     source: Mapping[str, Any], room_id: str, now: datetime, votes: VoteMemory | None = None
 ) -> Inbound | None:
+    """The Inbound for one room event of a citizen (every text field cleaned, see `clean_inbound`), or None."""
+    inbound = _to_inbound(source, room_id, now, votes)
+    return None if inbound is None else clean_inbound(inbound)
+
+
+def _to_inbound(
+    source: Mapping[str, Any], room_id: str, now: datetime, votes: VoteMemory | None
+) -> Inbound | None:
     """The Inbound for one room event of a citizen, or None for what the dialogue does not care about.
 
     Handled: text/notice/emote (TEXT or COMMAND via `text_event`), edits (EDITED), images, stickers, voice,
@@ -166,13 +174,13 @@ def undecryptable(source: Mapping[str, Any], room_id: str, now: datetime) -> Inb
     sender = source.get("sender")
     if not (isinstance(event_id, str) and isinstance(sender, str)):
         return None
-    return Inbound(InboundKind.MEDIA, CHANNEL, sender, room_id, event_id, server_time(source, now),
-                   media=UNDECRYPTABLE)
+    return clean_inbound(Inbound(InboundKind.MEDIA, CHANNEL, sender, room_id, event_id, server_time(source, now),
+                                 media=UNDECRYPTABLE))
 
 
 def group_event(user_id: str, room_id: str, event_id: str, received_at: datetime) -> Inbound:
     """Something happened in a room that is not a one-to-one chat: the core answers politely, then we leave."""
-    return Inbound(InboundKind.GROUP, CHANNEL, user_id, room_id, event_id, received_at)
+    return clean_inbound(Inbound(InboundKind.GROUP, CHANNEL, user_id, room_id, event_id, received_at))
 
 
 def server_of(user_id: str) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from telegram import Message, Update
 
-from bot.channels.base import text_event
+from bot.channels.base import clean_inbound, text_event
 from handlers.events import Inbound, InboundKind
 
 CHANNEL = "telegram"
@@ -36,6 +36,15 @@ def _media_kind(message: Message) -> str:
 
 
 def convert_update(update: Update, received_at: datetime) -> Converted:
+    """Normalise one update (every text field cleaned, see `clean_inbound`); service messages and updates
+    without a sender become no event (but are acked)."""
+    converted = _convert(update, received_at)
+    if converted.event is None:
+        return converted
+    return replace(converted, event=clean_inbound(converted.event))
+
+
+def _convert(update: Update, received_at: datetime) -> Converted:
     """Normalise one update. Service messages and updates without a sender become no event (but are acked).
 
     In groups the group itself stands for the "citizen" (user id = chat id): no member id is stored, and a group

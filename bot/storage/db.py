@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.files import create_private_file, private_dir
 from bot.storage.repositories import (
     ChannelStateRepository,
     CitizenRepository,
@@ -66,7 +67,7 @@ class Database:
         if self.is_sqlite:
             database = parsed.database or ""
             if database and database != ":memory:" and not database.startswith("file:"):
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                _create_sqlite_file(Path(database).expanduser())
             options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
             options["pool_pre_ping"] = True
@@ -98,6 +99,11 @@ class Database:
                 session.connection(execution_options={_DEFERRED_OPTION: True})
             yield UnitOfWork(session)
 
+    def ping(self) -> None:
+        """Raise if the database cannot be reached now (tells a broken statement from a broken database)."""
+        with self.unit_of_work(read_only=True) as uow:
+            uow.session.execute(text("SELECT 1"))
+
     def dispose(self) -> None:
         """Close all pooled connections."""
         self.engine.dispose()
@@ -112,6 +118,16 @@ def alembic_config(connection: Connection | None = None, url: str | None = None)
     if connection is not None:
         config.attributes["connection"] = connection
     return config
+
+
+def _create_sqlite_file(path: Path) -> None:
+    """Its folder (0700 where created) and the empty database file with mode 0600, before SQLite first opens it.
+
+    SQLite gives the -wal and -shm files the mode of the database file, so they are owner-only as well; an
+    existing database keeps the mode it has.
+    """
+    private_dir(path.parent)
+    create_private_file(path)
 
 
 def _migrate_sqlite(connection: Connection) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,41 @@ def test_validate_names_file_line_and_field_and_fails(tmp_path: Path) -> None:
     assert any(line.startswith("kaputt.yaml:12: questions[1].scale") for line in lines), result.stdout
 
 
+FOLLOW_UP_MISTAKES = """\
+id: nachfrage
+title: Nachfrage
+questions:
+  - id: bus
+    type: yes_no
+    text: Fahren Sie Bus?
+follow_ups:
+  - id: bus
+    after_days: 500
+    show_if: {question: bus, equals: ja}
+    topic: ob es besser geworden ist
+    question:
+      type: yes_no
+      text: Ist es besser geworden?
+      jumps:
+        - {when: {question: bus, equals: true}, to: end}
+"""
+
+
+def test_validate_checks_follow_ups_like_questions(tmp_path: Path) -> None:
+    file = tmp_path / "nachfrage.yaml"
+    file.write_text(FOLLOW_UP_MISTAKES, encoding="utf-8")
+    result = stadtdialog(tmp_path, "survey", "validate", str(file))
+    assert result.returncode == 1
+    lines = result.stdout.strip().splitlines()
+    for start in (
+        "nachfrage.yaml:8: follow_ups[0].id:",
+        "nachfrage.yaml:9: follow_ups[0].after_days:",
+        "nachfrage.yaml:10: follow_ups[0].show_if.equals:",
+        "nachfrage.yaml:16: follow_ups[0].question.jumps:",
+    ):
+        assert any(line.startswith(start) for line in lines), (start, result.stdout)
+
+
 def test_validate_accepts_every_library_survey(tmp_path: Path) -> None:
     files = sorted(str(p) for p in LIBRARY.glob("*.yaml"))
     result = stadtdialog(tmp_path, "survey", "validate", *files)
@@ -94,3 +130,46 @@ def test_bad_configuration_is_reported_without_traceback(tmp_path: Path) -> None
     assert result.returncode == 2
     assert "STADTDIALOG_TELEGRAM_MODE" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_config_shows_quiet_hours_as_they_are_written(tmp_path: Path) -> None:
+    result = stadtdialog(tmp_path, "config")
+    assert result.returncode == 0, result.stderr
+    assert "quiet_hours=21:00-09:00" in result.stdout.splitlines()
+    assert "QuietHours(" not in result.stdout and "datetime." not in result.stdout
+
+
+def test_nlp_help_lists_every_classifier_command(tmp_path: Path) -> None:
+    result = stadtdialog(tmp_path, "nlp", "--help")
+    assert result.returncode == 0, result.stderr
+    for command in ("classify", "evaluate", "train", "export-labels"):
+        assert command in result.stdout, result.stdout
+
+
+def test_status_counts_waiting_work_and_dead_letters_without_any_text(tmp_path: Path) -> None:
+    from bot.storage.db import Database
+
+    database = Database(f"sqlite:///{tmp_path / 'data' / 'stadtdialog.sqlite3'}")
+    database.migrate()
+    with database.unit_of_work() as uow:
+        uow.outbox.enqueue("telegram", "42", {"text": "Geheimer Text"})
+        given_up = uow.outbox.enqueue("telegram", "43", {"text": "Geheimer Text"})
+        uow.outbox.mark_failed(given_up, "Forbidden")
+    database.dispose()
+    result = stadtdialog(tmp_path, "status")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["inbox_pending=0", "outbox_pending=1", "dead_letters=1"]
+    assert "Geheimer" not in result.stdout + result.stderr and "42" not in result.stdout
+
+
+def test_export_labels_writes_a_file_only_its_owner_can_read(tmp_path: Path) -> None:
+    out = tmp_path / "labels.jsonl"
+    result = stadtdialog(tmp_path, "nlp", "export-labels", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+
+
+def test_status_does_not_set_up_a_database_it_only_reads(tmp_path: Path) -> None:
+    result = stadtdialog(tmp_path, "status")
+    assert result.returncode == 1
+    assert "stadtdialog migrate" in result.stderr and "Traceback" not in result.stderr

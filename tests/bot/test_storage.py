@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -142,6 +144,28 @@ def test_sqlite_file_gets_its_folder_wal_and_enforced_foreign_keys(tmp_path: Pat
         assert (tmp_path / "nested" / "folder" / "bot.db").exists()
     finally:
         database.dispose()
+
+
+def test_sqlite_file_its_wal_and_the_folders_made_for_it_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    folder = tmp_path / "data" / "db"
+    previous = os.umask(0o022)  # a usual umask would leave new files world-readable
+    try:
+        database = Database(f"sqlite:///{folder / 'bot.db'}")
+        try:
+            database.migrate()
+            with database.unit_of_work() as uow:
+                uow.channel_state.set("test:offset", "1", NOW)
+            files = [folder / name for name in ("bot.db", "bot.db-wal", "bot.db-shm")]
+            assert all(path.exists() for path in files)
+            assert {path.name: stat.S_IMODE(os.stat(path).st_mode) for path in files} == dict.fromkeys(
+                (path.name for path in files), 0o600
+            )
+            assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+            assert stat.S_IMODE(os.stat(folder.parent).st_mode) == 0o700
+        finally:
+            database.dispose()
+    finally:
+        os.umask(previous)
 
 
 # --- unit of work ------------------------------------------------------------------------------------------------

@@ -153,3 +153,23 @@ async def test_deleting_leaves_no_row_of_the_citizen_in_any_table(bot: TelegramB
     assert any("werden jetzt gelöscht" in m.text for m in goodbye)
     await bot.settle()
     assert bot.rows_mentioning(*needles) == {}
+
+
+async def test_text_with_a_lone_surrogate_is_answered_and_does_not_block_the_chat(bot: TelegramBot) -> None:
+    chat = bot.chat()
+    await give_consent(chat)
+    poison = "Mehr Bänke \ud800 am Ufer\x00"  # a crafted client's "\\ud800" escape, and a NUL PostgreSQL refuses
+    chat.act(lambda: bot.server.deliver_raw(chat.message_update(poison)))
+    assert await chat.wait_for_reply(), "a message with broken characters is still answered"
+    await say(chat, "/idee")
+    offered = await say(chat, poison)
+    if newest_with(offered, "f:leben") is None:
+        offered = await tap(chat, "fc:other")
+    thanks = await tap(chat, "f:leben")
+    assert any("Vielen Dank für Ihre Idee" in m.text for m in thanks), thanks
+    assert bot.runtime is not None
+    with bot.runtime.db.unit_of_work() as uow:
+        (idea,) = uow.citizens.export(bot.pseudonym(chat))["ideas"]
+    assert idea["text"] == "Mehr Bänke \ufffd am Ufer\ufffd", "broken characters are stored as U+FFFD"
+    later = await say(chat, "/hilfe")
+    assert later, "the chat's later messages still reach the citizen"

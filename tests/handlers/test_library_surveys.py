@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from surveys.engine import due_follow_ups, parse_text_answer
 from surveys.loader import load_survey
 from surveys.schema import Question, QuestionType
 from tests.handlers.chat import Chat, catalog_of
@@ -46,3 +47,26 @@ def test_library_survey_can_be_completed(path: Path, language: str) -> None:
     response = chat.only_response()
     assert response.complete
     assert chat.flow == "menu"
+
+
+def test_dissatisfied_bus_rider_of_the_mobility_survey_gets_its_follow_up() -> None:
+    """What the dialogue stores for a completed response is what `due_follow_ups` decides on."""
+    survey = load_survey(LIBRARY / "mobilitaet-quartier.yaml")
+    chat = Chat(catalog_of(survey))
+    chat.agree()
+    chat.command("umfragen")
+    chat.press(f"s:{survey.id}")
+    chat.press("a:bezirk:barmen")
+    chat.press("t:unterwegs:bus")
+    chat.press("d:unterwegs")
+    chat.press_label("1")  # very dissatisfied
+    chat.say("8")
+    chat.press_label("Nein")  # the jump skips the cycling question
+    chat.say("Häufiger fahrende Busse")
+    response = chat.only_response()
+    assert response.complete
+    [follow_up] = due_follow_ups(survey, response.answers)
+    assert follow_up.id == "oepnv_seitdem"
+    assert follow_up.id not in response.answers, "the follow-up is asked later, not during the survey"
+    assert parse_text_answer(follow_up.question, "gleich geblieben") == "gleich"
+    assert due_follow_ups(survey, response.answers | {"oepnv_zufrieden": 3}) == []

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from surveys.loader import Problem, SurveyError, load_survey_text
 from surveys.schema import Question, Survey
 
 LIBRARY = Path(__file__).resolve().parents[2] / "surveys" / "library"
@@ -22,6 +23,20 @@ def build_question(**fields: Any) -> Question:
     fields.setdefault("id", "q")
     fields.setdefault("text", "Frage")
     return Question.model_validate(fields)
+
+
+def problems_of(text: str, filename: str = "parken.yaml") -> list[Problem]:
+    """The problems the loader reports for survey YAML `text` (which must be invalid)."""
+    with pytest.raises(SurveyError) as caught:
+        load_survey_text(text, filename)
+    assert caught.value.problems, "a SurveyError always lists at least one problem"
+    return caught.value.problems
+
+
+def only_problem(text: str) -> Problem:
+    problems = problems_of(text)
+    assert len(problems) == 1, problems
+    return problems[0]
 
 
 def options(*ids: str) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from surveys.loader import (
     load_survey_text,
     validate_file,
 )
-from tests.surveys.conftest import LIBRARY, LIBRARY_FILES
+from tests.surveys.conftest import LIBRARY, LIBRARY_FILES, only_problem, problems_of
 
 VALID = textwrap.dedent(
     """\
@@ -39,19 +39,6 @@ VALID = textwrap.dedent(
             text: In einer Garage
     """
 )
-
-
-def problems_of(text: str, filename: str = "parken.yaml") -> list[Problem]:
-    with pytest.raises(SurveyError) as caught:
-        load_survey_text(text, filename)
-    assert caught.value.problems, "a SurveyError always lists at least one problem"
-    return caught.value.problems
-
-
-def only_problem(text: str) -> Problem:
-    problems = problems_of(text)
-    assert len(problems) == 1, problems
-    return problems[0]
 
 
 def test_valid_text_loads() -> None:

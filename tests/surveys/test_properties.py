@@ -1,4 +1,5 @@
-"""Property tests: the engine always finishes a survey, the loader never crashes, the hash ignores layout."""
+"""Property tests: the engine always finishes a survey and picks follow-ups by their conditions, the loader never
+crashes, the hash ignores layout."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from surveys.engine import (
     AnswerError,
     answer_label,
+    due_follow_ups,
     first_question,
     is_visible,
     next_question,
@@ -24,7 +26,7 @@ from surveys.engine import (
     relevant_answers,
 )
 from surveys.loader import SurveyError, content_hash, load_survey, load_survey_text
-from surveys.schema import AnswerValue, Question, QuestionType, Survey
+from surveys.schema import AnswerValue, Condition, Question, QuestionType, Survey
 from tests.surveys.conftest import LIBRARY_FILES
 
 LIBRARY_SURVEYS = [load_survey(file) for file in LIBRARY_FILES]
@@ -145,6 +147,48 @@ def test_every_route_through_any_branching_survey_ends(survey: Survey, data: st.
         assert path(survey, kept)[: len(kept)] == list(kept)
 
 
+@st.composite
+def surveys_with_follow_ups(draw: st.DrawFn) -> Survey:
+    """Random branching surveys with 1–4 follow-ups, most of them conditional on some question."""
+    definition = draw(branching_surveys()).model_dump(mode="json")
+    questions = definition["questions"]
+    follow_ups: list[dict[str, Any]] = []
+    for number in range(draw(st.integers(1, 4))):
+        follow_up: dict[str, Any] = {
+            "id": f"f{number}",
+            "after_days": draw(st.integers(1, 365)),
+            "topic": "ob sich etwas geändert hat",
+            "question": {"type": "yes_no", "text": "Hat sich etwas geändert?"},
+        }
+        if draw(st.integers(0, 3)):
+            follow_up["show_if"] = draw_condition(draw, questions, draw(st.integers(0, len(questions) - 1)))
+        follow_ups.append(follow_up)
+    return Survey.model_validate(definition | {"follow_ups": follow_ups})
+
+
+def holds(condition: Condition, answers: dict[str, AnswerValue]) -> bool:
+    """The condition table of docs/surveys.md, read independently of the engine."""
+    value = answers.get(condition.question)
+    if condition.answered is not None:
+        return (value is not None) == condition.answered
+    chosen = value if isinstance(value, list) else [value]
+    wanted = condition.any_of if condition.any_of is not None else [condition.equals]
+    return value is not None and any(type(c) is type(w) and c == w for c in chosen for w in wanted)
+
+
+@FAST
+@given(survey=surveys_with_follow_ups(), data=st.data())
+def test_due_follow_ups_are_exactly_those_whose_condition_holds_on_the_route(
+    survey: Survey, data: st.DataObject
+) -> None:
+    answers = walk(survey, data)
+    due = due_follow_ups(survey, answers)
+    assert due == [f for f in survey.follow_ups if f.show_if is None or holds(f.show_if, answers)]
+    # Answers to questions off the route (left over after going back) never make a follow-up due or not due.
+    stale = {q.id: data.draw(answers_for(q), label=f"stale {q.id}") for q in survey.questions if q.id not in answers}
+    assert due_follow_ups(survey, answers | stale) == due
+
+
 @FAST
 @given(value=st.integers(0, 10_000_000))
 def test_integer_typed_with_german_or_english_grouping_reads_back(value: int) -> None:
@@ -167,7 +211,7 @@ def test_decimal_typed_with_german_comma_reads_back(cents: int) -> None:
 @given(text=st.text(max_size=300) | st.sampled_from(["1, 2", "ja", "1.234", "4/5", "Bus", "- 3", "12,5 km"]))
 def test_any_typed_text_is_either_a_fitting_value_or_an_answer_error(text: str) -> None:
     for survey in LIBRARY_SURVEYS:
-        for question in survey.questions:
+        for question in [*survey.questions, *(follow_up.question for follow_up in survey.follow_ups)]:
             try:
                 value = parse_text_answer(question, text)
             except AnswerError:

@@ -210,6 +210,13 @@ class InboxRepository(Repository):
             )
         )
 
+    def pending_count(self) -> int:
+        """Events stored but not processed yet."""
+        count = self.session.execute(
+            select(func.count()).select_from(m.InboundEvent).where(m.InboundEvent.status == INBOX_PENDING)
+        ).scalar_one()
+        return int(count)
+
     def purge_done(self, older_than: datetime) -> int:
         """Forget processed (done or given-up) events older than `older_than`; returns how many."""
         return self._rowcount(
@@ -340,8 +347,16 @@ class OutboxRepository(Repository):
         )
 
     def pending_count(self) -> int:
+        """Messages still to send (due now or later)."""
+        return self._count(OUTBOX_PENDING)
+
+    def failed_count(self) -> int:
+        """Dead letters: messages given up on, kept until the housekeeping purges them."""
+        return self._count(OUTBOX_FAILED)
+
+    def _count(self, status: str) -> int:
         count = self.session.execute(
-            select(func.count()).select_from(m.OutboxMessage).where(m.OutboxMessage.status == OUTBOX_PENDING)
+            select(func.count()).select_from(m.OutboxMessage).where(m.OutboxMessage.status == status)
         ).scalar_one()
         return int(count)
 

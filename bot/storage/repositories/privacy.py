@@ -41,6 +41,7 @@ def export(session: Session, citizen_id: str) -> dict[str, Any]:
         "follow_ups": [],
         "opt_ins": [],
         "paused_until": None,
+        "undelivered": [],
     }
     if citizen is None:
         return result
@@ -157,7 +158,28 @@ def export(session: Session, citizen_id: str) -> dict[str, Any]:
             .order_by(m.OptIn.granted_at, m.OptIn.id)
         )
     ]
+    result["undelivered"] = _export_undelivered(session, result["contacts"])
     return result
+
+
+def _export_undelivered(session: Session, contacts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages to the citizen's chats that could never be sent (dead letters), until the housekeeping purges them."""
+    keys = [chat_key(contact["channel"], contact["chat_id"]) for contact in contacts]
+    if not keys:
+        return []
+    rows = session.execute(
+        select(m.OutboxMessage.payload, m.OutboxMessage.created_at)
+        .where(m.OutboxMessage.chat_key.in_(keys), m.OutboxMessage.status == OUTBOX_FAILED)
+        .order_by(m.OutboxMessage.id)
+    )
+    return [
+        {
+            "text": (row.payload or {}).get("text", ""),
+            "document": ((row.payload or {}).get("document") or {}).get("filename"),
+            "created_at": iso(row.created_at),
+        }
+        for row in rows
+    ]
 
 
 def _export_responses(session: Session, citizen_id: str) -> list[dict[str, Any]]:
