@@ -74,6 +74,15 @@ class RuntimeStats:
     unreachable: int = 0
 
 
+def _parts(channel: Channel, message: Outbound) -> int:
+    """How many platform messages `message` becomes (a channel may say: `parts(message)`; else one)."""
+    parts = getattr(channel, "parts", None)
+    try:
+        return max(1, int(parts(message))) if callable(parts) else 1
+    except Exception:  # counting must never keep a message from being sent
+        return 1
+
+
 class RateLimitWatch:
     """Tells a chat's own rate limit from the bot's: see the module docstring, "Rate-limit answers"."""
 
@@ -201,12 +210,13 @@ class OutboxSender:
         if channel is None:
             log.warning("event=send_no_channel channel=%s outbox_id=%s", item.channel, item.id)
             return False
-        if self.pacer is not None:
-            await self.pacer.acquire(item.channel, key, priority)
         try:
+            message = Outbound.from_dict(item.payload)
+            if self.pacer is not None:
+                await self.pacer.acquire(item.channel, key, priority, _parts(channel, message))
             # Unique per message even if a restored database hands out an id again: the creation time goes with it.
             message_key = f"{item.id}-{int(item.created_at.timestamp() * 1000)}"
-            await channel.send(item.chat_id, Outbound.from_dict(item.payload), message_key)
+            await channel.send(item.chat_id, message, message_key)
         except RetryLater as exc:
             return await self._retry_later(key, item, exc)
         except RecipientUnreachableError as exc:

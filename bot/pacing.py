@@ -150,11 +150,13 @@ class SendPacer:
 
     # --- asking for a send ---------------------------------------------------------------------------------------
 
-    async def acquire(self, channel: str, chat_key: str, priority: int = INTERACTIVE) -> None:
+    async def acquire(self, channel: str, chat_key: str, priority: int = INTERACTIVE, cost: int = 1) -> None:
         """Wait until one message may go to `chat_key` on `channel` now, and take its budget.
 
         Interactive (priority 0) waiters are always served before bulk ones; per chat, calls are expected one at a
-        time (the outbox has one sending task per chat).
+        time (the outbox has one sending task per chat). `cost` > 1: the message goes out as that many platform
+        messages (a long text split in parts); it waits for one token and leaves the rest as a debt that later
+        messages wait out.
         """
         limits = self.limits(channel)
         await self._wait_for_chat(chat_key, limits)
@@ -173,10 +175,12 @@ class SendPacer:
                         state.waiting[waiter.priority].remove(waiter)
                 raise
         self.granted[INTERACTIVE if priority <= 0 else BULK] += 1
+        if cost > 1 and state.bucket is not None:
+            state.bucket.tokens -= cost - 1
         if limits.chat_rate > 0:
             bucket = self._chat_bucket(chat_key, limits)
             bucket.refill(self._clock())
-            bucket.tokens -= 1
+            bucket.tokens -= max(1, cost)
 
     def _take_now(self, state: _ChannelState, priority: int) -> bool:
         """Take a channel token without queueing, if the priority rule allows it now."""

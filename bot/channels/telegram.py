@@ -424,6 +424,13 @@ class TelegramChannel:
         self._failures.pop(chat_id, None)
         return SentMessage(tuple(ids))
 
+    def parts(self, message: Outbound) -> int:
+        """How many Bot API messages `message` becomes (a long text is split): the send pacer's cost."""
+        parts = len(split_text(message.text)) if message.text else 0
+        if message.document is not None:
+            return (parts if message.text and utf16_len(message.text) > CAPTION_LIMIT else 0) + 1
+        return max(1, parts)
+
     def _failed(self, chat_id: str) -> float:
         count = self._failures.get(chat_id, 0) + 1
         self._failures[chat_id] = count

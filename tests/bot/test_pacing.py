@@ -107,6 +107,27 @@ async def test_one_chat_gets_at_most_its_own_rate_after_a_short_burst(vt: Virtua
     assert all(gap == pytest.approx(1.0, abs=0.02) for gap in gaps)
 
 
+async def test_a_message_sent_in_several_parts_costs_as_many_messages(vt: VirtualTime) -> None:
+    pacer = pacer_for(vt, telegram=Limits(10, 10, chat_rate=1, chat_burst=3))
+    await pacer.acquire("telegram", "telegram:1", INTERACTIVE, cost=10)  # a long text in ten parts
+    log: list[tuple[str, float]] = []
+    task = asyncio.create_task(send_all(pacer, [("telegram:2", INTERACTIVE)], vt, log))
+    await vt.advance(0.05)
+    assert log == []  # the channel's whole second went to the ten parts
+    await vt.advance(0.1)
+    await asyncio.wait_for(task, 1)
+    times: list[float] = []
+
+    async def same_chat() -> None:
+        await pacer.acquire("telegram", "telegram:1", INTERACTIVE)
+        times.append(vt.now)
+
+    follow = asyncio.create_task(same_chat())
+    await vt.advance(8.5)
+    await asyncio.wait_for(follow, 1)
+    assert times[0] >= 1000.0 + 8.0 - 0.02  # the chat's debt: 10 parts, burst 3 → 8 s at 1/s
+
+
 async def test_interactive_replies_overtake_a_bulk_backlog(vt: VirtualTime) -> None:
     pacer = pacer_for(vt, telegram=Limits(10, 10))
     log: list[tuple[str, float]] = []

@@ -495,3 +495,12 @@ async def test_webhook_delivery_is_acknowledged_after_storing_and_redelivered_af
     await telegram_api.wait_for(lambda: telegram_api.is_confirmed(update_id))
     assert [a.status for a in telegram_api.webhook_attempts] == [500, 200]
     assert telegram_api.webhook_redeliveries == 1
+
+
+async def test_the_pacer_is_told_how_many_bot_api_messages_a_message_becomes(channel: TelegramChannel) -> None:
+    assert channel.parts(Outbound("Hallo")) == 1
+    assert channel.parts(Outbound("a" * 4000 + "\n\n" + "b" * 4000)) == 2
+    document = Document("daten.json", b"{}", "application/json")
+    assert channel.parts(Outbound("Ihre Daten", document=document)) == 1  # the text is the caption
+    assert channel.parts(Outbound("c" * 2000, document=document)) == 2  # too long for a caption: text, then file
+    assert channel.parts(Outbound("c" * 5000, document=document)) == 3
