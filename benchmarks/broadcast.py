@@ -1,6 +1,7 @@
 """Broadcast: a campaign's invitations to 10,000 citizens within Telegram's limits while 20 citizens take a survey.
 
     python -m benchmarks.broadcast [--citizens 10000] [--answering 20] [--think 3] [--rate 30] [--chat-rate 1]
+                                   [--unpaced]
 
 The test Bot API server (tests/e2e/telegram_api.py) enforces 30 messages/s overall and 1 message/s per chat
 (bursts of 3) and refuses excess with HTTP 429 + retry_after, as Telegram does. Set-up: `--citizens` consented
@@ -114,14 +115,17 @@ async def feed_with_scheduler(runtime: Any) -> None:
 FEED: Callable[[Any], Coroutine[Any, Any, None]] = feed_stand_in
 
 
-async def serve_bot(api_url: str, token: str, data_dir: str) -> None:
+async def serve_bot(api_url: str, token: str, data_dir: str, unpaced: bool = False) -> None:
     from bot.app import build_runtime
     from bot.channels.telegram import TelegramChannel
     from bot.config import load_config
     from bot.logging_setup import setup_logging
 
     setup_logging("WARNING")
-    config = load_config(_env(api_url, token, data_dir), cwd=Path(data_dir))
+    env = _env(api_url, token, data_dir)
+    if unpaced:  # the pacer off: only the server's 429s hold the bot back
+        env |= {"STADTDIALOG_TELEGRAM_RATE": "0", "STADTDIALOG_TELEGRAM_CHAT_RATE": "0"}
+    config = load_config(env, cwd=Path(data_dir))
     runtime = await asyncio.to_thread(build_runtime, config, [TelegramChannel.from_config(config)], classify=False)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -207,7 +211,8 @@ def rows_sent(data_dir: str, api_url: str, token: str) -> int:
 # --- the run -----------------------------------------------------------------------------------------------------
 
 
-async def run(citizens: int, answering: int, think: float, rate: float, chat_rate: float) -> dict[str, Any]:
+async def run(citizens: int, answering: int, think: float, rate: float, chat_rate: float,
+              unpaced: bool = False) -> dict[str, Any]:
     survey = load_survey(PACKAGE_ROOT / "surveys" / "library" / f"{SURVEY}.yaml")
     steps = stadtdialog_script(survey)
     expected_s = citizens / rate
@@ -219,7 +224,8 @@ async def run(citizens: int, answering: int, think: float, rate: float, chat_rat
             await asyncio.to_thread(seed, data_dir, server.url, server.token, audience)
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "benchmarks.broadcast", "--role", "bot", "--api-url", server.url,
-                "--token", server.token, "--data-dir", data_dir, cwd=PACKAGE_ROOT,
+                "--token", server.token, "--data-dir", data_dir, *(["--unpaced"] if unpaced else []),
+                cwd=PACKAGE_ROOT,
             )
             try:
                 await server.wait_for(lambda: bool(server.calls_to("getUpdates")), timeout=120)
@@ -295,6 +301,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--think", type=float, default=3.0, help="seconds a citizen reads a reply before tapping")
     parser.add_argument("--rate", type=float, default=30.0, help="the server's overall limit, messages/s")
     parser.add_argument("--chat-rate", type=float, default=1.0, help="the server's per-chat limit, messages/s")
+    parser.add_argument("--unpaced", action="store_true",
+                        help="switch the bot's pacer off (rates 0): only the server's 429s hold it back")
     parser.add_argument("--role", choices=("bot",), help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
@@ -302,16 +310,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.role == "bot":
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve_bot(args.api_url, args.token, args.data_dir))
+            asyncio.run(serve_bot(args.api_url, args.token, args.data_dir, args.unpaced))
         return
     started = time.time()
-    figures = asyncio.run(run(args.citizens, args.answering, args.think, args.rate, args.chat_rate))
+    figures = asyncio.run(run(args.citizens, args.answering, args.think, args.rate, args.chat_rate, args.unpaced))
     report = {
         "benchmark": "broadcast",
         **figures,
         "citizens": args.citizens,
         "answering": args.answering,
         "think_s": args.think,
+        "paced": not args.unpaced,
         "feed": FEED.__name__,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
