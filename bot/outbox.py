@@ -259,7 +259,8 @@ class OutboxSender:
             log.warning("event=send_gave_up outbox_id=%s reason=%s", item.id, exc.reason)
             return True
         delay = max(exc.after, 0.05)
-        await self._in_db(self._update, "retry_later", item.id, exc.reason, self._clock() + timedelta(seconds=delay))
+        await self._in_db(self._update, "retry_later", item.id, exc.reason, self._clock() + timedelta(seconds=delay),
+                          exc.rate_limit is None)
         log.info("event=send_retry outbox_id=%s after=%.2f reason=%s", item.id, delay, exc.reason)
         self.kick_later(key, delay)
         return False

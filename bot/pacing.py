@@ -257,6 +257,9 @@ class SendPacer:
             return state.paused_until - now
         bucket = state.bucket
         while interactive:
+            if interactive[0].future.done():
+                interactive.popleft()
+                continue
             if bucket is not None and bucket.refill(now) < 1.0:
                 return bucket.wait_for(1.0, now)
             if bucket is not None:

@@ -90,6 +90,18 @@ async def test_a_rate_limited_message_waits_as_long_as_it_takes_and_is_never_giv
     assert runtime.stats.rate_limited == len(storm) and runtime.stats.send_failures == 0
 
 
+async def test_waiting_for_a_rate_limit_is_no_failed_attempt(make_runtime: RuntimeFactory) -> None:
+    storm = [RetryLater(0.01, "rate_limited", rate_limit=RATE_LIMIT_CHAT)] * (MAX_SEND_ATTEMPTS + 1)
+    network = [RetryLater(0.01, "NetworkError")] * (MAX_SEND_ATTEMPTS - 2)
+    channel = RecordingChannel(failures=[*storm, *network])
+    runtime = make_runtime(channel)
+    await runtime.start()
+    queue(runtime, "6", ["Einladung"])
+    await runtime.resume_pending()
+    await drained(runtime, timeout=20)
+    assert [message.text for message in channel.to("6")] == ["Einladung"], "given up after the rate limits"
+
+
 async def test_a_channel_wide_rate_limit_pauses_every_chat_of_the_channel(make_runtime: RuntimeFactory) -> None:
     channel = RecordingChannel(failures=[RetryLater(0.6, "send_rate_limited", rate_limit=RATE_LIMIT_CHANNEL)])
     runtime = make_runtime(channel)

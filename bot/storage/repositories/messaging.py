@@ -330,12 +330,14 @@ class OutboxRepository(Repository):
             self.session.execute(_OUTBOX_DELETE, {"item_ids": [row.id for row in rows]})
         return [(int(row.id), row.follow_up_id) for row in rows]
 
-    def retry_later(self, item_id: int, error: str, not_before: datetime) -> None:
-        """Sending failed temporarily (e.g. HTTP 429): try again at `not_before`."""
+    def retry_later(self, item_id: int, error: str, not_before: datetime, count: bool = True) -> None:
+        """Sending failed temporarily (e.g. HTTP 429): try again at `not_before`. `count=False` for a rate-limit
+        answer: waiting for the server's budget is no failed attempt and never leads to giving the message up."""
+        attempts = m.OutboxMessage.attempts + 1 if count else m.OutboxMessage.attempts
         self.session.execute(
             update(m.OutboxMessage)
             .where(m.OutboxMessage.id == item_id)
-            .values(attempts=m.OutboxMessage.attempts + 1, last_error=short_error(error), not_before=not_before)
+            .values(attempts=attempts, last_error=short_error(error), not_before=not_before)
         )
 
     def mark_failed(self, item_id: int, error: str) -> None:
