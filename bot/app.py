@@ -35,7 +35,7 @@ def build_runtime(config: Config, channels: Sequence[Channel] = (), *, classify:
     database = Database(config.database_url)
     database.migrate()
     fields = field_infos()
-    import_surveys(database, config.survey_dir, {f.key for f in fields}, utcnow())
+    import_surveys(database, config.survey_dir, {f.key for f in fields}, utcnow(), deactivate_missing=True)
     runtime = Runtime(
         config, database, texts=load_texts(), fields=fields, catalog=load_catalog(database), classifier=classifier
     )

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from bot.campaigns import cli as campaign_cli
 from bot.config import Config, ConfigError, load_config
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     imp = survey_sub.add_parser("import", help="import the survey folder (or DIR) into the database now")
     imp.add_argument("directory", nargs="?", type=Path)
     survey_sub.add_parser("list", help="list imported surveys and versions")
+    campaign_cli.add_survey_commands(survey_sub)
+    campaign_cli.add_campaign_command(sub)
     export = sub.add_parser("export", help="categorised feedback for analysts (pseudonymous ids): feedback, summary")
     export_sub = export.add_subparsers(dest="export_command", required=True, metavar="WHAT")
     feedback = export_sub.add_parser("feedback", help="every idea and classified free-text answer with its fields")
@@ -60,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     for command in (feedback, report):
         command.add_argument("--since", help="only from this day on (YYYY-MM-DD, in the city's time zone)")
         command.add_argument("--field", help="only this strategy field (its key, e.g. mobilitaet)")
+    from bot.outreach.cli import add_parser as add_followups
+
+    add_followups(sub)
     nlp = sub.add_parser(
         "nlp", help="strategy-field classifier: classify, evaluate, train, export-labels (see `nlp --help`)"
     )
@@ -122,9 +128,15 @@ def _import(config: Config, directory: Path | None) -> int:
     from bot.survey_sync import import_surveys
 
     with _database(config) as database:
-        report = import_surveys(database, directory or config.survey_dir, {f.key for f in field_infos()}, utcnow())
+        folder = directory or config.survey_dir
+        report = import_surveys(database, folder, {f.key for f in field_infos()}, utcnow(),
+                                deactivate_missing=folder.resolve() == config.survey_dir.resolve())
     for key, version, created in report.imported:
         print(f"{key} v{version}: {'new version' if created else 'unchanged'}")
+    for key in report.deactivated:
+        print(f"{key}: file gone from {config.survey_dir}, no longer offered")
+    for key, campaigns in report.kept:
+        print(f"{key}: file gone, but still offered for campaign {campaigns}")
     for problem in report.problems:
         print(problem)
     return EXIT_PROBLEMS if report.problems else EXIT_OK
@@ -132,8 +144,10 @@ def _import(config: Config, directory: Path | None) -> int:
 
 def _list(config: Config) -> int:
     with _database(config) as database, database.unit_of_work() as uow:
+        closed_keys = uow.surveys.closed()
         for stored in uow.surveys.versions():
-            print(f"{stored.key} v{stored.version} {'active' if stored.active else 'inactive'}")
+            closed = " closed" if closed_keys.get(stored.key) else ""
+            print(f"{stored.key} v{stored.version} {'active' if stored.active else 'inactive'}{closed}")
     return EXIT_OK
 
 
@@ -159,6 +173,7 @@ def _status(config: Config) -> int:
     """
     from sqlalchemy.exc import DBAPIError
 
+    from bot.outreach.cli import status_counts
     from bot.storage.db import Database
 
     database = Database(config.database_url)
@@ -168,6 +183,7 @@ def _status(config: Config) -> int:
                 "inbox_pending": uow.inbox.pending_count(),
                 "outbox_pending": uow.outbox.pending_count(),
                 "dead_letters": uow.outbox.failed_count(),
+                **status_counts(uow.session),
             }
     except DBAPIError as exc:
         print(f"Cannot read the database ({type(exc.orig).__name__}); is it migrated? "
@@ -223,6 +239,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _status(config)
     if args.command == "export":
         return _export(config, args)
+    if args.command == "followups":
+        from bot.outreach.cli import run as followups
+
+        with _database(config) as database:
+            return followups(config, database, args)
+    if args.command == "campaign" or getattr(args, "survey_command", None) in ("close", "reopen"):
+        with _database(config) as database:
+            return campaign_cli.run(config, database, args)
     if args.survey_command == "import":
         return _import(config, args.directory)
     return _list(config)

@@ -23,23 +23,25 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from bot.campaigns.tick import AudienceSettings, TickReport, campaign_tick
 from bot.channels.base import Channel, ChannelStartError, ChannelUnreachableError, clean_inbound
 from bot.classify import TextClassifier, classifiable_text
 from bot.config import Config
 from bot.group_commit import GroupCommit
 from bot.identity import pseudonym
 from bot.outbox import OutboxSender, RuntimeStats
+from bot.outreach.claims import FollowUpClaimer, respect_rules
 from bot.pacing import SendPacer
 from bot.storage.db import Database, UnitOfWork
 from bot.storage.items import FOLLOW_UP_SKIPPED as ROW_SKIPPED
 from bot.storage.items import (
-    OUTCOME_NO_CONTACT,
     OUTCOME_NOT_NEEDED,
     OUTCOME_STOPPED,
     PRIORITY_BULK,
     PRIORITY_INTERACTIVE,
     chat_key,
 )
+from bot.survey_sync import catalog_generation, load_catalog
 from handlers.dialogue import handle
 from handlers.events import (
     FOLLOW_UP_HELD,
@@ -153,7 +155,13 @@ class Runtime:
             database, self.ready, self._in_db, lambda: self.clock(), self.stats, parallel=parallel,
             max_batch=MAX_BATCH, pacer=self.pacer,
         )
+        self.follow_ups = FollowUpClaimer(
+            database, respect_rules(config), lambda: self.clock(), in_db=self._in_db, kick=self._kick_chat,
+            pacer=lambda: getattr(self, "pacer", None), channels=lambda: tuple(self.channels),
+            inbox_retention=DONE_EVENT_RETENTION,
+        )
         self._running = False
+        self._catalog_generation: str | None = ""  # "": never checked, so the first check reloads
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -182,6 +190,7 @@ class Runtime:
                 task.add_done_callback(self._starters.discard)
             else:
                 self.ready[channel.name] = channel
+        await self.follow_ups.recover()
         await self.resume_pending()
 
     async def _start_later(self, channel: Channel) -> None:
@@ -573,41 +582,39 @@ class Runtime:
     # --- scheduled work (called by the scheduler) --------------------------------------------------------------
 
     async def feed_due_follow_ups(self) -> int:
-        """Turn due follow_ups rows into inbox events (outside quiet hours); returns how many."""
-        now = self.clock()
-        quiet = self.config.quiet_hours
-        if quiet is not None and quiet.contains(now.astimezone(self.config.timezone).time()):
-            return 0
-        keys = await self._in_db(self._claim_follow_ups, now)
-        for key in keys:
-            self._kick_chat(key)
-        return len(keys)
+        """Feed due follow_ups rows to their chats under the respect rules (bot/outreach/claims.py); how many."""
+        return await self.follow_ups.tick()
 
-    def _claim_follow_ups(self, now: datetime) -> list[str]:
-        keys: list[str] = []
-        with self.db.unit_of_work() as uow:
-            for due in uow.follow_ups.claim_due(now, 100):
-                contacts = uow.contacts.for_citizen(due.citizen_id)
-                if contacts:
-                    contact = contacts[0]
-                    event = Inbound(
-                        kind=InboundKind.FOLLOW_UP,
-                        channel=contact.channel,
-                        user_id=contact.channel_user_id,
-                        chat_id=contact.chat_id,
-                        event_id=f"follow_up:{due.id}",
-                        received_at=now,
-                        payload=due.kind,
-                        args=json.dumps({**due.payload, "follow_up_id": due.id}, ensure_ascii=False),
-                    )
-                    key = chat_key(contact.channel, contact.chat_id)
-                    if uow.inbox.add(
-                        event.to_dict(), channel=event.channel, event_id=event.event_id, chat_key=key, received_at=now
-                    ):
-                        keys.append(key)
-                else:
-                    uow.follow_ups.finish(due.id, ROW_SKIPPED, OUTCOME_NO_CONTACT, now)
-        return keys
+    async def mark_unreachable(self, channel: str, user_id: str) -> None:
+        """The channel saw the citizen leave (e.g. the Matrix DM): skip them until they write again."""
+
+        def mark() -> int:
+            with self.db.unit_of_work() as uow:
+                return uow.contacts.mark_unreachable_user(channel, user_id, self.clock())
+
+        if await self._in_db(mark):
+            log.info("event=contact_unreachable channel=%s", channel)
+
+    # --- the survey catalog and campaigns (called by the scheduler) ---------------------------------------------
+
+    async def reload_catalog(self) -> None:
+        """Load the survey catalog from the database again (the CLI closed, reopened or imported surveys)."""
+        self.catalog = await self._in_db(load_catalog, self.db)
+        log.info("event=catalog_reloaded")
+
+    async def refresh_catalog(self) -> bool:
+        """Reload the catalog if the CLI bumped its generation since the last check; True if it did."""
+        generation = await self._in_db(catalog_generation, self.db)  # read before loading: no bump is missed
+        if generation == self._catalog_generation:
+            return False
+        await self.reload_catalog()
+        self._catalog_generation = generation
+        return True
+
+    async def campaign_tick(self) -> TickReport:
+        """Start, remind and close due campaigns (bot/campaigns/tick.py); each batch is its own transaction."""
+        settings = AudienceSettings(self.config.consent_version, self.config.staff, self.config.pseudonym_secret)
+        return await campaign_tick(self._in_db, self.db, self.catalog, settings, self.clock())
 
     # --- housekeeping (called by the scheduler) ----------------------------------------------------------------
 

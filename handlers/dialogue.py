@@ -4,6 +4,10 @@ Every event passes the same gates in this order — crisis phrases (always answe
 flood limit, group chats, consent — and then the tables below decide: `STEPS` (what each step shows and does
 with typed text and /abbrechen), `BUTTONS` (payload prefix → handler, and in which steps it is valid) and
 `COMMANDS` (German names and English aliases).
+
+Due follow_ups rows (FOLLOW_UP events) go to `handlers.followup_flow`. After every decision, a queued opt-in
+question is added when the citizen is idle at the menu with nothing else asked (`outreach.ask_if_due`), and rows
+held while the citizen was busy are released once they are idle again (`ReleaseHeld`, see `_settle`).
 """
 
 from __future__ import annotations
@@ -12,17 +16,33 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
-from handlers import ideas, onboarding, privacy, questions, survey_flow, training
+from handlers import (
+    followup_flow,
+    followup_offer,
+    ideas,
+    onboarding,
+    outreach,
+    privacy,
+    questions,
+    survey_flow,
+    training,
+)
 from handlers.crisis import crisis_reply, is_crisis
-from handlers.events import UNDECRYPTABLE, CitizenState, Context, Decision, Inbound, InboundKind, Outbound
-from handlers.state import DialogueData, Flow
+from handlers.events import (
+    UNDECRYPTABLE,
+    CitizenState,
+    Context,
+    Decision,
+    Inbound,
+    InboundKind,
+    Outbound,
+    ReleaseHeld,
+)
+from handlers.state import IDLE_FLOWS, DialogueData, Flow
 from handlers.turn import Turn, with_lead
 
 Handler = Callable[[Turn], Decision]
 PayloadHandler = Callable[[Turn, str], Decision | None]  # None: the button does not fit the current step
-
-SURVEY_REMINDER = "survey_reminder"
-"""FOLLOW_UP kind that re-offers an unfinished survey."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +69,11 @@ STEPS: Mapping[Flow, Step] = MappingProxyType(
             prompt=training.show_question, on_text=training.on_text, on_cancel=training.not_now
         ),
         Flow.DELETE_CONFIRM: Step(prompt=privacy.ask_delete, on_cancel=privacy.keep),
+        Flow.ABO: Step(prompt=outreach.show_abo, on_cancel=outreach.cancel_abo),
+        Flow.ABO_FIELDS: Step(prompt=outreach.show_fields, on_cancel=outreach.cancel_abo),
+        Flow.FOLLOW_UP: Step(
+            prompt=followup_flow.show_question, on_text=followup_flow.on_text, on_cancel=followup_flow.cancel
+        ),
     }
 )
 
@@ -60,6 +85,15 @@ class ButtonRoute:
     handle: PayloadHandler
     flows: frozenset[Flow] | None = None
     before_consent: bool = False
+
+
+def _question(in_survey: PayloadHandler, in_follow_up: PayloadHandler) -> PayloadHandler:
+    """A question button acts on the follow-up question while one is being answered, else on the survey."""
+
+    def route(turn: Turn, rest: str) -> Decision | None:
+        return (in_follow_up if turn.flow is Flow.FOLLOW_UP else in_survey)(turn, rest)
+
+    return route
 
 
 def _on_menu(turn: Turn, item: str) -> Decision | None:
@@ -84,16 +118,22 @@ BUTTONS: Mapping[str, ButtonRoute] = MappingProxyType(
         ),
         onboarding.MENU: ButtonRoute(_on_menu),
         survey_flow.START: ButtonRoute(survey_flow.on_start),
-        questions.ANSWER: ButtonRoute(survey_flow.on_answer),
-        questions.TOGGLE: ButtonRoute(survey_flow.on_toggle),
-        questions.DONE: ButtonRoute(survey_flow.on_done),
-        questions.SKIP: ButtonRoute(survey_flow.on_skip),
+        questions.ANSWER: ButtonRoute(_question(survey_flow.on_answer, followup_flow.on_answer)),
+        questions.TOGGLE: ButtonRoute(_question(survey_flow.on_toggle, followup_flow.on_toggle)),
+        questions.DONE: ButtonRoute(_question(survey_flow.on_done, followup_flow.on_done)),
+        questions.SKIP: ButtonRoute(_question(survey_flow.on_skip, followup_flow.on_skip)),
         ideas.FIELD: ButtonRoute(ideas.on_field, flows=frozenset({Flow.IDEA_FIELD})),
         ideas.CHOICE: ButtonRoute(ideas.on_choice, flows=frozenset({Flow.IDEA_FIELD})),
         ideas.TOGGLE: ButtonRoute(ideas.on_toggle, flows=frozenset({Flow.IDEA_FIELDS})),
         ideas.DONE: ButtonRoute(ideas.on_done, flows=frozenset({Flow.IDEA_FIELDS})),
         training.CONSENT: ButtonRoute(training.on_answer, flows=frozenset({Flow.TRAINING_CONSENT})),
         privacy.DELETE: ButtonRoute(privacy.on_confirm, flows=frozenset({Flow.DELETE_CONFIRM}), before_consent=True),
+        outreach.ABO: ButtonRoute(outreach.on_abo, flows=IDLE_FLOWS),
+        outreach.ABO_FIELD: ButtonRoute(outreach.on_field, flows=frozenset({Flow.ABO_FIELDS})),
+        outreach.PAUSE: ButtonRoute(outreach.on_pause),
+        outreach.ASK: ButtonRoute(outreach.on_ask),
+        followup_offer.OFFER: ButtonRoute(followup_offer.on_offer),
+        followup_flow.INVITE: ButtonRoute(followup_flow.on_invite),
     }
 )
 
@@ -123,11 +163,14 @@ def _language(turn: Turn) -> Decision:
     return with_lead(STEPS[switched.flow].prompt(switched), switched.t("language.changed"))
 
 
+_RIGHTS: tuple[Handler, ...] = (privacy.export, outreach.stop_command)
+
+
 def _commands(*entries: tuple[tuple[str, ...], Handler, bool]) -> Mapping[str, Command]:
     # Seeing one's stored data is a right that does not wait for the new notice to be accepted.
     return MappingProxyType(
         {
-            name: Command(handler, early, with_outdated_consent=handler is privacy.export)
+            name: Command(handler, early, with_outdated_consent=handler in _RIGHTS)
             for names, handler, early in entries
             for name in names
         }
@@ -149,6 +192,9 @@ COMMANDS: Mapping[str, Command] = _commands(
     (("idee", "idea"), ideas.start, False),
     (("meinedaten", "mydata"), privacy.export, False),
     (("training",), training.toggle, False),
+    (("abo", "abos", "subscriptions"), outreach.show_abo, False),
+    (("pause",), outreach.pause_command, False),
+    (("stop",), outreach.stop_command, False),
 )
 
 
@@ -158,11 +204,15 @@ COMMANDS: Mapping[str, Command] = _commands(
 def handle(inbound: Inbound, state: CitizenState, ctx: Context) -> Decision:
     """Decide what happens for one event of one citizen (pure: no I/O)."""
     if inbound.kind is InboundKind.FOLLOW_UP:
-        return _follow_up(Turn(inbound, state, DialogueData.from_dict(state.data), ctx))
+        turn = Turn(inbound, state, DialogueData.from_dict(state.data), ctx)
+        return _settle(turn, followup_flow.on_follow_up(turn))
     current = state
     if Flow.of(state.flow, state.consented) is Flow.NEW and not state.language_chosen:
         current = state.evolve(language=onboarding.language_from_hint(inbound.language_hint))
     data = DialogueData.from_dict(current.data)
+    if current.consented and DialogueData.written_before_outreach(current.data):
+        # Agreed before invitations existed: asked once about them, at their next calm moment.
+        data = outreach.want_to_ask(data, Turn(inbound, current, data, ctx), outreach.SURVEYS, "invite_prompt")
     bucket, over_limit = data.flood.register(inbound.received_at)
     turn = Turn(inbound, current, data.evolve(flood=bucket), ctx)
     if is_crisis(_written_text(inbound), ctx.texts):
@@ -174,7 +224,24 @@ def handle(inbound: Inbound, state: CitizenState, ctx: Context) -> Decision:
         return turn.reply(
             Outbound(text=turn.t("common.flood")), data=turn.data.evolve(flood=replace(bucket, noticed=True))
         )
-    return _dispatch(turn)
+    return _settle(turn, outreach.ask_if_due(turn, _dispatch(turn)))
+
+
+def _settle(turn: Turn, decision: Decision) -> Decision:
+    """Tidy up after any decision: a follow-up question left unanswered is dropped, and rows held while the
+    citizen was busy are released (`ReleaseHeld`) once they are idle again."""
+    data = DialogueData.from_dict(decision.state.data)
+    flow = Flow.of(decision.state.flow, decision.state.consented)
+    effects = decision.effects
+    changed = data
+    if data.answering is not None and flow is not Flow.FOLLOW_UP:
+        changed = changed.evolve(answering=None)
+    if data.held and flow in IDLE_FLOWS:
+        changed = changed.evolve(held=False)
+        effects = (*effects, ReleaseHeld())
+    if changed is data:
+        return decision
+    return replace(decision, state=decision.state.evolve(data=changed.to_dict()), effects=effects)
 
 
 def _written_text(inbound: Inbound) -> str:
@@ -248,11 +315,3 @@ def _text(turn: Turn, text: str) -> Decision:
     if payload is not None:
         return _button(turn, payload)
     return with_lead(step.prompt(turn), turn.t("common.choose"))
-
-
-def _follow_up(turn: Turn) -> Decision:
-    if turn.inbound.payload == SURVEY_REMINDER:
-        decision = survey_flow.reminder(turn)
-        if decision is not None:
-            return decision
-    return Decision(state=turn.state)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from handlers import onboarding, training
+from handlers import onboarding, outreach, training
 from handlers.events import Button, Decision, FieldInfo, FieldScores, InboundKind, Outbound, SaveIdea
 from handlers.state import FieldView, Flow, IdeaDraft
 from handlers.turn import Turn, column
@@ -215,6 +215,9 @@ def _save(turn: Turn, draft: IdeaDraft, chosen: Sequence[FieldInfo]) -> Decision
         classification=draft.classification,
     )
     data = turn.data.evolve(idea=None)
+    # Asked at the next calm moment, one per turn: right after this when no training question comes now.
+    data = outreach.want_to_ask(data, turn, outreach.IDEA_NEWS, "idea_filed")
+    data = outreach.want_to_ask(data, turn, outreach.SURVEYS, "after_idea")
     if chosen and turn.state.training_consent is None:
         # Only ideas with a field the citizen confirmed can teach the classifier, so only then is it worth asking.
         return training.ask(turn, *edit, lead=turn.t("idea.thanks"), data=data, effects=[effect])

@@ -22,6 +22,8 @@ EXPORT_FILENAME = "meine-daten.json"
 LANGUAGE_NAMES = {"de": "Deutsch", "en": "English"}
 CHANNEL_NAMES = {"telegram": "Telegram", "matrix": "Matrix", "terminal": "Terminal"}
 _QUESTION_CHARS = 70  # a question's text in front of the answer
+_PLANNED = frozenset({"pending", "held", "running", "queued"})
+"""follow_ups statuses of messages not sent yet."""
 
 
 @dataclass(frozen=True)
@@ -106,11 +108,8 @@ class _View:
         parts = [self.t("privacy.export_intro", file=EXPORT_FILENAME), "\n".join(self._person(citizen, data))]
         parts.append(self._ideas(data.get("ideas") or [], detail))
         parts.append(self._responses(data.get("responses") or [], detail))
-        follow_ups = [f for f in data.get("follow_ups") or [] if f.get("status") == "pending"]
-        if follow_ups:
-            parts.append(self.t("privacy.export_follow_ups", count=len(follow_ups)))
-        else:
-            parts.append(self.t("privacy.export_no_follow_ups"))
+        parts.append(self._opt_ins(data))
+        parts.append(self._follow_ups(data.get("follow_ups") or []))
         undelivered = data.get("undelivered") or []
         if undelivered:
             parts.append(self.t("privacy.export_undelivered", count=len(undelivered)))
@@ -140,6 +139,98 @@ class _View:
         if contacts:
             lines.append(self.t("privacy.export_contacts", channels=", ".join(contacts)))
         return lines
+
+    def _opt_ins(self, data: Mapping[str, Any]) -> str:
+        """Current opt-ins with their proof, the withdrawn ones as history, and the pause."""
+        rows = [o for o in data.get("opt_ins") or [] if isinstance(o, Mapping)]
+        current = [o for o in rows if not o.get("withdrawn_at")]
+        past = [o for o in rows if o.get("withdrawn_at")]
+        lines = [self.t("privacy.export_opt_ins")] if current else [self.t("privacy.export_no_opt_ins")]
+        for row in current:
+            lines.append(
+                self.t(
+                    "privacy.export_opt_in",
+                    topic=self._topic(row),
+                    fields=self._fields(row),
+                    date=self.day(row.get("granted_at")),
+                    source=self._source(row),
+                    version=row.get("notice_version") or "–",
+                )
+            )
+        if past:
+            lines.append(self.t("privacy.export_opt_ins_past"))
+            for row in past:
+                granted, withdrawn = self.day(row.get("granted_at")), self.day(row.get("withdrawn_at"))
+                lines.append(
+                    self.t(
+                        "privacy.export_opt_in_past",
+                        topic=self._topic(row),
+                        fields=self._fields(row),
+                        granted=granted,
+                        withdrawn=withdrawn,
+                    )
+                )
+        citizen = data.get("citizen") or {}
+        paused = data.get("paused_until") or (citizen.get("paused_until") if isinstance(citizen, Mapping) else None)
+        if paused and self._future(paused, data):
+            lines.append(self.t("privacy.export_paused", date=self.day(paused)))
+        return "\n".join(lines)
+
+    def _future(self, value: object, data: Mapping[str, Any]) -> bool:
+        """Whether the pause is still on when the export is made (the citizen's last message, /meinedaten itself);
+        shown when that is unknown."""
+        citizen = data.get("citizen") or {}
+        made = data.get("exported_at") or (citizen.get("last_seen_at") if isinstance(citizen, Mapping) else None)
+        try:
+            return made is None or datetime.fromisoformat(str(value)) > datetime.fromisoformat(str(made))
+        except (TypeError, ValueError):
+            return True
+
+    def _topic(self, row: Mapping[str, Any]) -> str:
+        topic = str(row.get("topic") or "")
+        keys = {
+            "surveys": "privacy.topic_surveys",
+            "followups": "privacy.topic_followups",
+            "idea_news": "privacy.topic_idea_news",
+        }
+        return self.t(keys[topic]) if topic in keys else topic or "–"
+
+    def _fields(self, row: Mapping[str, Any]) -> str:
+        keys = row.get("fields") or []
+        if not isinstance(keys, list | tuple) or not keys:
+            return ""
+        names = ", ".join(self.field_labels.get(str(k), str(k)) for k in keys)
+        return " " + self.t("privacy.export_opt_in_fields", fields=names)
+
+    def _source(self, row: Mapping[str, Any]) -> str:
+        keys = {
+            "abo": "privacy.source_abo",
+            "after_survey": "privacy.source_after_survey",
+            "after_idea": "privacy.source_after_idea",
+            "survey_end": "privacy.source_survey_end",
+            "idea_filed": "privacy.source_idea_filed",
+            "invite_prompt": "privacy.source_invite_prompt",
+        }
+        return self.t(keys.get(str(row.get("source") or ""), "privacy.source_other"))
+
+    def _follow_ups(self, follow_ups: Sequence[Mapping[str, Any]]) -> str:
+        """Planned (not yet sent) messages, counted by kind."""
+        planned = [f for f in follow_ups if isinstance(f, Mapping) and f.get("status") in _PLANNED]
+        if not planned:
+            return self.t("privacy.export_no_follow_ups")
+        kinds = {
+            "invitation": "privacy.kind_invitation",
+            "campaign_reminder": "privacy.kind_campaign_reminder",
+            "survey_followup": "privacy.kind_survey_followup",
+            "survey_reminder": "privacy.kind_survey_reminder",
+        }
+        counts: dict[str, int] = {}
+        for row in planned:
+            label = self.t(kinds.get(str(row.get("kind") or ""), "privacy.kind_other"))
+            counts[label] = counts.get(label, 0) + 1
+        lines = [self.t("privacy.export_follow_ups", count=len(planned))]
+        lines += [self.t("privacy.export_follow_up_kind", kind=kind, count=count) for kind, count in counts.items()]
+        return "\n".join(lines)
 
     def _more(self, lines: list[str], total: int, cap: int) -> str:
         if total > cap:

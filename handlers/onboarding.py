@@ -26,12 +26,19 @@ def language_from_hint(hint: str | None) -> str:
     return "en"
 
 
+def notice_text(turn: Turn) -> str:
+    """The privacy notice, with the controller and the supervisory authority from the configuration."""
+    controller = turn.ctx.controller.strip() or turn.t("consent.controller_default")
+    complaints = turn.ctx.complaints.strip() or turn.t("consent.complaints_default")
+    return turn.t("consent.notice", controller=controller, complaints=complaints)
+
+
 def notice_message(turn: Turn) -> Outbound:
     """The privacy notice with its consent buttons."""
     # Someone who agreed to an earlier version is told why they see the notice again and that nothing was lost.
     lead = f"{turn.t('consent.changed')}\n\n" if turn.consent_outdated else ""
     return Outbound(
-        text=f"{lead}{turn.t('consent.notice')}\n\n{turn.t('consent.question')}",
+        text=f"{lead}{notice_text(turn)}\n\n{turn.t('consent.question')}",
         buttons=(
             (Button(f"{CONSENT}:yes", turn.t("consent.agree")), Button(f"{CONSENT}:no", turn.t("consent.decline"))),
         ),
@@ -64,7 +71,7 @@ def on_consent(turn: Turn, answer: str) -> Decision | None:
     if turn.consented:
         return None
     if answer == "yes":
-        edit = turn.edit_answered(turn.t("consent.notice"), turn.t("consent.agree"))
+        edit = turn.edit_answered(notice_text(turn), turn.t("consent.agree"))
         return menu(
             turn,
             *edit,
@@ -73,7 +80,7 @@ def on_consent(turn: Turn, answer: str) -> Decision | None:
             consent_at=turn.ctx.now,
         )
     if answer == "no":
-        edit = turn.edit_answered(turn.t("consent.notice"), turn.t("consent.decline"))
+        edit = turn.edit_answered(notice_text(turn), turn.t("consent.decline"))
         declined = turn.t("consent.declined_update" if turn.consent_outdated else "consent.declined")
         return turn.reply(*edit, Outbound(text=declined), flow=Flow.DECLINED)
     return None
@@ -91,7 +98,7 @@ def privacy_info(turn: Turn) -> Decision:
     if not turn.consented or turn.state.consent_at is None:
         return show_notice(turn)
     date = turn.state.consent_at.strftime("%d.%m.%Y" if turn.lang == "de" else "%Y-%m-%d")
-    return turn.reply(Outbound(text=f"{turn.t('consent.notice')}\n\n{turn.t('consent.given_at', date=date)}"))
+    return turn.reply(Outbound(text=f"{notice_text(turn)}\n\n{turn.t('consent.given_at', date=date)}"))
 
 
 def show_help(turn: Turn) -> Decision:

@@ -44,12 +44,17 @@ def render_question(
     *,
     lead: str | None = None,
     replaces: str | None = None,
+    numbered: bool = True,
 ) -> Outbound:
-    """The question message: "Frage 3 von 7", text, help, how to answer, the answer so far, the buttons."""
+    """The question message: "Frage 3 von 7" (unless not `numbered`, e.g. a follow-up question), text, help, how
+    to answer, the answer so far, the buttons."""
     lang = turn.lang
-    position, total = progress(survey, question.id, answers)
     paragraphs = [lead] if lead else []
-    paragraphs.append(f"{turn.t('survey.progress', position=position, total=total)}\n{question.text.get(lang)}")
+    if numbered:
+        position, total = progress(survey, question.id, answers)
+        paragraphs.append(f"{turn.t('survey.progress', position=position, total=total)}\n{question.text.get(lang)}")
+    else:
+        paragraphs.append(question.text.get(lang))
     if question.help is not None:
         paragraphs.append(question.help.get(lang))
     options = choice_options(question, lang)

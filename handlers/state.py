@@ -35,6 +35,9 @@ class Flow(StrEnum):
     IDEA_FIELDS = "idea_fields"  # ticking several strategy fields for `DialogueData.idea`, then "Fertig"
     TRAINING_CONSENT = "training_consent"  # asked once whether idea texts may train the classifier
     DELETE_CONFIRM = "delete_confirm"  # asked whether to delete everything
+    ABO = "abo"  # /abo: the opt-ins shown with buttons to switch them
+    ABO_FIELDS = "abo_fields"  # ticking the strategy fields new surveys are announced for, then "Fertig"
+    FOLLOW_UP = "follow_up"  # answering the follow-up question of `DialogueData.answering`
 
     @classmethod
     def of(cls, value: str, consented: bool) -> Flow:
@@ -183,12 +186,81 @@ class FloodBucket:
         return cls(tuple(float(t) for t in data.get("times", ())), bool(data.get("noticed", False)))
 
 
+IDLE_FLOWS = frozenset({Flow.MENU, Flow.SURVEY_LIST, Flow.ABO})
+"""Steps in which nothing awaits the citizen's answer: an unsolicited message may arrive here."""
+
+
+@dataclass(frozen=True)
+class FollowUpQuestion:
+    """A survey's follow-up question being answered; the answer belongs to the original response."""
+
+    follow_up_id: int  # the follow_ups row it was delivered for
+    response_id: str
+    key: str
+    version: int
+    question_id: str  # the follow-up's id (= its question's id)
+    pending: tuple[str, ...] = ()  # options ticked so far (multiple choice)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "follow_up_id": self.follow_up_id,
+            "response_id": self.response_id,
+            "key": self.key,
+            "version": self.version,
+            "question_id": self.question_id,
+            "pending": list(self.pending),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FollowUpQuestion:
+        return cls(
+            follow_up_id=int(data["follow_up_id"]),
+            response_id=str(data["response_id"]),
+            key=str(data["key"]),
+            version=int(data["version"]),
+            question_id=str(data["question_id"]),
+            pending=tuple(str(x) for x in data.get("pending", ())),
+        )
+
+
+@dataclass(frozen=True)
+class FollowUpOffer:
+    """At the end of a survey: the follow-ups due for its answers, offered with "Darf ich Sie … fragen?"."""
+
+    response_id: str
+    key: str
+    version: int
+    follow_ups: tuple[str, ...]  # follow-up ids
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "response_id": self.response_id,
+            "key": self.key,
+            "version": self.version,
+            "follow_ups": list(self.follow_ups),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FollowUpOffer:
+        return cls(
+            response_id=str(data["response_id"]),
+            key=str(data["key"]),
+            version=int(data["version"]),
+            follow_ups=tuple(str(x) for x in data.get("follow_ups", ())),
+        )
+
+
 @dataclass(frozen=True)
 class DialogueData:
     """Typed view of `CitizenState.data`.
 
     `survey` survives detours (an idea, /abbrechen, a restart) so /weiter can resume at the exact question;
     `completed` lists survey keys the citizen has finished.
+
+    Outreach: `asked` names the opt-in topics the citizen was asked about (each once); `to_ask` holds questions
+    due at the next idle moment as "topic:source" (one question per turn, never stacked); `held` says that
+    follow_ups rows wait until the citizen is idle; `answering` is the follow-up question being answered;
+    `offer` the follow-ups offered at the end of a survey; `abo_fields` the fields ticked in /abo so far.
     """
 
     offered: Offered = Offered()
@@ -196,6 +268,12 @@ class DialogueData:
     idea: IdeaDraft | None = None
     completed: tuple[str, ...] = ()
     flood: FloodBucket = FloodBucket()
+    asked: tuple[str, ...] = ()
+    to_ask: tuple[str, ...] = ()
+    held: bool = False
+    answering: FollowUpQuestion | None = None
+    offer: FollowUpOffer | None = None
+    abo_fields: tuple[str, ...] = ()
 
     def evolve(self, **changes: Any) -> DialogueData:
         """A copy with `changes` applied."""
@@ -208,16 +286,35 @@ class DialogueData:
             "idea": None if self.idea is None else self.idea.to_dict(),
             "completed": list(self.completed),
             "flood": self.flood.to_dict(),
+            "asked": list(self.asked),
+            "to_ask": list(self.to_ask),
+            "held": self.held,
+            "answering": None if self.answering is None else self.answering.to_dict(),
+            "offer": None if self.offer is None else self.offer.to_dict(),
+            "abo_fields": list(self.abo_fields),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DialogueData:
         survey = data.get("survey")
         idea = data.get("idea")
+        answering = data.get("answering")
+        offer = data.get("offer")
         return cls(
             offered=Offered.from_list(data.get("offered", ())),
             survey=None if survey is None else SurveyProgress.from_dict(survey),
             idea=None if idea is None else IdeaDraft.from_dict(idea),
             completed=tuple(str(k) for k in data.get("completed", ())),
             flood=FloodBucket.from_dict(data.get("flood", {})),
+            asked=tuple(str(k) for k in data.get("asked", ())),
+            to_ask=tuple(str(k) for k in data.get("to_ask", ())),
+            held=bool(data.get("held", False)),
+            answering=None if answering is None else FollowUpQuestion.from_dict(answering),
+            offer=None if offer is None else FollowUpOffer.from_dict(offer),
+            abo_fields=tuple(str(k) for k in data.get("abo_fields", ())),
         )
+
+    @staticmethod
+    def written_before_outreach(data: Mapping[str, Any]) -> bool:
+        """Whether `data` was stored by a bot without opt-ins (it has no "asked" entry)."""
+        return "asked" not in data

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from handlers import onboarding
+from handlers import followup_offer, onboarding, outreach
 from handlers.events import (
     Button,
     CompleteResponse,
@@ -59,9 +59,15 @@ class _Active:
     question: Question
 
 
+def _ended(turn: Turn, key: str) -> bool:
+    """Staff closed the survey and the time to finish it is over."""
+    closed_at = turn.ctx.catalog.closed_at(key)
+    return closed_at is not None and turn.ctx.now > closed_at + turn.ctx.outreach.close_grace
+
+
 def _load(turn: Turn) -> _Active | None:
     progress = turn.data.survey
-    if progress is None:
+    if progress is None or _ended(turn, progress.key):
         return None
     version = turn.ctx.catalog.get(progress.key, progress.version)
     question = None if version is None else version.survey.question(progress.current)
@@ -71,6 +77,12 @@ def _load(turn: Turn) -> _Active | None:
 
 
 def _vanished(turn: Turn) -> Decision:
+    progress = turn.data.survey
+    version = None if progress is None else turn.ctx.catalog.get(progress.key, progress.version)
+    if progress is not None and version is not None and _ended(turn, progress.key):
+        # Closed by staff: what was answered stays stored (and counts), no further question is asked.
+        lead = turn.t("survey.ended", title=version.survey.title.get(turn.lang))
+        return onboarding.menu(turn, lead=lead, data=turn.data.evolve(survey=None))
     return onboarding.menu(turn, lead=turn.t("survey.vanished"), data=turn.data.evolve(survey=None))
 
 
@@ -132,11 +144,19 @@ def on_start(turn: Turn, key: str) -> Decision | None:
     version = turn.ctx.catalog.latest(key)
     if version is None:
         return show_list(turn, lead=turn.t("survey.not_available"))
-    if key in turn.data.completed:
+    return start_version(turn, version)
+
+
+def start_version(turn: Turn, version: SurveyVersion, campaign_id: int | None = None) -> Decision:
+    """Start `version` (e.g. the one an invitation pinned), unless taken already; the unfinished one resumes."""
+    paused = turn.data.survey
+    if paused is not None and paused.key == version.key and _load(turn) is not None:
+        return resume(turn)
+    if version.key in turn.data.completed:
         return onboarding.menu(turn, lead=turn.t("survey.already_done", title=version.survey.title.get(turn.lang)))
     survey = version.survey
     progress = SurveyProgress(response_id=turn.ctx.new_id, key=version.key, version=version.version, current="")
-    started = StartResponse(progress.response_id, version.key, version.version)
+    started = StartResponse(progress.response_id, version.key, version.version, campaign_id)
     intro = [survey.title.get(turn.lang)]
     if survey.intro is not None:
         intro.append(survey.intro.get(turn.lang))
@@ -313,13 +333,11 @@ def _complete(
     if lines:
         summary = f"{closing}\n\n{turn.t('survey.summary')}\n" + "\n".join(lines)
     completed = turn.data.completed if version.key in turn.data.completed else (*turn.data.completed, version.key)
-    return onboarding.menu(
-        turn,
-        *before,
-        lead=summary,
-        data=turn.data.evolve(survey=None, completed=completed),
-        effects=[*effects, CompleteResponse(progress.response_id)],
+    data = outreach.want_to_ask(
+        turn.data.evolve(survey=None, completed=completed), turn, outreach.SURVEYS, "after_survey"
     )
+    finished = [*effects, CompleteResponse(progress.response_id)]
+    return followup_offer.offer(turn, progress.response_id, version, answers, before, summary, data, finished)
 
 
 # --------------------------------------------------------------------------------------------------- navigation
@@ -361,12 +379,3 @@ def resume(turn: Turn) -> Decision:
         return show_list(turn, lead=turn.t("survey.nothing_to_resume"))
     active = _load(turn)
     return _vanished(turn) if active is None else _ask(turn, active, lead=turn.t("survey.resumed"))
-
-
-def reminder(turn: Turn) -> Decision | None:
-    """The "survey_reminder" follow-up: re-offer the unfinished survey, unless the citizen is busy elsewhere."""
-    active = _load(turn)
-    if active is None or not turn.consented or turn.flow not in _PAUSABLE_FROM:
-        return None
-    title = active.version.survey.title.get(turn.lang)
-    return onboarding.menu(turn, lead=turn.t("survey.reminder", title=title))

@@ -151,6 +151,11 @@ class EventSink(Protocol):
         """Wait until every accepted event is processed and its replies are sent (or waiting for a retry)."""
         ...
 
+    async def mark_unreachable(self, channel: str, user_id: str) -> None:
+        """The citizen `user_id` left the bot (e.g. their Matrix DM): unsolicited messages skip them until they
+        write again. Stored before the method returns."""
+        ...
+
 
 class Channel(Protocol):
     """A messenger adapter (Telegram, Matrix, terminal)."""

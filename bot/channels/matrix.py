@@ -83,6 +83,7 @@ class _Batch:
     events: list[Inbound] = field(default_factory=list)
     joins: list[str] = field(default_factory=list)
     leaves: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)  # citizens who left their DM: unreachable until they write
 
 
 class MatrixChannel:
@@ -180,6 +181,8 @@ class MatrixChannel:
                 seq += 1
                 batch = await self._read_sync(response, since, seq)
                 batch.events.extend(self._release_held())
+                for user_id in batch.gone:  # stored before the cursor moves past the leave
+                    await sink.mark_unreachable(CHANNEL, user_id)
                 await self._accept(batch.events, self._held.cursor(response.next_batch))
                 for room_id in batch.joins:
                     rooms.join(room_id)
@@ -257,8 +260,10 @@ class MatrixChannel:
                 if source.get("sender") == client.user_id:
                     continue
                 if isinstance(event, RoomMemberEvent):
-                    if event.membership == "leave" and self._alone(room_id):
+                    if event.membership in ("leave", "ban") and self._alone(room_id):
                         batch.leaves.append(room_id)
+                        if event.state_key and event.state_key != client.user_id:
+                            batch.gone.append(event.state_key)
                     continue
                 if isinstance(event, MegolmEvent) or room_id in self._held:
                     if isinstance(event, MegolmEvent):

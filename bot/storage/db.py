@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.files import create_private_file, private_dir
 from bot.storage.repositories import (
+    CampaignRepository,
     ChannelStateRepository,
     CitizenRepository,
     ContactRepository,
@@ -54,6 +55,7 @@ class UnitOfWork:
         self.opt_ins = OptInRepository(session)
         self.channel_state = ChannelStateRepository(session)
         self.feedback = FeedbackRepository(session)  # read-only, for analysts
+        self.campaigns = CampaignRepository(session)
 
 
 class Database:

@@ -158,7 +158,10 @@ def test_status_counts_waiting_work_and_dead_letters_without_any_text(tmp_path: 
     database.dispose()
     result = stadtdialog(tmp_path, "status")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["inbox_pending=0", "outbox_pending=1", "dead_letters=1"]
+    assert result.stdout.splitlines() == [
+        "inbox_pending=0", "outbox_pending=1", "dead_letters=1", "follow_ups_pending=0", "follow_ups_held=0",
+        "follow_ups_missed=0",
+    ]
     assert "Geheimer" not in result.stdout + result.stderr and "42" not in result.stdout
 
 

@@ -22,12 +22,18 @@ from handlers.events import (
     ExportData,
     FieldInfo,
     FieldScores,
+    FollowUpOutcome,
     Inbound,
     InboundKind,
     Outbound,
+    PauseOutreach,
+    ReleaseHeld,
     SaveAnswer,
     SaveIdea,
+    ScheduleFollowUp,
+    SetOptIn,
     StartResponse,
+    StopOutreach,
 )
 from handlers.texts import TextCatalog, load_texts
 from nlp.fields import load_fields
@@ -57,6 +63,7 @@ class Response:
     version: int
     answers: dict[str, Any] = field(default_factory=dict)
     complete: bool = False
+    campaign_id: int | None = None
 
 
 @dataclass
@@ -68,11 +75,30 @@ class Store:
     answer_classifications: dict[tuple[str, str], FieldScores | None] = field(default_factory=dict)
     exports: int = 0
     deletions: int = 0
+    opt_ins: list[SetOptIn] = field(default_factory=list)
+    scheduled: list[ScheduleFollowUp] = field(default_factory=list)
+    outcomes: list[FollowUpOutcome] = field(default_factory=list)
+    releases: int = 0
+    pauses: list[PauseOutreach] = field(default_factory=list)
+    stops: int = 0
 
     def apply(self, decision: Decision) -> None:
         for effect in decision.effects:
             if isinstance(effect, StartResponse):
-                self.responses[effect.response_id] = Response(effect.survey_key, effect.survey_version)
+                response = Response(effect.survey_key, effect.survey_version, campaign_id=effect.campaign_id)
+                self.responses[effect.response_id] = response
+            elif isinstance(effect, SetOptIn):
+                self.opt_ins.append(effect)
+            elif isinstance(effect, ScheduleFollowUp):
+                self.scheduled.append(effect)
+            elif isinstance(effect, FollowUpOutcome):
+                self.outcomes.append(effect)
+            elif isinstance(effect, ReleaseHeld):
+                self.releases += 1
+            elif isinstance(effect, PauseOutreach):
+                self.pauses.append(effect)
+            elif isinstance(effect, StopOutreach):
+                self.stops += 1
             elif isinstance(effect, SaveAnswer):
                 self.responses[effect.response_id].answers[effect.question_id] = effect.value
                 self.answer_classifications[(effect.response_id, effect.question_id)] = effect.classification
@@ -114,8 +140,12 @@ class Chat:
         step: timedelta = timedelta(seconds=5),
         idea_max_length: int = 2000,
         consent_version: str = "2025-1",
+        controller: str = "",
+        complaints: str = "",
     ) -> None:
         self.catalog = catalog
+        self.controller = controller
+        self.complaints = complaints
         self.consent_version = consent_version  # the privacy notice in force; tests may change it mid-chat
         self.language_hint = language_hint
         self.step = step
@@ -148,6 +178,8 @@ class Chat:
             new_id=f"id-{self.count}",
             consent_version=self.consent_version,
             idea_max_length=self.idea_max_length,
+            controller=self.controller,
+            complaints=self.complaints,
         )
         decision = handle(inbound, self.state, ctx)
         # The runtime stores `data` as JSON: whatever survives this round trip is what the next event sees.
@@ -191,6 +223,15 @@ class Chat:
         button = next(b for b in self.last_buttons() if b.label.removeprefix("✓ ") == label)
         return self.press(button.payload)
 
+    def follow_up(self, kind: str, follow_up_id: int | None = 1, **payload: Any) -> Decision:
+        """The scheduler feeds a due follow_ups row of `kind` back (as the runtime does: id plus row payload)."""
+        args = dict(payload) if follow_up_id is None else {"follow_up_id": follow_up_id, **payload}
+        return self.event(InboundKind.FOLLOW_UP, payload=kind, args=json.dumps(args))
+
+    def opt_in(self, topic: str, *fields: str) -> None:
+        """What the runtime would load after a stored opt-in (as if given earlier, e.g. in /abo)."""
+        self.state = self.state.evolve(opt_ins={**self.state.opt_ins, topic: tuple(fields)})
+
     def agree(self) -> Decision:
         self.say("Hallo")
         return self.press("consent:yes")
@@ -219,6 +260,13 @@ class Chat:
 
     def labels(self) -> list[str]:
         return [b.label for b in self.last_buttons()]
+
+    def menu_labels(self) -> list[str]:
+        """The labels of the newest main menu sent (an opt-in question may follow it)."""
+        message = next(
+            m for m in reversed(self.messages.values()) if any(b.payload.startswith("m:") for b in m.all_buttons())
+        )
+        return [b.label for b in message.all_buttons()]
 
     def only_response(self) -> Response:
         (response,) = self.store.responses.values()

@@ -163,18 +163,20 @@ def test_training_consent_is_asked_once_after_the_first_idea_with_a_field(chat: 
     assert chat.labels() == ["Ja, gern", "Nein"]
     chat.press("tc:yes")
     assert chat.state.training_consent is True
-    assert "/training" in chat.text and chat.labels() == MENU and chat.flow == Flow.MENU
+    assert "/training" in chat.text and chat.menu_labels() == MENU and chat.flow == Flow.MENU
+    # The question about news on the idea waited for this turn: never two questions in one.
+    assert chat.text.endswith("Neuigkeiten zu Ihren Ideen gibt?")
 
     chat.command("idee", "Mehr Bäume im Park", classification=CLEAR_TOP_TWO)
     chat.press("f:umwelt")
     assert TRAINING_QUESTION not in chat.text
-    assert chat.labels() == MENU and len(chat.store.ideas) == 2
+    assert chat.menu_labels() == MENU and len(chat.store.ideas) == 2
 
 
 def test_training_consent_is_not_asked_for_an_idea_without_a_field(chat: Chat) -> None:
     chat.command("idee", "Irgendwas")
     chat.press("f:-")
-    assert TRAINING_QUESTION not in chat.text and chat.labels() == MENU
+    assert TRAINING_QUESTION not in chat.text and chat.menu_labels() == MENU
     chat.command("idee", "Ein Radweg", classification=CONFIDENT)
     chat.press("fc:yes")
     assert TRAINING_QUESTION in chat.text

@@ -43,7 +43,7 @@ def test_citizen_submits_an_idea_and_picks_a_field(chat: Chat) -> None:
     assert chat.data["idea"] is None
     chat.press("tc:no")  # asked once, after the first idea with a field
     assert chat.flow == Flow.MENU
-    assert chat.labels() == ["Umfragen", "Idee einreichen", "Meine Daten", "Hilfe"]
+    assert chat.menu_labels() == ["Umfragen", "Idee einreichen", "Meine Daten", "Hilfe"]
 
 
 def test_idea_text_can_follow_the_command(chat: Chat) -> None:

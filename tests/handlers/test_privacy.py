@@ -76,7 +76,8 @@ def test_the_export_is_a_plain_summary_with_everything_in_the_attached_file() ->
     assert "Ihre Ideen (1):\n1. „Mehr Bänke im Park Nummer 0“ – Smartes Leben, Smarte Umwelt, 02.03.2025" in text
     assert "• Mobilität in Wuppertal: abgeschlossen am 02.03.2025, 2 Antworten" in text
     assert "• Klima: begonnen am 02.03.2025, bisher 0 Antworten" in text
-    assert "Geplante Erinnerungen: 1" in text and text.endswith("Mit /loeschen können Sie alles löschen.")
+    assert "Geplante Nachrichten: 1\n• Erinnerungen an angefangene Umfragen: 1" in text
+    assert text.endswith("Mit /loeschen können Sie alles löschen.")
     for technical in ("offered", "flood", "scores", "model_version", "m:idea", "proposed"):
         assert technical not in text
     assert message.document is not None and message.document.mime_type == "application/json"

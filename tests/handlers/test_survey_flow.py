@@ -74,7 +74,7 @@ def test_citizen_completes_survey_with_buttons_on_the_cycling_route(chat: Chat) 
     assert "Danke fürs Mitmachen!" in chat.text
     assert "Sicherheit, Preis" in chat.text  # the summary
     assert chat.flow == Flow.MENU and chat.data["survey"] is None
-    assert chat.labels() == ["Umfragen", "Idee einreichen", "Meine Daten", "Hilfe"]
+    assert chat.menu_labels() == ["Umfragen", "Idee einreichen", "Meine Daten", "Hilfe"]
 
 
 def test_citizen_completes_survey_by_typing_numbers_and_texts(chat: Chat) -> None:

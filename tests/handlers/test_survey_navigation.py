@@ -124,7 +124,7 @@ def test_a_detour_to_an_idea_keeps_the_survey_for_later(chat: Chat) -> None:
     chat.command("idee", "Mehr Bänke an Haltestellen")
     chat.press("f:mobilitaet")
     chat.press("tc:no")  # the one-time question after a first idea with a field
-    assert chat.labels()[0].startswith("Weiter mit")
+    assert chat.menu_labels()[0].startswith("Weiter mit")
     chat.say("1")
     assert current_question(chat) == "bus_note"
 
@@ -197,9 +197,13 @@ def test_vanished_version_is_explained_and_leads_to_the_menu(chat: Chat) -> None
 
 
 def test_reminder_follow_up_offers_the_unfinished_survey(chat: Chat) -> None:
+    chat.opt_in("followups")  # a reminder is unsolicited: only with the follow-ups opt-in
     chat.command("umfragen")
     chat.press("s:verkehr-test")
     chat.press("a:verkehr:bus")
+    chat.event(InboundKind.FOLLOW_UP, payload="survey_reminder")
+    assert chat.last.messages == (), "not while the citizen is answering that very survey"
+    chat.command("abbrechen")
     chat.event(InboundKind.FOLLOW_UP, payload="survey_reminder")
     assert "noch nicht beendet" in chat.text
     assert chat.labels()[0] == "Weiter mit „Unterwegs in der Stadt“"

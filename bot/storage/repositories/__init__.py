@@ -1,6 +1,7 @@
 """One repository per aggregate; all of one unit of work share its session (see `bot.storage.db.UnitOfWork`)."""
 
 from bot.storage.repositories.activity import FollowUpRepository, IdeaRepository
+from bot.storage.repositories.campaigns import CampaignRepository
 from bot.storage.repositories.citizens import (
     CitizenRepository,
     ContactRepository,
@@ -12,6 +13,7 @@ from bot.storage.repositories.messaging import ChannelStateRepository, InboxRepo
 from bot.storage.repositories.surveys import ResponseRepository, SurveyRepository
 
 __all__ = [
+    "CampaignRepository",
     "ChannelStateRepository",
     "CitizenRepository",
     "ContactRepository",

@@ -93,6 +93,35 @@ class SurveyRepository(Repository):
         if newest is not None:
             self._activate_only(key, newest)
 
+    def offered(self) -> set[tuple[str, int]]:
+        """The active (key, version) pairs."""
+        rows = self.session.execute(select(m.Survey.key, m.Survey.version).where(m.Survey.active.is_(True))).all()
+        return {(row.key, row.version) for row in rows}
+
+    def activate(self, key: str, version: int) -> None:
+        """Make `version` the only active version of survey `key`."""
+        survey_id = self.id_for(key, version)
+        if survey_id is not None:
+            self._activate_only(key, survey_id)
+
+    def set_closed(self, key: str, closed_at: datetime | None) -> int:
+        """Close survey `key` (every version) at `closed_at`, or reopen it with None; returns the rows changed."""
+        return self._rowcount(update(m.Survey).where(m.Survey.key == key).values(closed_at=closed_at))
+
+    def closed(self) -> dict[str, datetime]:
+        """Survey key → when staff closed it, for every closed survey."""
+        rows = self.session.execute(
+            select(m.Survey.key, func.min(m.Survey.closed_at))
+            .where(m.Survey.closed_at.is_not(None))
+            .group_by(m.Survey.key)
+        ).all()
+        return {row[0]: row[1] for row in rows}
+
+    def active_sources(self) -> dict[str, str]:
+        """Survey key → file name of its active version (to notice files that disappeared from the folder)."""
+        rows = self.session.execute(select(m.Survey.key, m.Survey.source_file).where(m.Survey.active.is_(True))).all()
+        return {row.key: row.source_file for row in rows}
+
     def _by_hash(self, key: str, content_hash: str) -> StoredSurvey | None:
         row = self.session.execute(
             select(*_SURVEY_COLUMNS).where(m.Survey.key == key, m.Survey.content_hash == content_hash)
