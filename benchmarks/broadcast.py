@@ -21,11 +21,12 @@ citizens run here. Measured from the server's point of view:
   1 message/s per chat makes a citizen who taps faster than that wait, whatever the bot does);
 * invited — audience chats that received their invitation; rows_sent — follow_ups rows marked done/sent.
 
-How invitations are fed (`FEED` below): the follow-up claimer that fans out just in time (it claims up to
-`pacer.bulk_capacity`) and the core's invitation message come from other branches. Until they are merged the
-stand-in `feed_stand_in` claims due rows up to `bulk_capacity` itself and queues a placeholder invitation as a
-bulk outbox message delivering its row (priority 1, follow_up_id) — the outbox, pacer and channel are the real
-ones. Switching to the real path is the one line `FEED = feed_with_scheduler`. Prints one JSON line.
+How invitations are fed (`FEED` below): the real path, `feed_with_scheduler` — the scheduler's follow-up
+claimer (bot/outreach/claims.py; it claims unsolicited rows only up to `pacer.bulk_capacity`, so the broadcast fans
+out just in time) feeds each row to the dialogue core, which writes the invitation as a bulk outbox message
+delivering its row. `feed_stand_in` (claims rows up to `bulk_capacity` itself and queues a placeholder
+invitation directly) measured the outbox and pacer before the claimer and the invitation were merged; switch with
+the one line `FEED = …`. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -103,16 +104,15 @@ async def feed_with_scheduler(runtime: Any) -> None:
     """The real path: the scheduler's follow-up claimer (bounded by `pacer.bulk_capacity`) and the core."""
     from bot.scheduler import build_scheduler
 
-    scheduler = build_scheduler(runtime)
+    scheduler = build_scheduler(runtime)  # as `stadtdialog run` does (bot/app.py)
     scheduler.start()
-    await runtime.feed_due_follow_ups()
     try:
         await asyncio.Event().wait()
     finally:
         scheduler.shutdown(wait=False)
 
 
-FEED: Callable[[Any], Coroutine[Any, Any, None]] = feed_stand_in
+FEED: Callable[[Any], Coroutine[Any, Any, None]] = feed_with_scheduler
 
 
 async def serve_bot(api_url: str, token: str, data_dir: str, unpaced: bool = False) -> None:
@@ -182,6 +182,8 @@ def seed(data_dir: str, api_url: str, token: str, users: Sequence[User]) -> int:
         session.execute(insert(m.Contact), [
             {"citizen_id": cid, "channel": "telegram", "channel_user_id": str(user.id), "chat_id": str(user.id)}
             for cid, user in zip(ids, users, strict=True)])
+        session.execute(insert(m.Conversation), [  # idle at the menu: nothing awaits their answer
+            {"citizen_id": cid, "flow": "menu", "data": {}, "updated_at": now} for cid in ids])
         session.execute(insert(m.OptIn), [
             {"citizen_id": cid, "topic": "surveys", "fields": [], "source": "abo",
              "notice_version": config.consent_version, "granted_at": now} for cid in ids])
