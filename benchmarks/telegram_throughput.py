@@ -138,6 +138,7 @@ class Citizen:
     windows: list[int] = field(default_factory=list)  # reply calls per closed-loop step
     burst_replies: list[int] = field(default_factory=list)  # burst index of each burst reply, in arrival order
     last_reply: float = 0.0
+    think: float = 0.0  # seconds a citizen takes to read a reply before the next step (0: answers at once)
     failed: str | None = None
     _waiting: Predicate | None = None
     _event: asyncio.Event = field(default_factory=asyncio.Event)
@@ -169,7 +170,9 @@ class Citizen:
 
     async def run(self, server: TelegramApiServer, timeout: float) -> None:
         try:
-            for step in self.steps:
+            for index, step in enumerate(self.steps):
+                if self.think and index:
+                    await asyncio.sleep(self.think)
                 self._event.clear()
                 self._waiting = step.done
                 self.windows.append(0)
@@ -181,6 +184,8 @@ class Citizen:
                     server.press(self.user, self._buttons[step.payload], step.payload)
                 await asyncio.wait_for(self._event.wait(), timeout)
                 self.latencies.append(self.last_reply - sent)
+            if self.think:
+                await asyncio.sleep(self.think)
             self._event.clear()
             self._in_burst = True
             for text in self.burst_markers:
@@ -297,7 +302,9 @@ async def serve_stadtdialog(api_url: str, token: str, data_dir: str, profile: st
     setup_logging("WARNING")
     env = {"STADTDIALOG_DATA_DIR": data_dir, "STADTDIALOG_PSEUDONYM_SECRET": "benchmark-secret-0123456789",
            "STADTDIALOG_TELEGRAM_TOKEN": token, "STADTDIALOG_TELEGRAM_API_URL": api_url,
-           "STADTDIALOG_QUIET_HOURS": "off"}
+           "STADTDIALOG_QUIET_HOURS": "off",
+           # pacing off: this measures the bot's own throughput, not Telegram's limits (benchmarks.broadcast does)
+           "STADTDIALOG_TELEGRAM_RATE": "0", "STADTDIALOG_TELEGRAM_CHAT_RATE": "0"}
     config = load_config(env, cwd=Path(data_dir))
     channel = TelegramChannel(token, api_url=api_url, poll_timeout=10, rate_limit=None)
     runtime = await asyncio.to_thread(build_runtime, config, [channel])

@@ -31,6 +31,7 @@ from bot.group_commit import GroupCommit
 from bot.identity import pseudonym
 from bot.outbox import OutboxSender, RuntimeStats
 from bot.outreach.claims import FollowUpClaimer, respect_rules
+from bot.pacing import SendPacer
 from bot.storage.db import Database, UnitOfWork
 from bot.storage.items import FOLLOW_UP_SKIPPED as ROW_SKIPPED
 from bot.storage.items import (
@@ -149,9 +150,10 @@ class Runtime:
         self._executor: ThreadPoolExecutor | None = None
         parallel = SQLITE_DB_THREADS if database.is_sqlite else POSTGRES_DB_THREADS
         self._processing = GroupCommit(self._process_batch_async, parallel=parallel, max_batch=MAX_BATCH)
+        self.pacer: SendPacer | None = SendPacer.from_config(config)  # one send budget per channel (bot/pacing.py)
         self.outbox = OutboxSender(
             database, self.ready, self._in_db, lambda: self.clock(), self.stats, parallel=parallel,
-            max_batch=MAX_BATCH,
+            max_batch=MAX_BATCH, pacer=self.pacer,
         )
         self.follow_ups = FollowUpClaimer(
             database, respect_rules(config), lambda: self.clock(), in_db=self._in_db, kick=self._kick_chat,

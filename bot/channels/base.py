@@ -90,13 +90,25 @@ class SendError(Exception):
     """Base class of the errors `Channel.send` raises."""
 
 
-class RetryLater(SendError):
-    """Sending failed for now (rate limit, network, 5xx); the outbox tries again after `after` seconds."""
+RATE_LIMIT_CHAT = "chat"
+"""`RetryLater.rate_limit`: the server limited sends to this one chat (Telegram's per-chat limit)."""
+RATE_LIMIT_CHANNEL = "channel"
+"""`RetryLater.rate_limit`: the server limited the whole bot account (Matrix `M_LIMIT_EXCEEDED`: per sender)."""
 
-    def __init__(self, after: float, reason: str) -> None:
+
+class RetryLater(SendError):
+    """Sending failed for now (rate limit, network, 5xx); the outbox tries again after `after` seconds.
+
+    `rate_limit` says whether the server refused because of its rate limit, and for what: `RATE_LIMIT_CHAT`
+    (this chat) or `RATE_LIMIT_CHANNEL` (the whole account); None for any other temporary failure. The outbox
+    pauses its pacer accordingly, and never gives a rate-limited message up.
+    """
+
+    def __init__(self, after: float, reason: str, *, rate_limit: str | None = None) -> None:
         super().__init__(reason)
         self.after = after
         self.reason = reason
+        self.rate_limit = rate_limit
 
 
 class PermanentFailure(SendError):
@@ -105,6 +117,12 @@ class PermanentFailure(SendError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class RecipientUnreachableError(PermanentFailure):
+    """The recipient cannot receive anything from the bot any more: they blocked it or deleted their account
+    (Telegram 403), or left the Matrix DM. The outbox marks the contact unreachable and drops the chat's queue;
+    the contact becomes reachable again when the citizen writes again."""
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from nio import (
     SyncResponse,
 )
 
-from bot.channels.base import EventSink, RetryLater, SentMessage, text_event
+from bot.channels.base import EventSink, RecipientUnreachableError, RetryLater, SentMessage, text_event
 from bot.channels.matrix_inbound import (
     CHANNEL,
     Held,
@@ -149,6 +149,8 @@ class MatrixChannel:
         if self._sender is None or self._rooms is None:
             raise RetryLater(5, "matrix_not_started")
         await self._rooms.ensure(chat_id)
+        if self._alone(chat_id) and chat_id not in self._rooms.leave_after_reply:
+            raise RecipientUnreachableError("matrix_dm_left")  # the citizen left: nobody would read it
         ids = await self._sender.deliver(chat_id, message, key)
         if chat_id in self._rooms.leave_after_reply:
             await self._rooms.leave(chat_id)

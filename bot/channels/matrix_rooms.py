@@ -9,7 +9,7 @@ import logging
 
 from nio import AsyncClient
 
-from bot.channels.base import PermanentFailure, RetryLater
+from bot.channels.base import RecipientUnreachableError, RetryLater
 from bot.channels.matrix_send import NETWORK_ERRORS
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class Rooms:
         if room_id in client.rooms:
             return
         if self.ready.is_set() and room_id not in self._joined:
-            raise PermanentFailure("room_not_joined")
+            raise RecipientUnreachableError("room_not_joined")  # the bot left (the citizen had left) or was kicked
         try:
             async with asyncio.timeout(ROOM_WAIT), self._synced:
                 await self._synced.wait_for(lambda: room_id in client.rooms)

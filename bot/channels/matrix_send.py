@@ -30,7 +30,7 @@ from nio import (
     UploadResponse,
 )
 
-from bot.channels.base import PermanentFailure, RetryLater
+from bot.channels.base import RATE_LIMIT_CHANNEL, PermanentFailure, RecipientUnreachableError, RetryLater
 from bot.channels.matrix_render import (
     MAX_TEXT_CHARS,
     POLL_END,
@@ -77,12 +77,16 @@ def check_response(response: Any, expected: type, what: str) -> Any:
     code = response.status_code or ""
     status = http_status(response)
     if code == "M_LIMIT_EXCEEDED" or status == 429:
-        # Synapse sends retry_after_ms; without it wait a little longer than its default burst refill.
-        raise RetryLater((response.retry_after_ms or 5000) / 1000, f"{what}_rate_limited")
+        # Synapse sends retry_after_ms; without it wait a little longer than its default burst refill. The limit is
+        # per sender (rc_message), so the whole channel pauses.
+        raise RetryLater((response.retry_after_ms or 5000) / 1000, f"{what}_rate_limited",
+                         rate_limit=RATE_LIMIT_CHANNEL)
     if status is not None and status >= 500:
         raise RetryLater(10, f"{what}_http_{status}")
     if code == "M_UNKNOWN_TOKEN":
         raise RetryLater(30, f"{what}_token_refused")  # the sync loop logs in again
+    if code == "M_FORBIDDEN" and what == "send":
+        raise RecipientUnreachableError(f"{what}_{code}")  # the bot is no longer in the DM: the citizen left it
     if code in _PERMANENT_CODES:
         raise PermanentFailure(f"{what}_{code}")
     raise RetryLater(15, f"{what}_{code or status or 'error'}")

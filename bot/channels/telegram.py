@@ -37,10 +37,12 @@ from telegram.error import (
 )
 
 from bot.channels.base import (
+    RATE_LIMIT_CHAT,
     ChannelStartError,
     ChannelUnreachableError,
     EventSink,
     PermanentFailure,
+    RecipientUnreachableError,
     RetryLater,
     SentMessage,
 )
@@ -202,6 +204,7 @@ class TelegramChannel:
             webhook_url=config.telegram_webhook_url,
             webhook_secret=config.telegram_webhook_secret,
             webhook_listen=config.telegram_webhook_listen,
+            rate_limit=None,  # the outbox paces every send (bot/pacing.py, STADTDIALOG_TELEGRAM_RATE)
             crash_after_accept=env.get(CRASH_AFTER_ACCEPT_ENV, "") == "1",
         )
 
@@ -409,8 +412,16 @@ class TelegramChannel:
         try:
             ids = await self._deliver(chat_id, message, progress)
         except RetryAfter as exc:
-            raise RetryLater(_retry_after_seconds(exc), "rate_limited") from None
-        except (Forbidden, ChatMigrated, BadRequest) as exc:
+            # The Bot API's 429 does not say whether the chat or the whole bot hit the limit (its `parameters` carry
+            # only retry_after): it is reported for this chat, and the outbox widens it to the channel when several
+            # chats are refused at once (see bot/outbox.py, "rate-limit answers").
+            raise RetryLater(_retry_after_seconds(exc), "rate_limited", rate_limit=RATE_LIMIT_CHAT) from None
+        except Forbidden as exc:
+            self._progress.pop(progress_key, None)
+            if (why := _unreachable(exc)) is not None:
+                raise RecipientUnreachableError(why) from None
+            raise PermanentFailure(_permanent_reason(exc)) from None
+        except (ChatMigrated, BadRequest) as exc:
             self._progress.pop(progress_key, None)
             raise PermanentFailure(_permanent_reason(exc)) from None
         except (TelegramError, OSError) as exc:  # timeouts, network errors, 5xx, a revoked token
@@ -418,6 +429,13 @@ class TelegramChannel:
         self._progress.pop(progress_key, None)
         self._failures.pop(chat_id, None)
         return SentMessage(tuple(ids))
+
+    def parts(self, message: Outbound) -> int:
+        """How many Bot API messages `message` becomes (a long text is split): the send pacer's cost."""
+        parts = len(split_text(message.text)) if message.text else 0
+        if message.document is not None:
+            return (parts if message.text and utf16_len(message.text) > CAPTION_LIMIT else 0) + 1
+        return max(1, parts)
 
     def _failed(self, chat_id: str) -> float:
         count = self._failures.get(chat_id, 0) + 1
@@ -485,6 +503,17 @@ def _retry_after_seconds(exc: RetryAfter) -> float:
         warnings.simplefilter("ignore")
         value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+_UNREACHABLE = {"bot was blocked by the user": "blocked", "user is deactivated": "deactivated",
+                "bot was kicked": "kicked"}
+
+
+def _unreachable(exc: Forbidden) -> str | None:
+    """Why a 403 means the citizen can no longer receive anything (blocked the bot, deleted the account, kicked
+    it out); None for any other 403."""
+    text = exc.message.lower()
+    return next((why for marker, why in _UNREACHABLE.items() if marker in text), None)
 
 
 def _permanent_reason(exc: TelegramError) -> str:

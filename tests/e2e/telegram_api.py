@@ -724,6 +724,9 @@ class TelegramApiServer:
         bot_username: str = "stadtdialog_test_bot",
         bot_first_name: str = "Stadtdialog Test",
         enforce_rate_limits: bool = False,
+        overall_rate: float = 30.0,
+        chat_rate: float = 1.0,
+        chat_burst: float = 3.0,
         callback_query_ttl: float = 900.0,
         webhook_retry_delay: float = 0.2,
         webhook_timeout: float = 10.0,
@@ -736,6 +739,10 @@ class TelegramApiServer:
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
         self.enforce_rate_limits = enforce_rate_limits
+        self.overall_rate = overall_rate  # messages/s across chats (bucket of one second's worth)
+        self.chat_rate = chat_rate  # messages/s per private chat (bucket of `chat_burst`)
+        self.chat_burst = chat_burst
+        self.http_429 = 0  # flood errors answered because of the enforced limits (not injected ones)
         self.callback_query_ttl = callback_query_ttl
         self.webhook_retry_delay = webhook_retry_delay
         self.webhook_timeout = webhook_timeout
@@ -752,6 +759,7 @@ class TelegramApiServer:
         self._users: dict[int, User] = {}
         self._chats: dict[int, _Chat] = {}
         self._blocked: set[int] = set()
+        self._deactivated: set[int] = set()
         self._seen_in_groups: set[int] = set()
         self._queue: list[_Pending] = []
         self._next_update_id = 100_001
@@ -960,6 +968,16 @@ class TelegramApiServer:
         self._require_user(user)
         self._blocked.add(user.id)
         return self._member_update(user, "member", "kicked")
+
+    def deactivate(self, user: User) -> None:
+        """The citizen deleted their Telegram account: sends fail with 403 "user is deactivated"."""
+        self._require_user(user)
+        self._deactivated.add(user.id)
+
+    def open_chat(self, user: User) -> None:
+        """The citizen wrote to the bot long ago (the bot may message them); no update is queued for it."""
+        self._require_user(user)
+        self._chats.setdefault(user.id, _Chat(user.id, "private", user=user))
 
     def unblock(self, user: User) -> int | None:
         self._blocked.discard(user.id)
@@ -1246,6 +1264,8 @@ class TelegramApiServer:
             if raw.strip().lstrip("-").isdigit() and int(raw) in self._seen_in_groups:
                 raise _ApiError(403, "Forbidden: bot can't initiate conversation with a user")
             raise _bad("chat not found")
+        if chat.type == "private" and chat.id in self._deactivated:
+            raise _ApiError(403, "Forbidden: user is deactivated")
         if chat.type == "private" and chat.id in self._blocked:
             raise _ApiError(403, "Forbidden: bot was blocked by the user")
         if chat.type != "private" and not chat.bot_is_member:
@@ -1341,16 +1361,22 @@ class TelegramApiServer:
     def _check_rate(self, chat: _Chat) -> None:
         """Telegram's documented flood limits, only when ``enforce_rate_limits`` is on.
 
-        Per private chat about 1 message/s (bursts of 3 pass), per group 20/minute, overall 30/s."""
+        Per private chat about 1 message/s (bursts of 3 pass), per group 20/minute, overall 30/s (the rates are
+        settable). Excess is refused the way the Bot API refuses it: HTTP 429, ``"Too Many Requests: retry after
+        N"`` and ``parameters.retry_after`` N (whole seconds, at least 1); ``http_429`` counts them."""
         if not self.enforce_rate_limits:
             return
         group = chat.type != "private"
-        limits = {("all",): (30.0, 30.0), ("chat", chat.id): (20.0, 20 / 60) if group else (3.0, 1.0)}
+        limits = {
+            ("all",): (max(1.0, self.overall_rate), self.overall_rate),
+            ("chat", chat.id): (20.0, 20 / 60) if group else (self.chat_burst, self.chat_rate),
+        }
         buckets = [self._buckets.setdefault(key, _TokenBucket(*limit)) for key, limit in limits.items()]
         now = time.monotonic()
         wait = max(bucket.wait_needed(now) for bucket in buckets)
         if wait > 0:
             seconds = max(1, math.ceil(wait))
+            self.http_429 += 1
             raise _ApiError(429, f"Too Many Requests: retry after {seconds}", seconds)
         for bucket in buckets:
             bucket.tokens -= 1

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from nio import ErrorResponse, RoomSendResponse
 
-from bot.channels.base import PermanentFailure, RetryLater
+from bot.channels.base import RATE_LIMIT_CHANNEL, PermanentFailure, RecipientUnreachableError, RetryLater
 from bot.channels.matrix import MatrixChannel
 from bot.channels.matrix_inbound import VoteMemory, to_inbound
 from bot.channels.matrix_render import MAX_TEXT_CHARS, POLL_START, render, split_question, split_text
@@ -194,13 +194,23 @@ def test_rate_limit_answer_waits_as_long_as_the_server_says() -> None:
     with pytest.raises(RetryLater) as caught:
         check_response(error("M_LIMIT_EXCEEDED", 429, 2500), RoomSendResponse, "send")
     assert caught.value.after == 2.5
+    assert caught.value.rate_limit == RATE_LIMIT_CHANNEL  # rc_message is per sender: the whole channel pauses
 
 
 def test_server_errors_are_retried_and_refusals_are_permanent() -> None:
-    with pytest.raises(RetryLater):
+    with pytest.raises(RetryLater) as failing:
         check_response(error(None, 502), RoomSendResponse, "send")
+    assert failing.value.rate_limit is None
     with pytest.raises(PermanentFailure):
+        check_response(error("M_NOT_FOUND", 404), RoomSendResponse, "send")
+
+
+def test_a_send_refused_with_m_forbidden_means_the_citizen_is_unreachable() -> None:
+    with pytest.raises(RecipientUnreachableError):
         check_response(error("M_FORBIDDEN", 403), RoomSendResponse, "send")
+    with pytest.raises(PermanentFailure) as upload:
+        check_response(error("M_FORBIDDEN", 403), RoomSendResponse, "upload")
+    assert not isinstance(upload.value, RecipientUnreachableError)
 
 
 # --- stored login ------------------------------------------------------------------------------------------------

@@ -522,6 +522,42 @@ async def test_flood_limits_per_chat_only_when_enabled(monkeypatch: pytest.Monke
         await bot.send_message(calm.id, "andere Unterhaltung")
 
 
+async def test_flood_limit_across_chats_answers_like_the_bot_api_and_is_counted() -> None:
+    async with TelegramApiServer(enforce_rate_limits=True, overall_rate=5, chat_burst=10) as server:
+        users = [server.add_user() for _ in range(7)]
+        for user in users:
+            server.open_chat(user)
+        async with aiohttp.ClientSession() as session:
+            answers = []
+            for user in users:
+                async with session.post(f"{server.base_url}{server.token}/sendMessage",
+                                        json={"chat_id": user.id, "text": "Einladung"}) as response:
+                    answers.append((response.status, await response.json()))
+    assert [status for status, _ in answers] == [200] * 5 + [429] * 2
+    assert answers[-1][1] == {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
+                              "parameters": {"retry_after": 1}}
+    assert server.http_429 == 2
+    assert all(not server.messages_to(user) for user in users[5:])  # refused messages are not delivered
+
+
+async def test_a_chat_opened_earlier_can_be_messaged_without_a_pending_update(
+    telegram_api: TelegramApiServer, bot: telegram.Bot
+) -> None:
+    citizen = telegram_api.add_user()
+    telegram_api.open_chat(citizen)
+    await bot.send_message(citizen.id, "Neue Umfrage")
+    assert [m.text for m in telegram_api.messages_to(citizen)] == ["Neue Umfrage"]
+    assert telegram_api.pending_updates() == []
+
+
+async def test_a_deactivated_account_cannot_be_messaged(
+    telegram_api: TelegramApiServer, bot: telegram.Bot, citizen: User
+) -> None:
+    telegram_api.deactivate(citizen)
+    with pytest.raises(Forbidden, match="user is deactivated"):
+        await bot.send_message(citizen.id, "Hallo")
+
+
 # --- chats, commands, actions --------------------------------------------------------------------------------------
 
 

@@ -16,7 +16,13 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.channels.base import ChannelUnreachableError, PermanentFailure, RetryLater
+from bot.channels.base import (
+    RATE_LIMIT_CHAT,
+    ChannelUnreachableError,
+    PermanentFailure,
+    RecipientUnreachableError,
+    RetryLater,
+)
 from bot.channels.telegram import TelegramChannel, TelegramTokenError, TelegramUnreachableError
 from bot.channels.telegram_render import split_text, utf16_len
 from bot.config import ConfigError
@@ -342,7 +348,30 @@ async def test_blocked_bot_and_unknown_chat_are_permanent_failures(
         await channel.send(str(user.id), Outbound("Hallo"))
     with pytest.raises(PermanentFailure) as unknown:
         await channel.send("424242", Outbound("Hallo"))
-    assert (blocked.value.reason, unknown.value.reason) == ("forbidden", "chat_not_found")
+    assert (blocked.value.reason, unknown.value.reason) == ("blocked", "chat_not_found")
+    assert isinstance(blocked.value, RecipientUnreachableError)  # the contact is marked unreachable
+    assert not isinstance(unknown.value, RecipientUnreachableError)
+
+
+async def test_a_deactivated_account_is_unreachable(
+    telegram_api: TelegramApiServer, sink: RecordingSink, channel: TelegramChannel
+) -> None:
+    user = await citizen_who_wrote(telegram_api, sink)
+    telegram_api.deactivate(user)
+    with pytest.raises(RecipientUnreachableError) as gone:
+        await channel.send(str(user.id), Outbound("Hallo"))
+    assert gone.value.reason == "deactivated"
+    assert telegram_api.calls[-1].description == "Forbidden: user is deactivated"
+
+
+async def test_a_429_is_reported_as_the_chats_rate_limit_with_the_servers_delay(
+    telegram_api: TelegramApiServer, sink: RecordingSink, channel: TelegramChannel
+) -> None:
+    user = await citizen_who_wrote(telegram_api, sink)
+    telegram_api.fail_next("sendMessage", status=429, retry_after=4)
+    with pytest.raises(RetryLater) as limited:
+        await channel.send(str(user.id), Outbound("Hallo"))
+    assert (limited.value.after, limited.value.rate_limit) == (4.0, RATE_LIMIT_CHAT)
 
 
 async def test_server_errors_and_timeouts_become_retry_later_with_backoff(
@@ -466,3 +495,12 @@ async def test_webhook_delivery_is_acknowledged_after_storing_and_redelivered_af
     await telegram_api.wait_for(lambda: telegram_api.is_confirmed(update_id))
     assert [a.status for a in telegram_api.webhook_attempts] == [500, 200]
     assert telegram_api.webhook_redeliveries == 1
+
+
+async def test_the_pacer_is_told_how_many_bot_api_messages_a_message_becomes(channel: TelegramChannel) -> None:
+    assert channel.parts(Outbound("Hallo")) == 1
+    assert channel.parts(Outbound("a" * 4000 + "\n\n" + "b" * 4000)) == 2
+    document = Document("daten.json", b"{}", "application/json")
+    assert channel.parts(Outbound("Ihre Daten", document=document)) == 1  # the text is the caption
+    assert channel.parts(Outbound("c" * 2000, document=document)) == 2  # too long for a caption: text, then file
+    assert channel.parts(Outbound("c" * 5000, document=document)) == 3

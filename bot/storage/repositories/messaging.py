@@ -318,12 +318,26 @@ class OutboxRepository(Repository):
         if item_ids:
             self.session.execute(_OUTBOX_DELETE, {"item_ids": list(item_ids)})
 
-    def retry_later(self, item_id: int, error: str, not_before: datetime) -> None:
-        """Sending failed temporarily (e.g. HTTP 429): try again at `not_before`."""
+    def drop_chat(self, chat_key: str) -> list[tuple[int, int | None]]:
+        """Forget every pending message of one chat (its recipient can receive nothing any more); returns the
+        (outbox id, follow_up id) of each dropped message, so their follow_ups rows can be finished."""
+        rows = self.session.execute(
+            select(m.OutboxMessage.id, m.OutboxMessage.follow_up_id)
+            .where(m.OutboxMessage.chat_key == chat_key, m.OutboxMessage.status == OUTBOX_PENDING)
+            .order_by(m.OutboxMessage.id)
+        ).all()
+        if rows:
+            self.session.execute(_OUTBOX_DELETE, {"item_ids": [row.id for row in rows]})
+        return [(int(row.id), row.follow_up_id) for row in rows]
+
+    def retry_later(self, item_id: int, error: str, not_before: datetime, count: bool = True) -> None:
+        """Sending failed temporarily (e.g. HTTP 429): try again at `not_before`. `count=False` for a rate-limit
+        answer: waiting for the server's budget is no failed attempt and never leads to giving the message up."""
+        attempts = m.OutboxMessage.attempts + 1 if count else m.OutboxMessage.attempts
         self.session.execute(
             update(m.OutboxMessage)
             .where(m.OutboxMessage.id == item_id)
-            .values(attempts=m.OutboxMessage.attempts + 1, last_error=short_error(error), not_before=not_before)
+            .values(attempts=attempts, last_error=short_error(error), not_before=not_before)
         )
 
     def mark_failed(self, item_id: int, error: str) -> None:
