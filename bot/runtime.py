@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -27,48 +25,16 @@ from bot.campaigns.tick import AudienceSettings, TickReport, campaign_tick
 from bot.channels.base import Channel, ChannelStartError, ChannelUnreachableError, clean_inbound
 from bot.classify import TextClassifier, classifiable_text
 from bot.config import Config
+from bot.decisions import DecisionStore
 from bot.group_commit import GroupCommit
 from bot.identity import pseudonym
 from bot.outbox import OutboxSender, RuntimeStats
 from bot.outreach.claims import FollowUpClaimer, respect_rules
 from bot.pacing import SendPacer
 from bot.storage.db import Database, UnitOfWork
-from bot.storage.items import FOLLOW_UP_SKIPPED as ROW_SKIPPED
-from bot.storage.items import (
-    OUTCOME_NOT_NEEDED,
-    OUTCOME_STOPPED,
-    PRIORITY_BULK,
-    PRIORITY_INTERACTIVE,
-    chat_key,
-)
+from bot.storage.items import chat_key
 from bot.survey_sync import catalog_generation, load_catalog
-from handlers.dialogue import handle
-from handlers.events import (
-    FOLLOW_UP_HELD,
-    FOLLOW_UP_SENT,
-    CitizenState,
-    CompleteResponse,
-    Context,
-    DeleteAnswer,
-    DeleteCitizen,
-    ExportData,
-    FieldInfo,
-    FollowUpOutcome,
-    Inbound,
-    InboundKind,
-    Outbound,
-    OutreachSettings,
-    PauseOutreach,
-    ReleaseHeld,
-    SaveAnswer,
-    SaveIdea,
-    ScheduleFollowUp,
-    SetOptIn,
-    StartResponse,
-    StopOutreach,
-    Texts,
-)
-from handlers.my_data import render_export
+from handlers.events import CitizenState, FieldInfo, Inbound, Outbound, Texts
 from surveys.catalog import SurveyCatalog
 
 log = logging.getLogger(__name__)
@@ -94,17 +60,6 @@ R = TypeVar("R")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _follow_up_id(event: Inbound) -> int | None:
-    """The follow_ups row a FOLLOW_UP event brings (its id travels in the event's JSON `args`)."""
-    if event.kind is not InboundKind.FOLLOW_UP:
-        return None
-    try:
-        value = json.loads(event.args or "{}").get("follow_up_id")
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, int) else None
 
 
 @dataclass(frozen=True)
@@ -137,6 +92,7 @@ class Runtime:
         self.texts = texts
         self.fields = tuple(fields)
         self.catalog = catalog
+        self.decisions = DecisionStore(config, texts, self.fields, lambda: self.catalog)
         self.clock = clock
         self.stats = RuntimeStats()
         self.channels: dict[str, Channel] = {}
@@ -458,126 +414,9 @@ class Runtime:
             return True
 
     def _process_event(self, uow: UnitOfWork, event: Inbound) -> bool:
-        """Run the core for one event inside the caller's transaction; True if messages were queued."""
-        now = self.clock()
-        citizen = pseudonym(self.config.pseudonym_secret, event.channel, event.user_id)
-        stored = uow.citizens.load_state(citizen)
-        follow_up_id = _follow_up_id(event)
-        if event.kind is InboundKind.FOLLOW_UP and stored is None:
-            if follow_up_id is not None:  # the citizen deleted everything meanwhile: nothing to send or store
-                uow.follow_ups.finish(follow_up_id, ROW_SKIPPED, OUTCOME_NOT_NEEDED, now)
-            return False
-        state = stored or CitizenState()
-        decision = handle(event, state, self._context(now))
-        uow.citizens.save_state(citizen, decision.state, now)
-        if event.kind is not InboundKind.FOLLOW_UP:  # a citizen who writes is reachable (again)
-            uow.contacts.upsert(citizen, event.channel, event.user_id, event.chat_id)
-        messages = list(decision.messages)
-        delete = False
-        outcome: FollowUpOutcome | None = None
-        for effect in decision.effects:
-            match effect:
-                case StartResponse(response_id, key, version, campaign_id):
-                    uow.responses.start(response_id, citizen, key, version, now, campaign_id=campaign_id)
-                case SaveAnswer(response_id, question_id, value, classification):
-                    uow.responses.save_answer(response_id, question_id, value, now, classification)
-                case DeleteAnswer(response_id, question_id):
-                    uow.responses.delete_answer(response_id, question_id)
-                case CompleteResponse(response_id):
-                    uow.responses.complete(response_id, now)
-                case SaveIdea(idea_id, text, field, fields, classification):
-                    uow.ideas.add(idea_id, citizen, text, field, now, fields=fields, classification=classification)
-                case ScheduleFollowUp(due_at, kind, payload, response_id, campaign_id, unsolicited):
-                    uow.follow_ups.add(
-                        citizen, due_at, kind, dict(payload), now=now, response_id=response_id,
-                        campaign_id=campaign_id, unsolicited=unsolicited,
-                    )
-                case SetOptIn(topic, on, fields, source):
-                    uow.opt_ins.set(
-                        citizen, topic, on, fields=fields, source=source or "chat",
-                        notice_version=self.config.consent_version, now=now,
-                    )
-                case PauseOutreach(until):
-                    uow.citizens.set_paused(citizen, until)
-                case StopOutreach():
-                    uow.opt_ins.withdraw_all(citizen, now)
-                    uow.follow_ups.cancel_unsolicited(citizen, OUTCOME_STOPPED, now)
-                case FollowUpOutcome():
-                    outcome = effect
-                case ReleaseHeld():
-                    uow.follow_ups.release_held(citizen, now)
-                case ExportData():
-                    export = uow.citizens.export(citizen)
-                    language = decision.state.language
-                    messages.extend(
-                        render_export(export, language, self.texts, self.fields, self.config.timezone, self.catalog)
-                    )
-                case DeleteCitizen():
-                    delete = True
-        if delete and messages:  # the goodbye: the channel may then drop what it keeps of the chat itself
-            messages[-1] = replace(messages[-1], farewell=True)
-        delivers = self._settle_follow_up(uow, citizen, follow_up_id, outcome, bool(messages), now)
-        for index, message in enumerate(messages):
-            last = index == len(messages) - 1
-            uow.outbox.enqueue(
-                event.channel,
-                event.chat_id,
-                message.to_dict(),
-                now=now,
-                priority=PRIORITY_BULK if delivers is not None else PRIORITY_INTERACTIVE,
-                follow_up_id=delivers if last else None,
-            )
-        if delete:
-            counts = uow.citizens.delete_everything(citizen)
-            log.info("event=citizen_deleted rows=%s", sum(counts.values()))
-        return bool(messages)
-
-    def _context(self, now: datetime) -> Context:
-        quiet = self.config.quiet_hours
-        return Context(
-            catalog=self.catalog,
-            texts=self.texts,
-            fields=self.fields,
-            now=now,
-            new_id=uuid.uuid4().hex,
-            consent_version=self.config.consent_version,
-            outreach=OutreachSettings(
-                timezone=self.config.timezone,
-                quiet_start=None if quiet is None else quiet.start,
-                quiet_end=None if quiet is None else quiet.end,
-                daily_cap=self.config.daily_cap,
-                close_grace=self.config.survey_close_grace,
-            ),
-            controller=self.config.controller,
-            complaints=self.config.complaints,
-        )
-
-    def _settle_follow_up(
-        self,
-        uow: UnitOfWork,
-        citizen: str,
-        follow_up_id: int | None,
-        outcome: FollowUpOutcome | None,
-        has_messages: bool,
-        now: datetime,
-    ) -> int | None:
-        """Record what became of the follow_ups row a FOLLOW_UP event brought; the row id if this decision's
-        messages deliver it (they are then queued as bulk and the row counts as sent once they were sent)."""
-        if follow_up_id is None:
-            return None
-        if outcome is None:  # a kind the core handles without saying: its messages are the delivery
-            outcome = FollowUpOutcome(follow_up_id, FOLLOW_UP_SENT if has_messages else "skipped")
-        if outcome.outcome == FOLLOW_UP_HELD:
-            uow.follow_ups.hold(follow_up_id, now)
-            return None
-        if outcome.outcome != FOLLOW_UP_SENT or not has_messages:
-            uow.follow_ups.finish(follow_up_id, ROW_SKIPPED, outcome.reason or OUTCOME_NOT_NEEDED, now)
-            return None
-        uow.follow_ups.mark_queued(follow_up_id, now)
-        row = uow.follow_ups.get(follow_up_id)
-        if row is not None and row.unsolicited:  # counts towards the daily cap
-            uow.citizens.count_outreach(citizen, now.astimezone(self.config.timezone).date().isoformat())
-        return follow_up_id
+        """Run the core for one event inside the caller's transaction (bot/decisions.py); True if messages
+        were queued."""
+        return self.decisions.process(uow, event, self.clock())
 
     # --- scheduled work (called by the scheduler) --------------------------------------------------------------
 

@@ -14,17 +14,16 @@ from datetime import datetime, timedelta
 
 from bot.campaigns.audience import Member
 from bot.config import Config
+from bot.decisions import DecisionStore
 from bot.storage.items import OPT_IN_SURVEYS
 from bot.storage.repositories.campaigns import INVITATION, Campaign
 from handlers.dialogue import handle
 from handlers.events import (
     CitizenState,
-    Context,
     FieldInfo,
     Inbound,
     InboundKind,
     Outbound,
-    OutreachSettings,
     Texts,
 )
 from surveys.catalog import SurveyCatalog
@@ -81,24 +80,7 @@ def invitation_messages(
         flow="menu",
         opt_ins={OPT_IN_SURVEYS: ()},
     )
-    quiet = config.quiet_hours
-    ctx = Context(  # as Runtime._context builds it for every event
-        catalog=catalog,
-        texts=texts,
-        fields=fields,
-        now=now,
-        new_id="preview",
-        consent_version=config.consent_version,
-        outreach=OutreachSettings(
-            timezone=config.timezone,
-            quiet_start=None if quiet is None else quiet.start,
-            quiet_end=None if quiet is None else quiet.end,
-            daily_cap=config.daily_cap,
-            close_grace=config.survey_close_grace,
-        ),
-        controller=config.controller,
-        complaints=config.complaints,
-    )
+    ctx = replace(DecisionStore(config, texts, fields, lambda: catalog).context(now), new_id="preview")
     return handle(inbound, state, ctx).messages
 
 

@@ -184,7 +184,7 @@ async def test_permanent_send_failure_does_not_block_the_chat(make_runtime: Runt
 async def test_a_crashing_event_ends_in_an_apology_not_silence(
     make_runtime: RuntimeFactory, monkeypatch: pytest.MonkeyPatch, database: Database
 ) -> None:
-    import bot.runtime
+    import bot.decisions
 
     calls = 0
 
@@ -193,7 +193,7 @@ async def test_a_crashing_event_ends_in_an_apology_not_silence(
         calls += 1
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(bot.runtime, "handle", exploding_core)
+    monkeypatch.setattr(bot.decisions, "handle", exploding_core)
     channel = RecordingChannel()
     runtime = make_runtime(channel)
     await runtime.start()
@@ -223,16 +223,16 @@ async def test_unconsented_citizens_are_purged_after_24_hours(
 async def test_a_failing_event_in_a_shared_transaction_does_not_lose_the_other_chats(
     make_runtime: RuntimeFactory, monkeypatch: pytest.MonkeyPatch, database: Database
 ) -> None:
-    import bot.runtime
+    import bot.decisions
 
-    real_handle = bot.runtime.handle
+    real_handle = bot.decisions.handle
 
     def core_failing_for_chat_13(event: Inbound, *args: Any) -> Any:
         if event.chat_id == "13":
             raise RuntimeError("boom")
         return real_handle(event, *args)
 
-    monkeypatch.setattr(bot.runtime, "handle", core_failing_for_chat_13)
+    monkeypatch.setattr(bot.decisions, "handle", core_failing_for_chat_13)
     channel = RecordingChannel()
     runtime = make_runtime(channel)
     await runtime.start()

@@ -1,0 +1,211 @@
+"""One event through the dialogue core, stored: the citizen's state, the decision's effects, its messages and what
+became of the follow-up the event brought — all inside the caller's transaction (DESIGN.md, "Acknowledge after
+commit"). The runtime owns the transactions, the workers and the channels; this module owns what one event
+writes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from bot.config import Config
+from bot.identity import pseudonym
+from bot.storage.db import UnitOfWork
+from bot.storage.items import (
+    FOLLOW_UP_SKIPPED,
+    OUTCOME_NOT_NEEDED,
+    OUTCOME_STOPPED,
+    PRIORITY_BULK,
+    PRIORITY_INTERACTIVE,
+)
+from handlers.dialogue import handle
+from handlers.events import (
+    FOLLOW_UP_HELD,
+    FOLLOW_UP_SENT,
+    CitizenState,
+    CompleteResponse,
+    Context,
+    DeleteAnswer,
+    DeleteCitizen,
+    Effect,
+    ExportData,
+    FieldInfo,
+    FollowUpOutcome,
+    Inbound,
+    InboundKind,
+    Outbound,
+    OutreachSettings,
+    PauseOutreach,
+    ReleaseHeld,
+    SaveAnswer,
+    SaveIdea,
+    ScheduleFollowUp,
+    SetOptIn,
+    StartResponse,
+    StopOutreach,
+    Texts,
+)
+from handlers.my_data import render_export
+from surveys.catalog import SurveyCatalog
+
+log = logging.getLogger(__name__)
+
+
+def follow_up_id_of(event: Inbound) -> int | None:
+    """The follow_ups row a FOLLOW_UP event brings (its id travels in the event's JSON `args`)."""
+    if event.kind is not InboundKind.FOLLOW_UP:
+        return None
+    try:
+        value = json.loads(event.args or "{}").get("follow_up_id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None
+
+
+class DecisionStore:
+    """Runs the pure core for one event and writes everything it decided into the caller's unit of work."""
+
+    def __init__(
+        self, config: Config, texts: Texts, fields: Sequence[FieldInfo], catalog: Callable[[], SurveyCatalog]
+    ) -> None:
+        self.config = config
+        self.texts = texts
+        self.fields = tuple(fields)
+        self._catalog = catalog  # the runtime's current catalog (reloaded when the CLI changed surveys)
+
+    def context(self, now: datetime) -> Context:
+        """What the core may consult besides the citizen's state, for an event handled at `now`."""
+        quiet = self.config.quiet_hours
+        return Context(
+            catalog=self._catalog(),
+            texts=self.texts,
+            fields=self.fields,
+            now=now,
+            new_id=uuid.uuid4().hex,
+            consent_version=self.config.consent_version,
+            outreach=OutreachSettings(
+                timezone=self.config.timezone,
+                quiet_start=None if quiet is None else quiet.start,
+                quiet_end=None if quiet is None else quiet.end,
+                daily_cap=self.config.daily_cap,
+                close_grace=self.config.survey_close_grace,
+            ),
+            controller=self.config.controller,
+            complaints=self.config.complaints,
+        )
+
+    def process(self, uow: UnitOfWork, event: Inbound, now: datetime) -> bool:
+        """Run the core for one event inside the caller's transaction; True if messages were queued."""
+        citizen = pseudonym(self.config.pseudonym_secret, event.channel, event.user_id)
+        stored = uow.citizens.load_state(citizen)
+        follow_up_id = follow_up_id_of(event)
+        if event.kind is InboundKind.FOLLOW_UP and stored is None:
+            if follow_up_id is not None:  # the citizen deleted everything meanwhile: nothing to send or store
+                uow.follow_ups.finish(follow_up_id, FOLLOW_UP_SKIPPED, OUTCOME_NOT_NEEDED, now)
+            return False
+        decision = handle(event, stored or CitizenState(), self.context(now))
+        uow.citizens.save_state(citizen, decision.state, now)
+        if event.kind is not InboundKind.FOLLOW_UP:  # a citizen who writes is reachable (again)
+            uow.contacts.upsert(citizen, event.channel, event.user_id, event.chat_id)
+        messages = list(decision.messages)
+        outcome: FollowUpOutcome | None = None
+        for effect in decision.effects:
+            if isinstance(effect, FollowUpOutcome):
+                outcome = effect
+            elif isinstance(effect, ExportData):
+                export = uow.citizens.export(citizen)
+                messages.extend(
+                    render_export(
+                        export, decision.state.language, self.texts, self.fields, self.config.timezone,
+                        self._catalog(),
+                    )
+                )
+            else:
+                self._apply(uow, citizen, effect, now)
+        delete = any(isinstance(effect, DeleteCitizen) for effect in decision.effects)
+        if delete and messages:  # the goodbye: the channel may then drop what it keeps of the chat itself
+            messages[-1] = replace(messages[-1], farewell=True)
+        delivers = self._settle_follow_up(uow, citizen, follow_up_id, outcome, bool(messages), now)
+        self._queue(uow, event, messages, delivers, now)
+        if delete:
+            counts = uow.citizens.delete_everything(citizen)
+            log.info("event=citizen_deleted rows=%s", sum(counts.values()))
+        return bool(messages)
+
+    def _apply(self, uow: UnitOfWork, citizen: str, effect: Effect, now: datetime) -> None:
+        """Store one effect of the core's decision (DeleteCitizen is done last, by `process`)."""
+        match effect:
+            case StartResponse(response_id, key, version, campaign_id):
+                uow.responses.start(response_id, citizen, key, version, now, campaign_id=campaign_id)
+            case SaveAnswer(response_id, question_id, value, classification):
+                uow.responses.save_answer(response_id, question_id, value, now, classification)
+            case DeleteAnswer(response_id, question_id):
+                uow.responses.delete_answer(response_id, question_id)
+            case CompleteResponse(response_id):
+                uow.responses.complete(response_id, now)
+            case SaveIdea(idea_id, text, field, fields, classification):
+                uow.ideas.add(idea_id, citizen, text, field, now, fields=fields, classification=classification)
+            case ScheduleFollowUp(due_at, kind, payload, response_id, campaign_id, unsolicited):
+                uow.follow_ups.add(
+                    citizen, due_at, kind, dict(payload), now=now, response_id=response_id,
+                    campaign_id=campaign_id, unsolicited=unsolicited,
+                )  # fmt: skip
+            case SetOptIn(topic, on, fields, source):
+                uow.opt_ins.set(
+                    citizen, topic, on, fields=fields, source=source or "chat",
+                    notice_version=self.config.consent_version, now=now,
+                )  # fmt: skip
+            case PauseOutreach(until):
+                uow.citizens.set_paused(citizen, until)
+            case StopOutreach():
+                uow.opt_ins.withdraw_all(citizen, now)
+                uow.follow_ups.cancel_unsolicited(citizen, OUTCOME_STOPPED, now)
+            case ReleaseHeld():
+                uow.follow_ups.release_held(citizen, now)
+
+    def _settle_follow_up(
+        self,
+        uow: UnitOfWork,
+        citizen: str,
+        follow_up_id: int | None,
+        outcome: FollowUpOutcome | None,
+        has_messages: bool,
+        now: datetime,
+    ) -> int | None:
+        """Record what became of the follow_ups row a FOLLOW_UP event brought; the row id if this decision's
+        messages deliver it (they are then queued as bulk and the row counts as sent once they were sent)."""
+        if follow_up_id is None:
+            return None
+        if outcome is None:  # a kind the core handles without saying: its messages are the delivery
+            outcome = FollowUpOutcome(follow_up_id, FOLLOW_UP_SENT if has_messages else FOLLOW_UP_SKIPPED)
+        if outcome.outcome == FOLLOW_UP_HELD:
+            uow.follow_ups.hold(follow_up_id, now)
+            return None
+        if outcome.outcome != FOLLOW_UP_SENT or not has_messages:
+            uow.follow_ups.finish(follow_up_id, FOLLOW_UP_SKIPPED, outcome.reason or OUTCOME_NOT_NEEDED, now)
+            return None
+        uow.follow_ups.mark_queued(follow_up_id, now)
+        row = uow.follow_ups.get(follow_up_id)
+        if row is not None and row.unsolicited:  # counts towards the daily cap
+            uow.citizens.count_outreach(citizen, now.astimezone(self.config.timezone).date().isoformat())
+        return follow_up_id
+
+    @staticmethod
+    def _queue(
+        uow: UnitOfWork, event: Inbound, messages: Sequence[Outbound], delivers: int | None, now: datetime
+    ) -> None:
+        """Queue the messages in the outbox: as bulk carrying the follow-up's id on the last part when they deliver
+        a follow-up (it counts as sent once all went out), as interactive replies otherwise."""
+        for index, message in enumerate(messages):
+            uow.outbox.enqueue(
+                event.channel,
+                event.chat_id,
+                message.to_dict(),
+                now=now,
+                priority=PRIORITY_BULK if delivers is not None else PRIORITY_INTERACTIVE,
+                follow_up_id=delivers if index == len(messages) - 1 else None,
+            )
