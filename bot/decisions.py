@@ -54,6 +54,9 @@ from surveys.catalog import SurveyCatalog
 
 log = logging.getLogger(__name__)
 
+PAUSED = "paused"
+"""`FollowUpOutcome.reason` of a row the core did not send because the citizen paused (it waits for the end)."""
+
 
 def follow_up_id_of(event: Inbound) -> int | None:
     """The follow_ups row a FOLLOW_UP event brings (its id travels in the event's JSON `args`)."""
@@ -76,6 +79,10 @@ class DecisionStore:
         self.texts = texts
         self.fields = tuple(fields)
         self._catalog = catalog  # the runtime's current catalog (reloaded when the CLI changed surveys)
+        self.unsent: list[tuple[str, int]] = []
+        """(channel, follow_up_id) of claimed rows that sent nothing (held, skipped, rescheduled): the runtime
+        tells the pacer, which counted them as bulk on their way (appended from database threads, drained in
+        the event loop)."""
 
     def context(self, now: datetime) -> Context:
         """What the core may consult besides the citizen's state, for an event handled at `now`."""
@@ -107,10 +114,13 @@ class DecisionStore:
             if follow_up_id is not None:  # the citizen deleted everything meanwhile: nothing to send or store
                 uow.follow_ups.finish(follow_up_id, FOLLOW_UP_SKIPPED, OUTCOME_NOT_NEEDED, now)
             return False
-        decision = handle(event, stored or CitizenState(), self.context(now))
+        before = stored or CitizenState()
+        decision = handle(event, before, self.context(now))
         uow.citizens.save_state(citizen, decision.state, now)
         if event.kind is not InboundKind.FOLLOW_UP:  # a citizen who writes is reachable (again)
             uow.contacts.upsert(citizen, event.channel, event.user_id, event.chat_id)
+        elif before.last_active_at is not None:  # the bot's own follow-up is no activity of the citizen
+            uow.citizens.set_last_seen(citizen, before.last_active_at)
         messages = list(decision.messages)
         outcome: FollowUpOutcome | None = None
         for effect in decision.effects:
@@ -125,18 +135,20 @@ class DecisionStore:
                     )
                 )
             else:
-                self._apply(uow, citizen, effect, now)
+                self._apply(uow, citizen, before, effect, now)
         delete = any(isinstance(effect, DeleteCitizen) for effect in decision.effects)
         if delete and messages:  # the goodbye: the channel may then drop what it keeps of the chat itself
             messages[-1] = replace(messages[-1], farewell=True)
-        delivers = self._settle_follow_up(uow, citizen, follow_up_id, outcome, bool(messages), now)
+        delivers = self._settle_follow_up(uow, citizen, before, follow_up_id, outcome, bool(messages), now)
+        if follow_up_id is not None and delivers is None:
+            self.unsent.append((event.channel, follow_up_id))
         self._queue(uow, event, messages, delivers, now)
         if delete:
             counts = uow.citizens.delete_everything(citizen)
             log.info("event=citizen_deleted rows=%s", sum(counts.values()))
         return bool(messages)
 
-    def _apply(self, uow: UnitOfWork, citizen: str, effect: Effect, now: datetime) -> None:
+    def _apply(self, uow: UnitOfWork, citizen: str, before: CitizenState, effect: Effect, now: datetime) -> None:
         """Store one effect of the core's decision (DeleteCitizen is done last, by `process`)."""
         match effect:
             case StartResponse(response_id, key, version, campaign_id):
@@ -161,6 +173,8 @@ class DecisionStore:
                 )  # fmt: skip
             case PauseOutreach(until):
                 uow.citizens.set_paused(citizen, until)
+                if before.paused_until is not None and before.paused_until != until:  # rows waiting for its end
+                    uow.follow_ups.move_paused(citizen, before.paused_until, max(until or now, now), now)
             case StopOutreach():
                 uow.opt_ins.withdraw_all(citizen, now)
                 uow.follow_ups.cancel_unsolicited(citizen, OUTCOME_STOPPED, now)
@@ -171,6 +185,7 @@ class DecisionStore:
         self,
         uow: UnitOfWork,
         citizen: str,
+        before: CitizenState,
         follow_up_id: int | None,
         outcome: FollowUpOutcome | None,
         has_messages: bool,
@@ -184,6 +199,10 @@ class DecisionStore:
             outcome = FollowUpOutcome(follow_up_id, FOLLOW_UP_SENT if has_messages else FOLLOW_UP_SKIPPED)
         if outcome.outcome == FOLLOW_UP_HELD:
             uow.follow_ups.hold(follow_up_id, now)
+            return None
+        paused = before.paused_until
+        if outcome.reason == PAUSED and paused is not None and paused > now:  # a pause holds, it never drops
+            uow.follow_ups.retry_at(follow_up_id, paused)
             return None
         if outcome.outcome != FOLLOW_UP_SENT or not has_messages:
             uow.follow_ups.finish(follow_up_id, FOLLOW_UP_SKIPPED, outcome.reason or OUTCOME_NOT_NEEDED, now)

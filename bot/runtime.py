@@ -25,16 +25,16 @@ from bot.campaigns.tick import AudienceSettings, TickReport, campaign_tick
 from bot.channels.base import Channel, ChannelStartError, ChannelUnreachableError, clean_inbound
 from bot.classify import TextClassifier, classifiable_text
 from bot.config import Config
-from bot.decisions import DecisionStore
+from bot.decisions import DecisionStore, follow_up_id_of
 from bot.group_commit import GroupCommit
 from bot.identity import pseudonym
 from bot.outbox import OutboxSender, RuntimeStats
 from bot.outreach.claims import FollowUpClaimer, respect_rules
-from bot.pacing import SendPacer
+from bot.pacing import SendPacer, bulk_key
 from bot.storage.db import Database, UnitOfWork
-from bot.storage.items import chat_key
+from bot.storage.items import FOLLOW_UP_FAILED, chat_key
 from bot.survey_sync import catalog_generation, load_catalog
-from handlers.events import CitizenState, FieldInfo, Inbound, Outbound, Texts
+from handlers.events import CitizenState, FieldInfo, Inbound, InboundKind, Outbound, Texts
 from surveys.catalog import SurveyCatalog
 
 log = logging.getLogger(__name__)
@@ -337,12 +337,20 @@ class Runtime:
     async def _process_batch_async(self, keys: list[str]) -> list[bool | None]:
         """Process the next event of each chat in `keys` (distinct chats: a chat waits for its own outcome)."""
         processed = await self._in_db(self._process_batch, keys)
+        self._release_unsent_bulk()
         outcomes: list[bool | None] = []
         for item in processed:
             self.stats.failed += item.failed_item is not None
             self.stats.processed += item.done
             outcomes.append(item.queued)
         return outcomes
+
+    def _release_unsent_bulk(self) -> None:
+        """Claimed follow-ups that sent nothing no longer count against their channel's bulk capacity."""
+        unsent, self.decisions.unsent = self.decisions.unsent, []
+        if self.pacer is not None:
+            for channel, follow_up_id in unsent:
+                self.pacer.untrack_bulk(channel, bulk_key(follow_up_id))
 
     def _process_batch(self, keys: list[str]) -> list[_Processed]:
         """One transaction for the next event of several chats, each event in its own savepoint.
@@ -397,7 +405,10 @@ class Runtime:
             return _Processed(False, (item.id, item.attempts + 1, type(exc).__name__))
 
     def _record_failure(self, item_id: int, attempts: int, error: str) -> bool:
-        """Count a failed attempt; after MAX_ATTEMPTS give up and tell the citizen, so they always hear back."""
+        """Count a failed attempt; after MAX_ATTEMPTS give up and tell the citizen, so they always hear back.
+
+        A failed follow-up is the bot's own doing, not something the citizen wrote: it ends as failed, and nobody
+        gets an apology they did not ask for."""
         with self.db.unit_of_work() as uow:
             if attempts < MAX_ATTEMPTS:
                 uow.inbox.retry(item_id, error)
@@ -407,6 +418,11 @@ class Runtime:
             if item is None or not item.payload:
                 return False
             event = Inbound.from_dict(item.payload)
+            follow_up_id = follow_up_id_of(event)
+            if event.kind is InboundKind.FOLLOW_UP:
+                if follow_up_id is not None:
+                    uow.follow_ups.finish(follow_up_id, FOLLOW_UP_FAILED, "processing_failed", self.clock())
+                return False
             citizen = pseudonym(self.config.pseudonym_secret, event.channel, event.user_id)
             state = uow.citizens.load_state(citizen) or CitizenState()
             message = Outbound(self.texts.get("error.internal", state.language))
@@ -424,12 +440,12 @@ class Runtime:
         """Feed due follow_ups rows to their chats under the respect rules (bot/outreach/claims.py); how many."""
         return await self.follow_ups.tick()
 
-    async def mark_unreachable(self, channel: str, user_id: str) -> None:
-        """The channel saw the citizen leave (e.g. the Matrix DM): skip them until they write again."""
+    async def mark_unreachable(self, channel: str, user_id: str, chat_id: str | None = None) -> None:
+        """The channel saw the citizen leave (e.g. the Matrix DM `chat_id`): skip them until they write again."""
 
         def mark() -> int:
             with self.db.unit_of_work() as uow:
-                return uow.contacts.mark_unreachable_user(channel, user_id, self.clock())
+                return uow.contacts.mark_unreachable_user(channel, user_id, self.clock(), chat_id=chat_id)
 
         if await self._in_db(mark):
             log.info("event=contact_unreachable channel=%s", channel)

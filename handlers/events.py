@@ -351,6 +351,7 @@ class CitizenState:
     data: Mapping[str, Any] = field(default_factory=dict)
     opt_ins: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # current opt-ins: topic → fields (() = all)
     paused_until: datetime | None = None  # /pause
+    last_active_at: datetime | None = None  # when the citizen last wrote (not changed by the bot's own follow-ups)
 
     @property
     def consented(self) -> bool:

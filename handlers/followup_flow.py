@@ -21,6 +21,7 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from handlers import onboarding, outreach, survey_flow
@@ -109,6 +110,16 @@ def _closed(turn: Turn, key: str, grace: bool) -> bool:
     return not grace or turn.ctx.now > closed_at + turn.ctx.outreach.close_grace
 
 
+def _ended(turn: Turn, row: _Row) -> bool:
+    """The campaign the row belongs to ended (its `ends_at` travels in the payload; rows claimed just before the
+    campaign closed are not sent after its end)."""
+    try:
+        ends_at = datetime.fromisoformat(row.text("ends_at")) if row.text("ends_at") else None
+    except ValueError:
+        return False
+    return ends_at is not None and ends_at.tzinfo is not None and turn.ctx.now >= ends_at
+
+
 def _unwanted(turn: Turn, row: _Row, version: SurveyVersion | None) -> str | None:
     """Why the citizen does not want this message now (None: they asked for it): no consent to the notice in
     force or no opt-in for the kind (or, for invitations, not for this survey's field), or a pause."""
@@ -138,7 +149,7 @@ def on_follow_up(turn: Turn) -> Decision:
     decision = send(turn, row, version)  # pure: made even when it then waits, so a skip is known now
     if isinstance(decision, str):
         return _outcome(turn, row, FOLLOW_UP_SKIPPED, reason=decision)
-    if turn.flow not in IDLE_FLOWS:
+    if outreach.is_busy(turn):
         return _outcome(turn, row, FOLLOW_UP_HELD)
     return _outcome(turn, row, FOLLOW_UP_SENT, decision)
 
@@ -305,7 +316,7 @@ def _invite_buttons(turn: Turn, row: _Row, version: SurveyVersion) -> list[Butto
 
 
 def _invitation(turn: Turn, row: _Row, version: SurveyVersion) -> Decision | str:
-    if _closed(turn, version.key, grace=False):
+    if _closed(turn, version.key, grace=False) or _ended(turn, row):
         return CLOSED
     if version.key in turn.data.completed:
         return NOT_NEEDED
@@ -362,7 +373,7 @@ def _survey_reminder(turn: Turn, row: _Row, version: SurveyVersion) -> Decision 
     response_id = row.text("response_id")
     if progress is None or progress.key != version.key or (response_id and progress.response_id != response_id):
         return NOT_NEEDED  # finished (or started afresh) meanwhile
-    if turn.flow is Flow.SURVEY:
+    if turn.flow is Flow.SURVEY and outreach.is_busy(turn):
         return NOT_NEEDED  # answering it right now
     if _closed(turn, version.key, grace=True):
         return CLOSED

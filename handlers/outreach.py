@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from handlers import onboarding
 from handlers.events import Button, Decision, Effect, Outbound, PauseOutreach, SetOptIn, StopOutreach
-from handlers.state import DialogueData, Flow
+from handlers.state import IDLE_FLOWS, DialogueData, Flow
 from handlers.turn import Turn, column
 from surveys.engine import fold
 
@@ -58,6 +58,8 @@ _ALL = "*"
 _DONE = "."
 MAX_PAUSE_DAYS = 365
 _MONTH = "1m"
+BUSY_WINDOW = timedelta(hours=1)
+"""How long after their last message a citizen in the middle of a step counts as busy (see `is_busy`)."""
 _UNITS = {
     "tag": 1, "tage": 1, "tagen": 1, "t": 1, "d": 1, "day": 1, "days": 1,
     "woche": 7, "wochen": 7, "w": 7, "week": 7, "weeks": 7,
@@ -72,6 +74,17 @@ _NUMBER_WORDS = {"ein": 1, "eine": 1, "einen": 1, "einem": 1, "one": 1, "a": 1, 
 
 def opted_in(turn: Turn, topic: str) -> bool:
     return topic in turn.state.opt_ins
+
+
+def is_busy(turn: Turn) -> bool:
+    """In the middle of something (a survey, an idea, a question of the bot) and active within `BUSY_WINDOW`.
+
+    Someone who walked away from a survey an hour ago is not busy: an unsolicited message may reach them (their
+    survey stays resumable with /weiter); someone answering right now gets it once they are done."""
+    if turn.flow in IDLE_FLOWS:
+        return False
+    last = turn.state.last_active_at
+    return last is None or turn.ctx.now - last < BUSY_WINDOW
 
 
 def is_paused(turn: Turn) -> bool:

@@ -151,9 +151,10 @@ class EventSink(Protocol):
         """Wait until every accepted event is processed and its replies are sent (or waiting for a retry)."""
         ...
 
-    async def mark_unreachable(self, channel: str, user_id: str) -> None:
-        """The citizen `user_id` left the bot (e.g. their Matrix DM): unsolicited messages skip them until they
-        write again. Stored before the method returns."""
+    async def mark_unreachable(self, channel: str, user_id: str, chat_id: str | None = None) -> None:
+        """The citizen `user_id` left the bot (e.g. their Matrix DM `chat_id`): unsolicited messages skip them until
+        they write again. Only the contact in that chat (when given): leaving an old room changes nothing while
+        the bot reaches them in another. Stored before the method returns."""
         ...
 
 

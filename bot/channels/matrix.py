@@ -83,7 +83,7 @@ class _Batch:
     events: list[Inbound] = field(default_factory=list)
     joins: list[str] = field(default_factory=list)
     leaves: list[str] = field(default_factory=list)
-    gone: list[str] = field(default_factory=list)  # citizens who left their DM: unreachable until they write
+    gone: list[tuple[str, str]] = field(default_factory=list)  # (user, DM room) left: unreachable until they write
 
 
 class MatrixChannel:
@@ -181,8 +181,8 @@ class MatrixChannel:
                 seq += 1
                 batch = await self._read_sync(response, since, seq)
                 batch.events.extend(self._release_held())
-                for user_id in batch.gone:  # stored before the cursor moves past the leave
-                    await sink.mark_unreachable(CHANNEL, user_id)
+                for user_id, room_id in batch.gone:  # stored before the cursor moves past the leave
+                    await sink.mark_unreachable(CHANNEL, user_id, room_id)
                 await self._accept(batch.events, self._held.cursor(response.next_batch))
                 for room_id in batch.joins:
                     rooms.join(room_id)
@@ -263,7 +263,7 @@ class MatrixChannel:
                     if event.membership in ("leave", "ban") and self._alone(room_id):
                         batch.leaves.append(room_id)
                         if event.state_key and event.state_key != client.user_id:
-                            batch.gone.append(event.state_key)
+                            batch.gone.append((event.state_key, room_id))
                     continue
                 if isinstance(event, MegolmEvent) or room_id in self._held:
                     if isinstance(event, MegolmEvent):

@@ -209,18 +209,21 @@ class FollowUpClaimer:
             batch.last = (rows[-1].due_at, rows[-1].id)
             batch.exhausted = len(rows) < BATCH_SIZE
             ids = [row.citizen_id for row in rows]
+            # In-flight rows before the citizens' daily counts: a row the core settles in between (running →
+            # queued, count + 1) is then seen twice, never missed (PostgreSQL reads committed rows per statement).
+            in_flight = repo.in_flight(ids, IN_FLIGHT)
             citizens = repo.citizens(ids)
             contacts = repo.contacts(ids)
             opt_ins = repo.opt_ins(ids) if any(row.unsolicited for row in rows) else {}
-            in_flight = repo.in_flight(ids, IN_FLIGHT)
             today = self.rules.city_day(now)
+            configured = set(self._channels())  # a contact on a channel this bot does not run cannot be reached
             fed_now: Counter[str] = Counter()
             started: list[int] = []
             moves: list[tuple[int, datetime]] = []
             ends: list[tuple[int, str, str | None]] = []
             for row in rows:
                 citizen = citizens.get(row.citizen_id)
-                known = contacts.get(row.citizen_id, [])
+                known = [c for c in contacts.get(row.citizen_id, []) if not configured or c.channel in configured]
                 reachable = [contact for contact in known if contact.unreachable_at is None]
                 sent_today = fed_now[row.citizen_id] + in_flight.get(row.citizen_id, 0)
                 if citizen is not None and citizen.outreach_day == today:

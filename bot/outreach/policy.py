@@ -136,7 +136,9 @@ Decision = Deliver | Move | Skip
 def decide(row: RowFacts, now: datetime, rules: Rules) -> Decision:
     """What to do with one due row at `now` (aware). Order: gone for good (missed, no contact, unreachable, no
     opt-in) before held for later (paused, quiet hours, daily cap)."""
-    unattended_from = row.due_at if row.down_since is None else max(row.due_at, row.down_since)
+    # From when a running bot would have sent it: an unsolicited row due in quiet hours waited for their end anyway.
+    sendable_from = rules.quiet_end_after(row.due_at) if row.unsolicited else row.due_at
+    unattended_from = sendable_from if row.down_since is None else max(sendable_from, row.down_since)
     if row.awake_since - unattended_from > rules.grace:
         return Skip(OUTCOME_MISSED)
     if not row.has_contact:

@@ -208,7 +208,12 @@ async def test_materialisation_is_idempotent_and_resumes_after_a_kill(db: Databa
     assert sorted(citizen for citizen, _, _ in invitations) == sorted(citizens)  # each exactly once
     with db.unit_of_work() as uow:
         row = uow.session.execute(select(m.FollowUp).where(m.FollowUp.campaign_id == campaign.id).limit(1)).scalar_one()
-        assert row.payload == {"campaign_id": campaign.id, "survey_key": SURVEY, "survey_version": 1}
+        assert row.payload == {
+            "campaign_id": campaign.id,
+            "survey_key": SURVEY,
+            "survey_version": 1,
+            "ends_at": campaign.ends_at.isoformat(),
+        }
         assert row.unsolicited is True and row.due_at == NOW and row.kind == "invitation"
         assert uow.campaigns.get(campaign.id).status == "running"
 

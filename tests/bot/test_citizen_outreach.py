@@ -6,11 +6,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from bot.config import Config
+from bot.identity import pseudonym
+from bot.runtime import Runtime
 from bot.storage.db import Database
+from handlers.events import Inbound, InboundKind
 from tests.bot.conftest import RuntimeFactory
 from tests.bot.test_runtime import RecordingChannel, event, press
 
@@ -87,3 +92,64 @@ async def test_a_survey_follow_up_is_offered_asked_later_and_answered_into_the_r
     assert rows(database, "SELECT status, outcome FROM follow_ups") == [("done", "sent")]
     runtime.clock = lambda: start + timedelta(days=16)
     assert await runtime.feed_due_follow_ups() == 0, "exactly once"
+
+
+NOON = datetime(2026, 6, 10, 10, 0, tzinfo=UTC)  # 12:00 in Wuppertal: outside the quiet hours
+
+
+async def consented_with_follow_ups(runtime: Runtime, channel: RecordingChannel, chat: str) -> str:
+    for inbound in (event(chat, "/start"), press(chat, "consent:yes"), event(chat, "/abo"),
+                    press(chat, "ab:followups:on")):  # fmt: skip
+        await runtime.accept([inbound])
+        await runtime.wait_idle()
+    return pseudonym(runtime.config.pseudonym_secret, "test", chat)
+
+
+async def test_ending_a_pause_early_brings_the_held_back_messages_forward(
+    make_runtime: RuntimeFactory, database: Database
+) -> None:
+    channel = RecordingChannel()
+    runtime = make_runtime(channel)
+    runtime.clock = lambda: NOON
+    await runtime.start()
+    citizen = await consented_with_follow_ups(runtime, channel, "7")
+    await runtime.accept([event("7", "/pause 2 Wochen")])
+    await runtime.wait_idle()
+    with database.unit_of_work() as uow:
+        row = uow.follow_ups.add(citizen, NOON, "survey_reminder", {"survey_key": "x"}, now=NOON)
+    assert await runtime.feed_due_follow_ups() == 0, "paused: moved, not fed"
+    [(due,)] = rows(database, f"SELECT due_at FROM follow_ups WHERE id = {row}")
+    assert str(due).startswith(str((NOON + timedelta(days=14)).date())), "held until the pause ends"
+    await runtime.accept([event("7", "/pause aus")])
+    await runtime.wait_idle()
+    assert rows(database, f"SELECT status FROM follow_ups WHERE id = {row}") == [("pending",)]
+    assert await runtime.feed_due_follow_ups() == 1, "due again at once"
+
+
+async def test_a_follow_up_the_bot_cannot_process_ends_failed_without_an_apology_nobody_asked_for(
+    make_runtime: RuntimeFactory, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.decisions
+
+    real_handle = bot.decisions.handle
+
+    def core_failing_on_follow_ups(inbound: Inbound, *args: Any) -> Any:
+        if inbound.kind is InboundKind.FOLLOW_UP:
+            raise RuntimeError("a broken survey version")
+        return real_handle(inbound, *args)
+
+    channel = RecordingChannel()
+    runtime = make_runtime(channel)
+    runtime.clock = lambda: NOON
+    await runtime.start()
+    citizen = await consented_with_follow_ups(runtime, channel, "8")
+    monkeypatch.setattr(bot.decisions, "handle", core_failing_on_follow_ups)
+    heard = len(channel.to("8"))
+    with database.unit_of_work() as uow:
+        row = uow.follow_ups.add(citizen, NOON, "survey_reminder", {"survey_key": "x"}, now=NOON)
+    assert await runtime.feed_due_follow_ups() == 1
+    await runtime.wait_idle()
+    assert len(channel.to("8")) == heard, "no 'Entschuldigung' for a message the citizen never wrote"
+    assert rows(database, f"SELECT status, outcome FROM follow_ups WHERE id = {row}") == [
+        ("failed", "processing_failed")
+    ]

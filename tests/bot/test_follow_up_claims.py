@@ -35,6 +35,7 @@ from tests.bot.test_runtime import RecordingChannel
 ROOT = Path(__file__).resolve().parents[2]
 BERLIN = ZoneInfo("Europe/Berlin")
 NOON = datetime(2026, 6, 10, 12, 0, tzinfo=BERLIN).astimezone(UTC)
+EVENING = datetime(2026, 6, 10, 20, 0, tzinfo=BERLIN).astimezone(UTC)  # 5 and 7 hours before: outside quiet hours
 
 
 @dataclass
@@ -270,14 +271,14 @@ async def test_a_paused_citizen_gets_the_row_when_the_pause_ends(
 async def test_rows_past_their_grace_while_the_bot_was_down_are_skipped_as_missed_and_counted(
     start_bot: Callable[..., Any], database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock = Clock(NOON - timedelta(hours=8))
-    setup = await start_bot(clock)  # its last sign of life: 8 hours before noon
+    clock = Clock(EVENING - timedelta(hours=8))
+    setup = await start_bot(clock)  # its last sign of life: 8 hours before 20:00 (out of quiet hours)
     someone = await citizen(setup, "1", "followups")
     other = await citizen(setup, "2", "followups")
     await setup.runtime.stop()
-    late = add_row(database, someone, NOON - timedelta(hours=7))  # grace 6 h: missed
-    recent = add_row(database, other, NOON - timedelta(hours=5))  # still within the grace: delivered
-    clock.now = NOON
+    late = add_row(database, someone, EVENING - timedelta(hours=7))  # grace 6 h: missed
+    recent = add_row(database, other, EVENING - timedelta(hours=5))  # still within the grace: delivered
+    clock.now = EVENING
     bot = await start_bot(clock)
     caplog.set_level("INFO")
     assert await bot.runtime.feed_due_follow_ups() == 1

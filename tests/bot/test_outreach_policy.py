@@ -31,6 +31,7 @@ def berlin(*args: int) -> datetime:
 
 
 NOON = berlin(2026, 6, 10, 12, 0)
+EVENING = berlin(2026, 6, 10, 20, 0)  # seven and ten hours before it lie outside the quiet hours
 
 
 def facts(**changes: object) -> RowFacts:
@@ -113,9 +114,11 @@ def test_solicited_rows_ignore_opt_ins_pause_quiet_hours_and_the_cap() -> None:
 
 
 def test_rows_whose_grace_ran_out_while_the_bot_was_down_are_missed() -> None:
-    started = NOON
-    assert decide(facts(due_at=NOON - timedelta(hours=7), awake_since=started), NOON, RULES) == Skip(OUTCOME_MISSED)
-    assert decide(facts(due_at=NOON - timedelta(hours=5), awake_since=started), NOON, RULES) == Deliver()
+    started = EVENING
+    assert decide(facts(due_at=EVENING - timedelta(hours=7), awake_since=started), EVENING, RULES) == Skip(
+        OUTCOME_MISSED
+    )
+    assert decide(facts(due_at=EVENING - timedelta(hours=5), awake_since=started), EVENING, RULES) == Deliver()
 
 
 def test_a_row_that_waited_while_the_bot_ran_is_never_missed() -> None:
@@ -125,13 +128,13 @@ def test_a_row_that_waited_while_the_bot_ran_is_never_missed() -> None:
 
 
 def test_a_row_waiting_when_the_bot_went_down_is_missed_only_if_the_outage_outlasted_the_grace() -> None:
-    waiting = NOON - timedelta(hours=10)  # due while the previous bot ran, still waiting (pacing)
-    short = facts(due_at=waiting, down_since=NOON - timedelta(hours=1), awake_since=NOON)
-    long = facts(due_at=waiting, down_since=NOON - timedelta(hours=7), awake_since=NOON)
-    assert decide(short, NOON, RULES) == Deliver()
-    assert decide(long, NOON, RULES) == Skip(OUTCOME_MISSED)
-    during = facts(due_at=NOON - timedelta(hours=7), down_since=NOON - timedelta(hours=9), awake_since=NOON)
-    assert decide(during, NOON, RULES) == Skip(OUTCOME_MISSED), "fell due during a long outage"
+    waiting = EVENING - timedelta(hours=10)  # due while the previous bot ran, still waiting (pacing)
+    short = facts(due_at=waiting, down_since=EVENING - timedelta(hours=1), awake_since=EVENING)
+    long = facts(due_at=waiting, down_since=EVENING - timedelta(hours=7), awake_since=EVENING)
+    assert decide(short, EVENING, RULES) == Deliver()
+    assert decide(long, EVENING, RULES) == Skip(OUTCOME_MISSED)
+    during = facts(due_at=EVENING - timedelta(hours=7), down_since=EVENING - timedelta(hours=9), awake_since=EVENING)
+    assert decide(during, EVENING, RULES) == Skip(OUTCOME_MISSED), "fell due during a long outage"
 
 
 def test_citizens_without_a_reachable_contact_are_skipped() -> None:
@@ -168,3 +171,13 @@ def test_a_quiet_end_that_the_spring_change_skips_is_moved_later_never_earlier()
     moved = decide(facts(), night, rules)
     assert moved == Move(datetime(2026, 3, 29, 1, 30, tzinfo=UTC), Reason.QUIET_HOURS)  # 03:30 CEST
     assert isinstance(moved, Move) and not rules.is_quiet(moved.due_at)
+
+
+def test_an_overnight_outage_keeps_a_row_that_quiet_hours_would_have_held_anyway() -> None:
+    """Due at 22:30, bot down 22:00–08:30: a running bot would have sent it at 09:00, so it is not missed."""
+    due = berlin(2026, 6, 10, 22, 30)
+    back = berlin(2026, 6, 11, 8, 30)
+    row = facts(due_at=due, down_since=berlin(2026, 6, 10, 22, 0), awake_since=back)
+    assert decide(row, back, RULES) == Move(berlin(2026, 6, 11, 9, 0), Reason.QUIET_HOURS)
+    later = berlin(2026, 6, 11, 16, 0)  # the bot came back only at 16:00: 7 h after the morning slot
+    assert decide(replace(row, awake_since=later), later, RULES) == Skip(OUTCOME_MISSED)

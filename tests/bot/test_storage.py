@@ -707,3 +707,12 @@ def test_a_campaign_invites_a_citizen_at_most_once(database: Database) -> None:
         uow.follow_ups.add("a" * 64, NOW, "invitation", {}, now=NOW, campaign_id=campaign_id)
     with pytest.raises(IntegrityError), database.unit_of_work() as uow:
         uow.follow_ups.add("a" * 64, NOW, "invitation", {}, now=NOW, campaign_id=campaign_id)
+
+
+def test_leaving_an_old_room_does_not_make_a_citizen_unreachable_in_the_current_one(database: Database) -> None:
+    with database.unit_of_work() as uow:
+        add_citizen(uow, "a" * 64, channel="matrix", user_id="@ana:example.org", chat_id="!new:example.org")
+        assert uow.contacts.mark_unreachable_user("matrix", "@ana:example.org", NOW, chat_id="!old:example.org") == 0
+        assert uow.contacts.for_citizen("a" * 64)[0].unreachable_at is None
+        assert uow.contacts.mark_unreachable_user("matrix", "@ana:example.org", NOW, chat_id="!new:example.org") == 1
+        assert uow.contacts.for_citizen("a" * 64)[0].unreachable_at == NOW

@@ -152,6 +152,7 @@ class Chat:
         self.idea_max_length = idea_max_length
         self.state = CitizenState()
         self.now = START
+        self.last_active: datetime | None = None
         self.count = 0
         self.store = Store()
         self.decisions: list[Decision] = []
@@ -181,9 +182,14 @@ class Chat:
             controller=self.controller,
             complaints=self.complaints,
         )
-        decision = handle(inbound, self.state, ctx)
+        state = self.state
+        if kind is InboundKind.FOLLOW_UP:  # as the runtime loads it: when the citizen last wrote
+            state = state.evolve(last_active_at=self.last_active)
+        decision = handle(inbound, state, ctx)
         # The runtime stores `data` as JSON: whatever survives this round trip is what the next event sees.
         self.state = replace(decision.state, data=json.loads(json.dumps(decision.state.data)))
+        if kind is not InboundKind.FOLLOW_UP:
+            self.last_active = inbound.received_at
         self.store.apply(decision)
         for message in decision.messages:
             if message.replaces is not None:

@@ -216,6 +216,34 @@ def test_a_follow_up_is_held_inside_a_running_survey(chat: Chat) -> None:
     assert chat.store.releases == 1
 
 
+def test_a_citizen_who_walked_away_from_a_survey_is_not_busy_and_gets_the_reminder(chat: Chat) -> None:
+    chat.opt_in("followups")
+    chat.command("umfragen")
+    chat.press(f"s:{KEY}")
+    [reminder] = chat.store.scheduled
+    chat.follow_up("survey_reminder", 7, **reminder.payload)
+    assert outcome(chat) == FOLLOW_UP_SKIPPED, "answering it right now: no reminder needed"
+    chat.now += timedelta(days=3)  # walked away mid-survey, never wrote again
+    chat.follow_up("survey_reminder", 8, **reminder.payload)
+    assert outcome(chat) == FOLLOW_UP_SENT and chat.flow == Flow.MENU
+    assert chat.data["survey"] is not None, "the answers so far stay, /weiter resumes"
+    chat.command("weiter")
+    assert chat.flow == Flow.SURVEY
+
+
+def test_an_invitation_reaches_a_citizen_who_left_a_follow_up_question_unanswered(chat: Chat) -> None:
+    response_id = finish_by_bus(chat)
+    chat.opt_in("followups")
+    chat.opt_in("surveys")
+    chat.follow_up("survey_followup", 41, **followup_row(response_id))
+    assert chat.flow == Flow.FOLLOW_UP
+    chat.now += timedelta(hours=1, minutes=1)
+    other = sample_survey(id="zweite")
+    chat.catalog = SurveyCatalog([SurveyVersion(KEY, 1, SURVEY), SurveyVersion("zweite", 1, other)])
+    chat.follow_up("invitation", 42, campaign_id=3, survey_key="zweite", survey_version=1)
+    assert outcome(chat) == FOLLOW_UP_SENT and "zweite" not in chat.data.get("completed", [])
+
+
 @pytest.mark.parametrize(
     ("reason", "stored_reason"),
     [

@@ -131,6 +131,20 @@ class FollowUpRepository(Repository):
             .values(status=FOLLOW_UP_PENDING, due_at=now, updated_at=now)
         )
 
+    def move_paused(self, citizen_id: str, paused_until: datetime, due_at: datetime, now: datetime) -> int:
+        """The citizen changed or ended a pause: rows the claimer had moved to its end (`paused_until`) are due at
+        `due_at` instead; returns how many."""
+        return self._rowcount(
+            update(m.FollowUp)
+            .where(
+                m.FollowUp.citizen_id == citizen_id,
+                m.FollowUp.status == FOLLOW_UP_PENDING,
+                m.FollowUp.unsolicited.is_(True),
+                m.FollowUp.due_at == paused_until,
+            )
+            .values(due_at=due_at, updated_at=now)
+        )
+
     def cancel_unsolicited(self, citizen_id: str, outcome: str, now: datetime) -> int:
         """End every open unsolicited row of the citizen (e.g. /stop); returns how many."""
         return self._rowcount(

@@ -69,7 +69,12 @@ class Campaign:
 
     def invitation_payload(self) -> dict[str, Any]:
         """The payload of this campaign's invitation and reminder rows (the contract's FOLLOW_UP payload)."""
-        return {"campaign_id": self.id, "survey_key": self.survey_key, "survey_version": self.survey_version}
+        return {
+            "campaign_id": self.id,
+            "survey_key": self.survey_key,
+            "survey_version": self.survey_version,
+            "ends_at": self.ends_at.isoformat(),  # the core sends nothing after the campaign's end
+        }
 
 
 _COLUMNS = columns_for(m.Campaign, Campaign)

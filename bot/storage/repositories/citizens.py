@@ -45,6 +45,7 @@ _LOAD_STATE = (
         _CITIZENS.c.consent_at,
         _CITIZENS.c.training_consent,
         _CITIZENS.c.paused_until,
+        _CITIZENS.c.last_seen_at,
         _CONVERSATIONS.c.flow,
         _CONVERSATIONS.c.data,
     )
@@ -92,6 +93,7 @@ class CitizenRepository(Repository):
             data={} if row.data is None else row.data,
             opt_ins=opt_ins,
             paused_until=row.paused_until,
+            last_active_at=row.last_seen_at,
         )
 
     def save_state(self, citizen_id: str, state: CitizenState, now: datetime) -> None:
@@ -113,6 +115,10 @@ class CitizenRepository(Repository):
             _CONVERSATION_UPSERT,
             {"citizen_id": citizen_id, "flow": state.flow, "data": plain_json(state.data), "updated_at": now},
         )
+
+    def set_last_seen(self, citizen_id: str, at: datetime) -> None:
+        """Put back when the citizen last wrote (`save_state` counts every event, the bot's own follow-ups too)."""
+        self.session.execute(update(m.Citizen).where(m.Citizen.id == citizen_id).values(last_seen_at=at))
 
     def set_paused(self, citizen_id: str, until: datetime | None) -> None:
         """/pause: unsolicited messages wait until `until` (None: resume)."""
@@ -189,17 +195,19 @@ class ContactRepository(Repository):
             .values(unreachable_at=now)
         )
 
-    def mark_unreachable_user(self, channel: str, channel_user_id: str, now: datetime) -> int:
-        """Like `mark_unreachable`, by the channel's user id (e.g. a Matrix user who left the DM)."""
-        return self._rowcount(
-            update(m.Contact)
-            .where(
-                m.Contact.channel == channel,
-                m.Contact.channel_user_id == channel_user_id,
-                m.Contact.unreachable_at.is_(None),
-            )
-            .values(unreachable_at=now)
-        )
+    def mark_unreachable_user(
+        self, channel: str, channel_user_id: str, now: datetime, *, chat_id: str | None = None
+    ) -> int:
+        """Like `mark_unreachable`, by the channel's user id (e.g. a Matrix user who left the DM); with `chat_id`
+        only while that is still the chat the bot reaches them in."""
+        conditions = [
+            m.Contact.channel == channel,
+            m.Contact.channel_user_id == channel_user_id,
+            m.Contact.unreachable_at.is_(None),
+        ]
+        if chat_id is not None:
+            conditions.append(m.Contact.chat_id == chat_id)
+        return self._rowcount(update(m.Contact).where(*conditions).values(unreachable_at=now))
 
     def for_citizen(self, citizen_id: str) -> list[Contact]:
         rows = self.session.execute(
