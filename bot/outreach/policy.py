@@ -14,18 +14,13 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Final
 
-TOPIC_SURVEYS: Final = "surveys"
-TOPIC_FOLLOWUPS: Final = "followups"
-TOPIC_IDEA_NEWS: Final = "idea_news"
+from bot.config import QuietHours
+from handlers.outreach import IDEA_NEWS, OPT_IN_OF_KIND
 
-OPT_IN_FOR_KIND: Final[Mapping[str, str]] = {
-    "invitation": TOPIC_SURVEYS,
-    "campaign_reminder": TOPIC_SURVEYS,
-    "survey_followup": TOPIC_FOLLOWUPS,
-    "survey_reminder": TOPIC_FOLLOWUPS,
-    "idea_news": TOPIC_IDEA_NEWS,
-}
-"""The opt-in an unsolicited row of each kind needs. A kind not listed needs none here (the core decides)."""
+OPT_IN_FOR_KIND: Final[Mapping[str, str]] = {**OPT_IN_OF_KIND, "idea_news": IDEA_NEWS}
+"""The opt-in each unsolicited kind needs: the dialogue core's table (it checks the same when a row arrives),
+plus idea news, which the claimer already guards before the core sends any. A kind not listed needs none here
+(the core decides)."""
 
 OUTCOME_MISSED: Final = "missed"
 OUTCOME_UNREACHABLE: Final = "unreachable"
@@ -55,12 +50,9 @@ class Rules:
 
     def is_quiet(self, moment: datetime) -> bool:
         """Whether `moment` (aware) falls into the quiet hours in the city's time zone."""
-        if self.quiet_start is None or self.quiet_end is None or self.quiet_start == self.quiet_end:
+        if self.quiet_start is None or self.quiet_end is None:
             return False
-        local = moment.astimezone(self.timezone).time()
-        if self.quiet_start < self.quiet_end:
-            return self.quiet_start <= local < self.quiet_end
-        return local >= self.quiet_start or local < self.quiet_end
+        return QuietHours(self.quiet_start, self.quiet_end).contains(moment.astimezone(self.timezone).time())
 
     def city_day(self, moment: datetime) -> str:
         """The city-local date of `moment` as `YYYY-MM-DD` (the form of `citizens.outreach_day`)."""
