@@ -49,7 +49,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.telegram_throughput import BURST_MARKERS, Citizen, dispatch, stadtdialog_script
+from benchmarks.telegram_throughput import BURST_MARKERS, Citizen, dispatch, stadtdialog_script, stop_bot
 from bot.config import PACKAGE_ROOT
 from surveys.loader import load_survey
 from tests.e2e.telegram_api import TelegramApiServer, User
@@ -233,12 +233,7 @@ async def run(citizens: int, answering: int, think: float, rate: float, chat_rat
                 await server.wait_for(lambda: bool(server.calls_to("getUpdates")), timeout=120)
                 figures = await _drive(server, audience, answering, think, steps, expected_s)
             finally:
-                if process.returncode is None:
-                    process.send_signal(signal.SIGTERM)
-                    try:
-                        await asyncio.wait_for(process.wait(), 60)
-                    except TimeoutError:
-                        process.kill()
+                await stop_bot(process, 60)
             figures["rows_sent"] = await asyncio.to_thread(rows_sent, data_dir, server.url, server.token)
             stats_file = Path(data_dir, "bot-stats.json")
             figures["bot"] = json.loads(stats_file.read_text()) if stats_file.exists() else None

@@ -236,12 +236,17 @@ async def run_once(
                 await server.wait_for(lambda: bool(server.calls_to("getUpdates")), timeout=60)
                 return await _drive(server, role, citizens_count, survey, process.pid)
             finally:
-                if process.returncode is None:
-                    process.send_signal(signal.SIGTERM)
-                    try:
-                        await asyncio.wait_for(process.wait(), 30)
-                    except TimeoutError:
-                        process.kill()
+                await stop_bot(process, 30)
+
+
+async def stop_bot(process: asyncio.subprocess.Process, timeout: float) -> None:
+    """Stop the benchmark's bot process gracefully (SIGTERM), killing it if it does not exit within `timeout` s."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), timeout)
+        except TimeoutError:
+            process.kill()
 
 
 async def _drive(server: TelegramApiServer, role: str, count: int, survey: Survey, pid: int) -> dict[str, Any]:
