@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Delete, delete, select
+from sqlalchemy import CursorResult, Delete, Row, Select, delete, select
 from sqlalchemy.orm import Session
 
 from bot.storage import models as m
@@ -45,23 +45,14 @@ def export(session: Session, citizen_id: str) -> dict[str, Any]:
     }
     if citizen is None:
         return result
-    result["citizen"] = {
-        key: iso(value) if isinstance(value, datetime) else value for key, value in citizen._mapping.items()
-    }
+    result["citizen"] = _plain(citizen)
     result["paused_until"] = iso(citizen.paused_until)
-    result["contacts"] = [
-        {
-            "channel": row.channel,
-            "channel_user_id": row.channel_user_id,
-            "chat_id": row.chat_id,
-            "unreachable_at": iso(row.unreachable_at),
-        }
-        for row in session.execute(
-            select(m.Contact.channel, m.Contact.channel_user_id, m.Contact.chat_id, m.Contact.unreachable_at)
-            .where(m.Contact.citizen_id == citizen_id)
-            .order_by(m.Contact.id)
-        )
-    ]
+    result["contacts"] = _plain_rows(
+        session,
+        select(m.Contact.channel, m.Contact.channel_user_id, m.Contact.chat_id, m.Contact.unreachable_at)
+        .where(m.Contact.citizen_id == citizen_id)
+        .order_by(m.Contact.id),
+    )
     conversation = session.execute(
         select(m.Conversation.flow, m.Conversation.data, m.Conversation.updated_at).where(
             m.Conversation.citizen_id == citizen_id
@@ -74,92 +65,65 @@ def export(session: Session, citizen_id: str) -> dict[str, Any]:
             "updated_at": iso(conversation.updated_at),
         }
     result["responses"] = _export_responses(session, citizen_id)
-    result["ideas"] = [
-        {
-            "id": row.id,
-            "text": row.text,
-            "field": row.field,
-            "fields": list(row.fields or []),
-            "proposed_field": row.proposed_field,
-            "confident": row.confident,
-            "scores": row.scores,
-            "model_version": row.model_version,
-            "status": row.status,
-            "created_at": iso(row.created_at),
-        }
-        for row in session.execute(
-            select(
-                m.Idea.id,
-                m.Idea.text,
-                m.Idea.field,
-                m.Idea.fields,
-                m.Idea.proposed_field,
-                m.Idea.confident,
-                m.Idea.scores,
-                m.Idea.model_version,
-                m.Idea.status,
-                m.Idea.created_at,
-            )
-            .where(m.Idea.citizen_id == citizen_id)
-            .order_by(m.Idea.created_at, m.Idea.id)
+    result["ideas"] = _plain_rows(
+        session,
+        select(
+            m.Idea.id,
+            m.Idea.text,
+            m.Idea.field,
+            m.Idea.fields,
+            m.Idea.proposed_field,
+            m.Idea.confident,
+            m.Idea.scores,
+            m.Idea.model_version,
+            m.Idea.status,
+            m.Idea.created_at,
         )
-    ]
-    result["follow_ups"] = [
-        {
-            "id": row.id,
-            "kind": row.kind,
-            "due_at": iso(row.due_at),
-            "status": row.status,
-            "outcome": row.outcome,
-            "unsolicited": row.unsolicited,
-            "campaign_id": row.campaign_id,
-            "response_id": row.response_id,
-            "sent_at": iso(row.sent_at),
-            "payload": row.payload,
-            "created_at": iso(row.created_at),
-        }
-        for row in session.execute(
-            select(
-                m.FollowUp.id,
-                m.FollowUp.kind,
-                m.FollowUp.due_at,
-                m.FollowUp.status,
-                m.FollowUp.outcome,
-                m.FollowUp.unsolicited,
-                m.FollowUp.campaign_id,
-                m.FollowUp.response_id,
-                m.FollowUp.sent_at,
-                m.FollowUp.payload,
-                m.FollowUp.created_at,
-            )
-            .where(m.FollowUp.citizen_id == citizen_id)
-            .order_by(m.FollowUp.due_at, m.FollowUp.id)
+        .where(m.Idea.citizen_id == citizen_id)
+        .order_by(m.Idea.created_at, m.Idea.id),
+    )
+    result["follow_ups"] = _plain_rows(
+        session,
+        select(
+            m.FollowUp.id,
+            m.FollowUp.kind,
+            m.FollowUp.due_at,
+            m.FollowUp.status,
+            m.FollowUp.outcome,
+            m.FollowUp.unsolicited,
+            m.FollowUp.campaign_id,
+            m.FollowUp.response_id,
+            m.FollowUp.sent_at,
+            m.FollowUp.payload,
+            m.FollowUp.created_at,
         )
-    ]
-    result["opt_ins"] = [
-        {
-            "topic": row.topic,
-            "fields": list(row.fields or []),
-            "source": row.source,
-            "notice_version": row.notice_version,
-            "granted_at": iso(row.granted_at),
-            "withdrawn_at": iso(row.withdrawn_at),
-        }
-        for row in session.execute(
-            select(
-                m.OptIn.topic,
-                m.OptIn.fields,
-                m.OptIn.source,
-                m.OptIn.notice_version,
-                m.OptIn.granted_at,
-                m.OptIn.withdrawn_at,
-            )
-            .where(m.OptIn.citizen_id == citizen_id)
-            .order_by(m.OptIn.granted_at, m.OptIn.id)
+        .where(m.FollowUp.citizen_id == citizen_id)
+        .order_by(m.FollowUp.due_at, m.FollowUp.id),
+    )
+    result["opt_ins"] = _plain_rows(
+        session,
+        select(
+            m.OptIn.topic,
+            m.OptIn.fields,
+            m.OptIn.source,
+            m.OptIn.notice_version,
+            m.OptIn.granted_at,
+            m.OptIn.withdrawn_at,
         )
-    ]
+        .where(m.OptIn.citizen_id == citizen_id)
+        .order_by(m.OptIn.granted_at, m.OptIn.id),
+    )
     result["undelivered"] = _export_undelivered(session, result["contacts"])
     return result
+
+
+def _plain(row: Row[Any]) -> dict[str, Any]:
+    """A row as a JSON-ready dict named by its columns, dates as ISO 8601."""
+    return {key: iso(value) if isinstance(value, datetime) else value for key, value in row._mapping.items()}
+
+
+def _plain_rows(session: Session, query: Select[Any]) -> list[dict[str, Any]]:
+    return [_plain(row) for row in session.execute(query)]
 
 
 def _export_undelivered(session: Session, contacts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
