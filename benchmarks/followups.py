@@ -79,10 +79,10 @@ class RecordingSink:
 
 def _stand_in_core() -> None:
     """Answer FOLLOW_UP events with one short message (the real answer is the dialogue's part)."""
-    import bot.runtime as runtime_module
+    import bot.decisions as decisions_module
     from handlers.events import FOLLOW_UP_SENT, Decision, FollowUpOutcome, InboundKind, Outbound
 
-    real = runtime_module.handle
+    real = decisions_module.handle
 
     def handle(inbound: Any, state: Any, ctx: Any) -> Any:
         if inbound.kind is not InboundKind.FOLLOW_UP:
@@ -90,7 +90,7 @@ def _stand_in_core() -> None:
         row_id = json.loads(inbound.args)["follow_up_id"]
         return Decision(state, (Outbound("Kurze Nachfrage"),), (FollowUpOutcome(row_id, FOLLOW_UP_SENT),))
 
-    runtime_module.handle = handle
+    decisions_module.handle = handle
 
 
 def _create_database(backend: str, workdir: Path) -> tuple[str, str | None]:
