@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -57,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     export_sub = export.add_subparsers(dest="export_command", required=True, metavar="WHAT")
     feedback = export_sub.add_parser("feedback", help="every idea and classified free-text answer with its fields")
     feedback.add_argument("--format", choices=("csv", "jsonl"), default="csv")
-    feedback.add_argument("--excel", action="store_true", help="CSV with semicolons and a byte-order mark")
+    feedback.add_argument("--dialect", choices=("excel", "plain"), default="excel",
+                          help="CSV convention: excel (default: ';', decimal comma, BOM, local time) or plain")
+    feedback.add_argument("--excel", action="store_true", help="deprecated: the same as --dialect excel (default)")
     feedback.add_argument("--out", type=Path, help="file to write, readable by its owner only (default: stdout)")
     feedback.add_argument(
         "--no-redact", action="store_true", help="texts as written (default: e-mail, phone, addresses, names hidden)"
@@ -286,8 +289,9 @@ def _export_labels(arguments: Sequence[str]) -> int:
 
 def _export(config: Config, args: argparse.Namespace) -> int:
     """`stadtdialog export feedback|summary`: what analysts need, pseudonymous and (by default) redacted."""
+    from bot.analytics.pseudonyms import FEEDBACK_SCOPE, export_pseudonym
     from bot.app import field_infos
-    from bot.feedback import summary, write_csv, write_jsonl
+    from bot.feedback import summary, write_csv_dialect, write_jsonl
     fields = field_infos()
     keys = [f.key for f in fields]
     if args.field is not None and args.field not in keys:
@@ -306,11 +310,16 @@ def _export(config: Config, args: argparse.Namespace) -> int:
         if args.export_command == "summary":
             print(summary(rows, {f.key: f.name["de"] for f in fields}))
             return EXIT_OK
+        # The citizen column carries the `feedback`-scope pseudonym: it matches no other export.
+        secret = config.pseudonym_secret
+        rows = (replace(row, citizen=export_pseudonym(secret, row.citizen, FEEDBACK_SCOPE)) for row in rows)
         with _output(args.out) as out:
             if args.format == "jsonl":
                 count = write_jsonl(rows, out, keep_text=args.no_redact)
             else:
-                count = write_csv(rows, out, keys, keep_text=args.no_redact, excel=args.excel)
+                dialect = "excel" if args.excel else args.dialect
+                count = write_csv_dialect(rows, out, keys, keep_text=args.no_redact, dialect=dialect,
+                                          timezone=config.timezone)
     print(f"exported {count} rows", file=sys.stderr)
     return EXIT_OK
 
