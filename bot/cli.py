@@ -9,10 +9,12 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from bot.analytics import cli as analytics_cli
 from bot.campaigns import cli as campaign_cli
 from bot.config import Config, ConfigError, load_config
 
@@ -50,11 +52,15 @@ def _parser() -> argparse.ArgumentParser:
     survey_sub.add_parser("list", help="list imported surveys and versions")
     campaign_cli.add_survey_commands(survey_sub)
     campaign_cli.add_campaign_command(sub)
-    export = sub.add_parser("export", help="categorised feedback for analysts (pseudonymous ids): feedback, summary")
+    export = sub.add_parser(
+        "export", help="data for analysts (pseudonymous ids): responses, ideas, followups, feedback, summary"
+    )
     export_sub = export.add_subparsers(dest="export_command", required=True, metavar="WHAT")
     feedback = export_sub.add_parser("feedback", help="every idea and classified free-text answer with its fields")
     feedback.add_argument("--format", choices=("csv", "jsonl"), default="csv")
-    feedback.add_argument("--excel", action="store_true", help="CSV with semicolons and a byte-order mark")
+    feedback.add_argument("--dialect", choices=("excel", "plain"), default="excel",
+                          help="CSV convention: excel (default: ';', decimal comma, BOM, local time) or plain")
+    feedback.add_argument("--excel", action="store_true", help="deprecated: the same as --dialect excel (default)")
     feedback.add_argument("--out", type=Path, help="file to write, readable by its owner only (default: stdout)")
     feedback.add_argument(
         "--no-redact", action="store_true", help="texts as written (default: e-mail, phone, addresses, names hidden)"
@@ -63,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     for command in (feedback, report):
         command.add_argument("--since", help="only from this day on (YYYY-MM-DD, in the city's time zone)")
         command.add_argument("--field", help="only this strategy field (its key, e.g. mobilitaet)")
+    analytics_cli.add_export_commands(export_sub)
+    analytics_cli.add_report_command(sub)
     from bot.outreach.cli import add_parser as add_followups
 
     add_followups(sub)
@@ -237,8 +245,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _show_config(config)
     if args.command == "status":
         return _status(config)
+    if args.command == "export" and args.export_command in analytics_cli.WHAT:
+        with _database(config) as database:
+            return analytics_cli.run_export(config, database, args)
     if args.command == "export":
         return _export(config, args)
+    if args.command == "report":
+        with _database(config) as database:
+            return analytics_cli.run_report(config, database, args)
     if args.command == "followups":
         from bot.outreach.cli import run as followups
 
@@ -275,8 +289,9 @@ def _export_labels(arguments: Sequence[str]) -> int:
 
 def _export(config: Config, args: argparse.Namespace) -> int:
     """`stadtdialog export feedback|summary`: what analysts need, pseudonymous and (by default) redacted."""
+    from bot.analytics.pseudonyms import FEEDBACK_SCOPE, export_pseudonym
     from bot.app import field_infos
-    from bot.feedback import summary, write_csv, write_jsonl
+    from bot.feedback import summary, write_csv_dialect, write_jsonl
     fields = field_infos()
     keys = [f.key for f in fields]
     if args.field is not None and args.field not in keys:
@@ -295,11 +310,16 @@ def _export(config: Config, args: argparse.Namespace) -> int:
         if args.export_command == "summary":
             print(summary(rows, {f.key: f.name["de"] for f in fields}))
             return EXIT_OK
+        # The citizen column carries the `feedback`-scope pseudonym: it matches no other export.
+        secret = config.pseudonym_secret
+        rows = (replace(row, citizen=export_pseudonym(secret, row.citizen, FEEDBACK_SCOPE)) for row in rows)
         with _output(args.out) as out:
             if args.format == "jsonl":
                 count = write_jsonl(rows, out, keep_text=args.no_redact)
             else:
-                count = write_csv(rows, out, keys, keep_text=args.no_redact, excel=args.excel)
+                dialect = "excel" if args.excel else args.dialect
+                count = write_csv_dialect(rows, out, keys, keep_text=args.no_redact, dialect=dialect,
+                                          timezone=config.timezone)
     print(f"exported {count} rows", file=sys.stderr)
     return EXIT_OK
 

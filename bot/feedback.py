@@ -13,8 +13,11 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
+from bot.analytics.model import CellValue
 from bot.storage.repositories.feedback import FeedbackRow
 from nlp.redact import redact
 
@@ -79,6 +82,33 @@ def write_csv(
         writer.writerow([*cells, *scores])
         count += 1
     return count
+
+
+def write_csv_dialect(
+    rows: Iterable[FeedbackRow], out: TextIO, field_keys: Sequence[str], *, keep_text: bool = False,
+    dialect: str = "excel", timezone: ZoneInfo,
+) -> int:
+    """The same columns as `write_csv`, in the CSV convention every analyst export shares
+    (`bot.analytics.writers.csvout`: excel — `;`, decimal comma, BOM, local time — or plain)."""
+    from bot.analytics.writers.csvout import write_csv_rows
+
+    def cells(row: FeedbackRow) -> list[CellValue]:
+        record = _record(row, keep_text)
+        values: list[CellValue] = []
+        for column in _BASE_COLUMNS:
+            value = record[column]
+            if column == "created_at":
+                value = row.created_at
+            elif column == "fields":
+                value = "|".join(row.fields)
+            elif isinstance(value, bool):
+                value = int(value)
+            values.append(value if isinstance(value, str | int | float | datetime) or value is None else str(value))
+        values += [round(row.scores[key], 4) if key in row.scores else None for key in field_keys]
+        return values
+
+    header = [*_BASE_COLUMNS, *(f"score_{key}" for key in field_keys)]
+    return write_csv_rows(header, (cells(row) for row in rows), out, dialect=dialect, timezone=timezone)
 
 
 def _inert(cell: object) -> object:

@@ -126,9 +126,12 @@ def test_the_command_writes_a_private_file_and_refuses_unknown_fields(
     monkeypatch.setenv("STADTDIALOG_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("STADTDIALOG_PSEUDONYM_SECRET", "test-secret-0123456789")
     target = tmp_path / "feedback.csv"
-    assert main(["export", "feedback", "--out", str(target), "--since", "2026-03-05"]) == 0
+    assert main(["export", "feedback", "--out", str(target), "--since", "2026-03-05", "--dialect", "plain"]) == 0
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
-    assert [row["id"] for row in csv.DictReader(target.open(encoding="utf-8"))] == ["i3"]
+    (row,) = csv.DictReader(target.open(encoding="utf-8"))
+    assert row["id"] == "i3" and row["citizen"].startswith("p_") and "c_bert" not in target.read_text()
+    assert main(["export", "feedback", "--out", str(target)]) == 0  # the default: German Excel
+    assert target.read_text(encoding="utf-8").startswith("\ufeffkind;id;citizen;")
     assert main(["export", "summary", "--field", "nirgends"]) == 2
     assert "Unknown strategy field 'nirgends'" in capsys.readouterr().err
     assert main(["export", "feedback", "--since", "März"]) == 2
