@@ -2,10 +2,13 @@
 
 Two dialects:
 
-- ``excel`` (default) opens right in German Excel: UTF-8 with BOM, ``;`` between cells, CRLF line ends, decimal
-  comma, times in the city's zone as ``YYYY-MM-DD HH:MM:SS``.
-- ``plain`` is for tools (pandas, R, csvkit): UTF-8 without BOM, ``,``, LF line ends, decimal point, times as
-  ISO 8601 with their offset (``2026-03-29T03:30:00+02:00``).
+- ``excel`` (default) opens right in German Excel: UTF-8 with BOM, ``;`` between cells, decimal comma, times in
+  the city's zone as ``YYYY-MM-DD HH:MM:SS``.
+- ``plain`` is for tools (pandas, R, csvkit): UTF-8 without BOM, ``,``, decimal point, times as ISO 8601 with
+  their offset (``2026-03-29T03:30:00+02:00``).
+
+Both end lines with CRLF (RFC 4180): Python's csv module quotes a cell only for the characters of the line end, so
+with a bare LF a text holding a lone CR would split its row when read back.
 
 In both, cells are quoted only where needed; seconds are the finest time unit (microseconds are cut); an empty
 cell is None; a status cell shows its key (``not_shown``); floats print as the shortest text that reads back as the
@@ -24,7 +27,15 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from bot.analytics.model import CellValue, Status
-from bot.analytics.writers.cells import RowError, WriterError, finite, inert_text, local_time, positional_float
+from bot.analytics.writers.cells import (
+    STATUS_KEYS,
+    RowError,
+    WriterError,
+    finite,
+    inert_text,
+    local_time,
+    positional_float,
+)
 
 DIALECTS = ("excel", "plain")
 
@@ -32,15 +43,14 @@ DIALECTS = ("excel", "plain")
 @dataclass(frozen=True)
 class _Dialect:
     delimiter: str
-    lineterminator: str
     bom: bool
     decimal_comma: bool
     iso_times: bool
 
 
 _DIALECTS = {
-    "excel": _Dialect(delimiter=";", lineterminator="\r\n", bom=True, decimal_comma=True, iso_times=False),
-    "plain": _Dialect(delimiter=",", lineterminator="\n", bom=False, decimal_comma=False, iso_times=True),
+    "excel": _Dialect(delimiter=";", bom=True, decimal_comma=True, iso_times=False),
+    "plain": _Dialect(delimiter=",", bom=False, decimal_comma=False, iso_times=True),
 }
 
 
@@ -65,7 +75,7 @@ def write_csv_rows(
     spec = _DIALECTS[dialect]
     if spec.bom:
         out.write("\ufeff")
-    writer = csv.writer(out, delimiter=spec.delimiter, lineterminator=spec.lineterminator)
+    writer = csv.writer(out, delimiter=spec.delimiter, lineterminator="\r\n")
     writer.writerow([inert_text(name) for name in header])
     text = cell_formatter(dialect, timezone)
     width = len(header)
@@ -94,12 +104,16 @@ def cell_formatter(dialect: str, timezone: ZoneInfo) -> Callable[[CellValue], st
         return local.isoformat(timespec="seconds") if spec.iso_times else local.strftime("%Y-%m-%d %H:%M:%S")
 
     def cell(value: CellValue) -> str:
-        if type(value) is str:  # the common cases first, by exact type
+        if type(value) is str:  # the common cases first, by exact type (isinstance and Enum.value cost)
             return inert_text(value)
         if value is None:
             return ""
+        if type(value) is Status:
+            return STATUS_KEYS[value]
         if type(value) is int:
             return str(value)
+        if type(value) is float:
+            return number(value)
         if isinstance(value, Status):
             return value.value
         if isinstance(value, str):
