@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from bot.analytics.query import ExportFilter, FilterError
 from bot.storage.db import Database
 
-from .data import ReportData, ReportFilter, ReportFilterError, collect
+from .data import ReportData, collect
 from .ideas import ideas_section
 from .markup import Look, page
 from .questions import survey_section
@@ -26,7 +27,7 @@ from .texts import Texts
 
 _STAMP = {"de": "%d.%m.%Y %H:%M %Z", "en": "%Y-%m-%d %H:%M %Z"}
 
-__all__ = ["ReportFilterError", "build_report", "render", "write_report"]
+__all__ = ["FilterError", "build_report", "render", "write_report"]
 
 
 class FieldLike(Protocol):
@@ -56,7 +57,7 @@ def _period(data: ReportData, since: datetime | None, until: datetime | None, tz
 
 
 def render(
-    data: ReportData, *, flt: ReportFilter, lang: str, min_count: int, timezone: ZoneInfo,
+    data: ReportData, *, flt: ExportFilter, lang: str, min_count: int, timezone: ZoneInfo,
     fields: Sequence[FieldLike], now: datetime,
 ) -> str:
     """The whole HTML page for already collected data."""
@@ -99,16 +100,17 @@ def render(
 def build_report(
     database: Database, *, survey: str | None, campaign: str | None, since: datetime | None, until: datetime | None,
     lang: str, min_count: int, timezone: ZoneInfo, fields: Sequence[FieldLike], now: datetime,
+    channel: str | None = None,
 ) -> str:
     """Read the data (one read-only unit of work) and return the whole report as HTML.
 
-    `since`/`until`: UTC-aware, `until` exclusive. Raises ReportFilterError for an unknown survey or campaign
+    `since`/`until`: UTC-aware, `until` exclusive. Raises FilterError for an unknown survey, campaign or channel
     and ValueError for an unknown language or k < 1.
     """
     if min_count < 1:
         raise ValueError("min_count must be at least 1")
     Texts(lang)  # fail on an unknown language before reading anything
-    flt = ReportFilter(survey, campaign, since, until)
+    flt = ExportFilter(survey, campaign, since, until, channel)
     with database.unit_of_work(read_only=True) as uow:
         data = collect(uow.session, flt, timezone, [f.key for f in fields])
     return render(data, flt=flt, lang=lang, min_count=min_count, timezone=timezone, fields=fields, now=now)
