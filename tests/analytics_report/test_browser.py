@@ -43,10 +43,11 @@ def test_report_displays_without_errors_at_laptop_and_phone_width(
             for name, (width, height) in WIDTHS.items():
                 page = browser.new_page(viewport={"width": width, "height": height})
                 errors: list[str] = []
-                page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-                page.on("pageerror", lambda error: errors.append(str(error)))
+                page.on("console", lambda message, seen=errors: seen.append(message.text)
+                        if message.type == "error" else None)
+                page.on("pageerror", lambda error, seen=errors: seen.append(str(error)))
                 requests: list[str] = []
-                page.on("request", lambda request: requests.append(request.url))
+                page.on("request", lambda request, seen=requests: seen.append(request.url))
                 page.goto(page_file.as_uri())
                 page.wait_for_load_state("load")
                 assert errors == [], f"{name}: {errors}"
