@@ -1,0 +1,332 @@
+"""Analyst exports end to end on Telegram: citizens answer the test survey on the strict Bot API server (two
+versions, branching, a skipped question, an unfinished response, a follow-up), then `stadtdialog export responses`
+in csv (excel and plain), xlsx, jsonl and sav is read back and compared cell by cell with what they answered.
+
+The scenario runs once per module (one bot, one database); each test checks one property of the files."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from bot.analytics.model import Status
+from tests.e2e import export_checks as ec
+from tests.e2e.scenarios import TelegramBot, give_consent, submit_idea
+from tests.e2e.telegram_api import TelegramApiServer
+
+pytestmark = pytest.mark.e2e
+
+T0 = datetime(2026, 6, 10, 8, 15, 30, 250_000, tzinfo=UTC)  # 10:15:30 in Wuppertal (summer time)
+FOLLOW_UPS_DUE = T0 + timedelta(days=10)
+
+PLANS = [
+    ec.Plan("anna", 1, {"bezirk": "barmen", "unterwegs": ["bus", "fuss"], "oepnv": 2, "2-minuten": 6,
+                        "mehr_rad": True, "rad_hindernis": "steigung", "trasse": True,
+                        "wunsch": "Mehr Busse am Abend"},
+            offer=True, follow_up_answer="gleich"),
+    ec.Plan("bernd", 1, {"bezirk": "elberfeld", "unterwegs": ["rad"], "2-minuten": 12}, stop_before="mehr_rad",
+            idea=("Sitzbänke an der Trasse, Rückfragen an bernd.beispiel@example.org", "leben",
+                  "Sitzbänke an der Trasse, Rückfragen an [EMAIL]")),
+    ec.Plan("chris", 2, {"bezirk": "vohwinkel", "unterwegs": ["rad", "auto"], "2-minuten": None, "wartezeit": 7.5,
+                         "mehr_rad": False, "wunsch": "Please write to chris.example@example.org about it"},
+            lang="en", redacted={"wunsch": "Please write to [EMAIL] about it"}, short_survey=True),
+    ec.Plan("doris", 2, {"bezirk": "ronsdorf", "unterwegs": ["bus"], "oepnv": 1, "2-minuten": 0, "wartezeit": 12,
+                         "mehr_rad": True, "rad_hindernis": "radwege", "wunsch": None},
+            offer=False),
+    ec.Plan("emil", 2, {"bezirk": "elberfeld", "unterwegs": ["fuss", "bus", "rad", "auto"], "oepnv": 2,
+                        "2-minuten": 120, "wartezeit": 0.5, "mehr_rad": True, "rad_hindernis": "steigung",
+                        "wunsch": "=SUMME(A1:A3) mehr Busse"},
+            typed={"wartezeit": "0,5", "bezirk": "1"}, offer=True, follow_up_answer=None),
+]
+
+
+@dataclass
+class Scenario:
+    env: dict[str, str]
+    secret: bytes
+    played: dict[str, ec.Played]
+    identifiers: list[str]
+    out: Path
+    runs: dict[str, ec.CliRun] = field(default_factory=dict)
+
+    def expected(self, scope: str = ec.KEY) -> dict[str, dict[str, Any]]:
+        return {name: ec.expected_row(p, self.secret, scope) for name, p in self.played.items()}
+
+    def export(self, name: str, *args: str) -> Path:
+        """Run one export into the output folder (once per name) and return its path."""
+        path = self.out / name
+        if name not in self.runs:
+            self.runs[name] = ec.run_cli(self.env, [*args, "--out", str(path)])
+        return path
+
+    def responses(self, fmt: str, dialect: str | None = None) -> tuple[Path, ec.CliRun]:
+        suffix = {"csv": "csv", "xlsx": "xlsx", "jsonl": "jsonl", "sav": "sav"}[fmt]
+        name = f"responses-{dialect}.{suffix}" if dialect else f"responses.{suffix}"
+        args = ["export", "responses", "--survey", ec.KEY, "--format", fmt]
+        if dialect:
+            args += ["--dialect", dialect]
+        path = self.export(name, *args)
+        return path, self.runs[name]
+
+
+async def run_citizens(server: TelegramApiServer, base: Path) -> Scenario:
+    surveys = base / "surveys"
+    surveys.mkdir()
+    shutil.copy(ec.DATA / "e2e-umfrage.v1.yaml", surveys / "e2e-umfrage.yaml")
+    shutil.copy(ec.DATA / "e2e-kurz.yaml", surveys / "e2e-kurz.yaml")
+    data = base / "data"
+    data.mkdir()
+    bot = TelegramBot(server, data)
+    bot.env["STADTDIALOG_SURVEY_DIR"] = str(surveys)
+    bot.env["STADTDIALOG_TELEGRAM_CHAT_RATE"] = "0"  # pacing is not under test here: no 1 message/s per chat
+    from bot.config import load_config
+
+    bot.config = load_config(bot.env, cwd=data)
+    clock = ec.Clock(T0)
+    runtime = await bot.start()
+    runtime.clock = clock
+    played: dict[str, ec.Played] = {}
+    chats = {}
+    identifiers: list[str] = []
+    try:
+        for number, plan in enumerate(PLANS):
+            if plan.version == 2 and not any(p.plan.version == 2 for p in played.values()):
+                (surveys / "e2e-umfrage.yaml").write_bytes((ec.DATA / "e2e-umfrage.v2.yaml").read_bytes())
+                runtime = await bot.restart()  # imports version 2
+                runtime.clock = clock
+            start = T0 + timedelta(days=number // 2, hours=number)
+            user = server.add_user(
+                7_391_845_260 + number, first_name=f"Quirin{plan.name.title()}", last_name="Zebulonsky",
+                username=f"zq_{plan.name}_e2e", language_code=plan.lang,
+            )
+            chat = bot.chat(user=user)
+            chats[plan.name] = chat
+            identifiers += [str(user.id), user.first_name, "Zebulonsky", str(user.username)]
+            clock.now = start - timedelta(minutes=30)
+            await give_consent(chat)
+            played[plan.name] = await ec.play(chat, plan, clock, start, "telegram")
+            clock.now = start + timedelta(minutes=40)
+            if plan.short_survey:
+                await ec.take_short_survey(chat)
+            if plan.idea is not None:
+                await submit_idea(chat, plan.idea[0], plan.idea[1])
+        # the follow-ups fall due: Anna answers hers, Emil leaves his open
+        clock.now = FOLLOW_UPS_DUE
+        assert await runtime.feed_due_follow_ups() == sum(1 for p in PLANS if p.offer)
+        await bot.settle()
+        for plan in PLANS:
+            if plan.offer:
+                played[plan.name].follow_up = ec.expected_followup_status(plan)
+            if plan.offer and plan.follow_up_answer is not None:
+                thanks = await ec.answer_follow_up(chats[plan.name], plan.follow_up_answer)
+                assert any("Danke" in m.text for m in thanks), thanks
+        await bot.settle()
+        ec.fill_from_database(runtime.db, list(played.values()), bot.config.pseudonym_secret)
+        identifiers += database_identifiers(runtime.db)
+    finally:
+        await bot.stop()
+    out = base / "exports"
+    out.mkdir()
+    env = {**bot.env, "STADTDIALOG_DATABASE_URL": bot.config.database_url}
+    return Scenario(env, bot.config.pseudonym_secret, played, identifiers, out)
+
+
+def database_identifiers(database: Any) -> list[str]:
+    """Internal ids that must never reach an export: citizen ids (and their hash part), channel user and chat ids,
+    response and idea ids."""
+    from sqlalchemy import text
+
+    found: list[str] = []
+    with database.engine.connect() as connection:
+        for (citizen,) in connection.execute(text("SELECT id FROM citizens")):
+            found += [citizen, citizen.removeprefix("c_")]
+        for row in connection.execute(text("SELECT channel_user_id, chat_id FROM contacts")):
+            found += [str(v) for v in row if v]
+        found += [r for (r,) in connection.execute(text("SELECT id FROM responses"))]
+        found += [i for (i,) in connection.execute(text("SELECT id FROM ideas"))]
+    return found
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def scenario(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scenario]:
+    server = TelegramApiServer()
+    await server.start()
+    try:
+        result = await run_citizens(server, tmp_path_factory.mktemp("exports-telegram"))
+    finally:
+        await server.stop()
+    yield result
+
+
+# --- the citizens' part ------------------------------------------------------------------------------------------
+
+
+def test_citizens_took_the_routes_the_scenario_describes(scenario: Scenario) -> None:
+    asked = {name: p.asked for name, p in scenario.played.items()}
+    assert asked == {
+        "anna": ["bezirk", "unterwegs", "oepnv", "2-minuten", "mehr_rad", "rad_hindernis", "trasse", "wunsch"],
+        "bernd": ["bezirk", "unterwegs", "2-minuten"],
+        "chris": ["bezirk", "unterwegs", "2-minuten", "wartezeit", "mehr_rad", "wunsch"],
+        "doris": ["bezirk", "unterwegs", "oepnv", "2-minuten", "wartezeit", "mehr_rad", "rad_hindernis", "wunsch"],
+        "emil": ["bezirk", "unterwegs", "oepnv", "2-minuten", "wartezeit", "mehr_rad", "rad_hindernis", "wunsch"],
+    }
+    statuses = {name: {q: ec.expected_status(p, q) for q in [*ec.QUESTION_ORDER, ec.FOLLOW_UP]}
+                for name, p in scenario.played.items()}
+    assert statuses["bernd"]["oepnv"] is Status.NOT_SHOWN and statuses["bernd"]["mehr_rad"] is Status.NOT_REACHED
+    assert statuses["chris"]["2-minuten"] is Status.SKIPPED and statuses["chris"]["trasse"] is Status.NOT_OFFERED
+    assert statuses["chris"]["rad_hindernis"] is Status.NOT_SHOWN
+    assert statuses["anna"]["wartezeit"] is Status.NOT_OFFERED
+    assert [statuses[n][ec.FOLLOW_UP] for n in ("anna", "doris", "emil")] == [
+        Status.ANSWERED, Status.NOT_ASKED, Status.NOT_REACHED]
+    assert all(p.response_id and p.citizen_id for p in scenario.played.values())
+
+
+# --- responses, cell by cell ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ["excel", "plain"])
+def test_csv_export_holds_every_answer_cell_by_cell(scenario: Scenario, dialect: str) -> None:
+    path, run = scenario.responses("csv", dialect)
+    assert run.code == 0, run
+    table = ec.read_csv(path, dialect)
+    assert ec.compare(table, scenario.expected()) == []
+
+
+def test_csv_columns_follow_the_contract_order(scenario: Scenario) -> None:
+    path, run = scenario.responses("csv", "plain")
+    assert run.code == 0, run
+    assert ec.read_csv(path, "plain").header == [v.name for v in ec.expected_variables()]
+
+
+def test_xlsx_export_holds_every_answer_cell_by_cell(scenario: Scenario) -> None:
+    path, run = scenario.responses("xlsx")
+    assert run.code == 0, run
+    table = ec.read_xlsx(path)
+    assert table.meta["sheets"][:2] == ["Daten", "Codebook"]
+    assert table.meta["freeze_panes"] == "A2", "the header row stays visible"
+    assert ec.compare(table, scenario.expected()) == []
+
+
+def test_sav_export_holds_every_answer_with_labels_and_missing_codes(scenario: Scenario) -> None:
+    path, run = scenario.responses("sav")
+    assert run.code == 0, run
+    table = ec.read_sav(path)
+    problems = ec.compare(table, scenario.expected()) + ec.sav_meta_problems(table.meta)
+    assert problems == []
+
+
+def test_jsonl_export_nests_every_answer(scenario: Scenario) -> None:
+    path, run = scenario.responses("jsonl")
+    assert run.code == 0, run
+    table = ec.read_jsonl(path)
+    assert ec.compare_jsonl(table, scenario.played, scenario.expected()) == []
+
+
+# --- the codebook ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("fmt", "dialect"), [("csv", "excel"), ("csv", "plain"), ("jsonl", None), ("sav", None)])
+def test_every_export_has_a_codebook_beside_it(scenario: Scenario, fmt: str, dialect: str | None) -> None:
+    path, run = scenario.responses(fmt, dialect)
+    assert run.code == 0, run
+    codebook = ec.codebook_path(path)
+    assert codebook is not None, f"no codebook beside {path.name}: {sorted(p.name for p in path.parent.iterdir())}"
+    rows = ec.read_codebook_csv(codebook, dialect or "excel")
+    assert ec.codebook_problems(rows, codebook.name) == []
+
+
+def test_xlsx_codebook_sheet_documents_every_variable(scenario: Scenario) -> None:
+    path, run = scenario.responses("xlsx")
+    assert run.code == 0, run
+    assert ec.codebook_problems(ec.read_codebook_sheet(path), "xlsx Codebook") == []
+
+
+# --- privacy -------------------------------------------------------------------------------------------------------
+
+
+def all_exports(scenario: Scenario) -> list[Path]:
+    for fmt, dialect in [("csv", "excel"), ("csv", "plain"), ("xlsx", None), ("jsonl", None), ("sav", None)]:
+        scenario.responses(fmt, dialect)
+    scenario.export("ideas.csv", "export", "ideas", "--format", "csv")
+    scenario.export("followups.csv", "export", "followups", "--survey", ec.KEY, "--format", "csv")
+    return ec.output_files(scenario.out)
+
+
+def test_no_citizen_identifier_in_any_file(scenario: Scenario) -> None:
+    files = all_exports(scenario)
+    assert len(files) >= 7, [p.name for p in files]
+    needles = [*scenario.identifiers, scenario.secret.decode()]
+    assert len({n for n in needles if n.startswith("c_")}) >= len(ec.PLANS)
+    assert ec.identifier_leaks(files, needles) == []
+
+
+def test_export_files_are_owner_only(scenario: Scenario) -> None:
+    files = all_exports(scenario)
+    assert ec.not_private(files) == []
+
+
+def test_respondents_are_per_survey_pseudonyms_unless_linked(scenario: Scenario) -> None:
+    chris = scenario.played["chris"]
+    main = scenario.export("main.csv", "export", "responses", "--survey", ec.KEY, "--format", "csv",
+                           "--dialect", "plain")
+    short = scenario.export("short.csv", "export", "responses", "--survey", ec.SHORT_KEY, "--format", "csv",
+                            "--dialect", "plain")
+    linked_main = scenario.export("linked-main.csv", "export", "responses", "--survey", ec.KEY, "--format", "csv",
+                                  "--dialect", "plain", "--link-surveys")
+    linked_short = scenario.export("linked-short.csv", "export", "responses", "--survey", ec.SHORT_KEY,
+                                   "--format", "csv", "--dialect", "plain", "--link-surveys")
+    for name in ("main.csv", "short.csv", "linked-main.csv", "linked-short.csv"):
+        assert scenario.runs[name].code == 0, scenario.runs[name]
+
+    def respondents(path: Path) -> set[str]:
+        return {row["respondent"] for row in ec.read_csv(path, "plain").rows}
+
+    own = ec.export_pseudonym(scenario.secret, chris.citizen_id, ec.KEY)
+    other = ec.export_pseudonym(scenario.secret, chris.citizen_id, ec.SHORT_KEY)
+    linked = ec.export_pseudonym(scenario.secret, chris.citizen_id, "linked")
+    assert respondents(short) == {other} and own in respondents(main) and own != other
+    assert respondents(linked_short) == {linked} and linked in respondents(linked_main)
+    assert "linked" in scenario.runs["linked-main.csv"].stderr or "link" in scenario.runs["linked-main.csv"].stderr
+
+
+# --- ideas and follow-ups ----------------------------------------------------------------------------------------
+
+
+def test_idea_export_reads_back_redacted_and_pseudonymous(scenario: Scenario) -> None:
+    path = scenario.export("ideas-plain.csv", "export", "ideas", "--format", "csv", "--dialect", "plain")
+    run = scenario.runs["ideas-plain.csv"]
+    assert run.code == 0, run
+    rows = ec.read_csv(path, "plain").rows
+    bernd = scenario.played["bernd"]
+    assert bernd.plan.idea is not None
+    _, field_key, redacted = bernd.plan.idea
+    (idea,) = rows
+    values = list(idea.values())
+    assert redacted in values, idea
+    assert field_key in values, idea
+    assert ec.export_pseudonym(scenario.secret, bernd.citizen_id, "ideas") in values, idea
+    assert any(str(v).startswith("i_") for v in values), idea
+    codebook = ec.codebook_path(path)
+    assert codebook is not None, "export ideas has its codebook too"
+
+
+def test_followup_export_has_one_row_per_asked_follow_up(scenario: Scenario) -> None:
+    path = scenario.export("followups-plain.csv", "export", "followups", "--survey", ec.KEY, "--format", "csv",
+                           "--dialect", "plain")
+    run = scenario.runs["followups-plain.csv"]
+    assert run.code == 0, run
+    rows = ec.read_csv(path, "plain").rows
+    assert len(rows) == 2, rows  # Anna (answered) and Emil (sent, no answer); Doris said no, nobody else was asked
+    statuses = sorted(next(v for k, v in row.items() if k.endswith("status")) for row in rows)
+    assert statuses == ["answered", "not_reached"], rows
+    answered = next(row for row in rows if "answered" in row.values())
+    assert ec.FOLLOW_UP in answered.values(), answered
+    assert "2" in answered.values() or "gleich" in answered.values(), "Anna's answer: gleich (code 2)"
+    assert ec.codebook_path(path) is not None
