@@ -430,6 +430,10 @@ def read_sav(path: Path) -> Table:
 
 
 def _plain(value: Any) -> Any:
+    import pandas
+
+    if value is pandas.NaT:
+        return None
     if hasattr(value, "to_pydatetime"):
         return value.to_pydatetime()
     if isinstance(value, float) and math.isnan(value):
@@ -599,36 +603,11 @@ def _start_key(fmt: str, value: Any) -> str:
 # --- JSONL ------------------------------------------------------------------------------------------------------
 
 
-def _chosen_ids(value: Any) -> list[str] | None:
-    """Multiple choice in JSONL: option ids (+ codes) — accepted as ids, {"id": …} objects or [id, code] pairs."""
-    if not isinstance(value, list):
-        return None
-    ids = []
-    for item in value:
-        if isinstance(item, str):
-            ids.append(item)
-        elif isinstance(item, dict) and isinstance(item.get("id"), str):
-            ids.append(item["id"])
-        elif isinstance(item, list) and item and isinstance(item[0], str):
-            ids.append(item[0])
-        else:
-            return None
-    return ids
-
-
-def _single(value: Any, question_id: str) -> str | None:
-    codes = OPTION_CODES[question_id]
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and isinstance(value.get("id"), str):
-        return str(value["id"])
-    if isinstance(value, int) and not isinstance(value, bool):
-        return next((o for o, c in codes.items() if c == value), None)
-    return None
-
-
-def compare_jsonl(table: Table, played: Mapping[str, Played], expected: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """The JSONL lines against the plans: meta as in the table, answers nested by question id."""
+def compare_jsonl(
+    table: Table, played: Mapping[str, Played], expected: Mapping[str, Mapping[str, Any]], *, with_codes: bool = False
+) -> list[str]:
+    """The JSONL lines against the plans: meta as in the table, answers nested by question id (`with_codes`: only
+    whether multiple-choice answers carry their options' codes)."""
     problems: list[str] = []
     if len(table.rows) != len(expected):
         problems.append(f"jsonl: {len(table.rows)} lines, expected {len(expected)}")
@@ -671,15 +650,23 @@ def compare_jsonl(table: Table, played: Mapping[str, Played], expected: Mapping[
             value = entry.get("value")
             planned = p.plan.follow_up_answer if question_id == FOLLOW_UP else p.plan.answers.get(question_id)
             if status is not Status.ANSWERED:
-                if value not in (None, [], ""):
+                if value is not None:
                     problems.append(f"jsonl: {citizen}.{question_id}: value {value!r} for status {status}")
                 continue
             question = question_of(question_id)
             match question.type:
                 case QuestionType.MULTIPLE_CHOICE:
-                    ok = sorted(_chosen_ids(value) or []) == sorted(planned)  # type: ignore[arg-type]
+                    # documented in bot/analytics/writers/jsonl.py: value = option id → 1/0, plus `chosen` (ids)
+                    # and `codes` (their codes) — the contract's "list of option ids + codes"
+                    chosen = sorted(planned)  # type: ignore[arg-type]
+                    ok = value == {o: int(o in chosen) for o in all_options(question_id)} and sorted(
+                        entry.get("chosen") or []) == chosen
+                    codes = sorted(OPTION_CODES[question_id][o] for o in chosen)
+                    if with_codes and sorted(entry.get("codes") or []) != codes:
+                        problems.append(f"jsonl: {citizen}.{question_id}: codes {entry.get('codes')!r}, "
+                                        f"expected {codes}")
                 case QuestionType.SINGLE_CHOICE:
-                    ok = _single(value, question_id) == planned
+                    ok = value == OPTION_CODES[question_id][str(planned)]
                 case QuestionType.YES_NO:
                     ok = value in (planned, int(bool(planned)))
                 case QuestionType.FREE_TEXT:
@@ -742,7 +729,9 @@ def codebook_problems(rows: Sequence[Mapping[str, str]], where: str) -> list[str
     variable_rows: dict[str, Mapping[str, str]] = {}
     labels: dict[str, dict[str, tuple[str, str]]] = {}
     for row in rows:
-        if row["code"] == "":
+        if row["variable"].startswith("*"):  # *status*, *field*, *table*, *note* rows
+            continue
+        if row["kind"] != "":  # a variable's own row (value-label rows leave kind empty)
             if row["variable"] in variable_rows:
                 problems.append(f"{where}: variable {row['variable']} documented twice")
             variable_rows[row["variable"]] = row
@@ -797,6 +786,19 @@ def codebook_problems(rows: Sequence[Mapping[str, str]], where: str) -> list[str
     for field_info in load_fields():
         if not any(field_info.key in r.values() and (field_info.name_de in text) for r in rows):
             problems.append(f"{where}: strategy field {field_info.key} ({field_info.name_de}) not documented")
+    return problems
+
+
+def option_code_problems(rows: Sequence[Mapping[str, str]], where: str) -> list[str]:
+    """Every multiple-choice option's stable numeric code is in the codebook, on its 0/1 variable's own row."""
+    problems = []
+    for var in expected_variables():
+        if var.option_id is None or var.question_id is None:
+            continue
+        code = OPTION_CODES[var.question_id][var.option_id]
+        own = [r for r in rows if r["variable"] == var.name and r["kind"] != ""]
+        if not own or _code(own[0]["code"]) != str(code):
+            problems.append(f"{where}: {var.name}: option code {own[0]['code'] if own else None!r}, expected {code}")
     return problems
 
 

@@ -229,6 +229,13 @@ def test_jsonl_export_nests_every_answer(scenario: Scenario) -> None:
     assert ec.compare_jsonl(table, scenario.played, scenario.expected()) == []
 
 
+def test_jsonl_multiple_choice_answers_carry_their_option_codes(scenario: Scenario) -> None:
+    path, run = scenario.responses("jsonl")
+    assert run.code == 0, run
+    problems = ec.compare_jsonl(ec.read_jsonl(path), scenario.played, scenario.expected(), with_codes=True)
+    assert [p for p in problems if ": codes " in p] == []
+
+
 # --- the codebook ------------------------------------------------------------------------------------------------
 
 
@@ -248,6 +255,16 @@ def test_xlsx_codebook_sheet_documents_every_variable(scenario: Scenario) -> Non
     assert ec.codebook_problems(ec.read_codebook_sheet(path), "xlsx Codebook") == []
 
 
+def test_codebook_gives_every_multiple_choice_option_its_stable_code(scenario: Scenario) -> None:
+    path, run = scenario.responses("csv", "plain")
+    assert run.code == 0, run
+    codebook = ec.codebook_path(path)
+    assert codebook is not None
+    xlsx, _ = scenario.responses("xlsx")
+    problems = ec.option_code_problems(ec.read_codebook_csv(codebook, "plain"), codebook.name)
+    assert problems + ec.option_code_problems(ec.read_codebook_sheet(xlsx), "xlsx Codebook") == []
+
+
 # --- privacy -------------------------------------------------------------------------------------------------------
 
 
@@ -263,7 +280,7 @@ def test_no_citizen_identifier_in_any_file(scenario: Scenario) -> None:
     files = all_exports(scenario)
     assert len(files) >= 7, [p.name for p in files]
     needles = [*scenario.identifiers, scenario.secret.decode()]
-    assert len({n for n in needles if n.startswith("c_")}) >= len(ec.PLANS)
+    assert len({n for n in needles if n.startswith("c_")}) >= len(PLANS)
     assert ec.identifier_leaks(files, needles) == []
 
 
