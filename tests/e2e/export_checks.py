@@ -895,3 +895,219 @@ def identifier_leaks(files: Iterable[Path], identifiers: Iterable[str]) -> list[
 def not_private(files: Iterable[Path]) -> list[str]:
     modes = {p: stat.S_IMODE(p.stat().st_mode) for p in files}
     return [f"{p.name}: {oct(mode)}" for p, mode in modes.items() if mode != 0o600]
+
+
+# --- the report ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReportCell:
+    attrs: dict[str, str]
+    text: str = ""
+
+    @property
+    def suppressed(self) -> bool:
+        return self.attrs.get("data-suppressed") == "1" or "suppressed" in self.attrs.get("class", "").split()
+
+    def value(self, key: str) -> int | None:
+        """The number in `data-<key>`; None when empty (suppressed)."""
+        raw = self.attrs.get(f"data-{key}", "")
+        return int(raw) if raw.strip().lstrip("-").isdigit() else None
+
+
+@dataclass
+class ReportTable:
+    table_id: str
+    rows: dict[str, list[ReportCell]] = field(default_factory=dict)  # tr data-key → its td cells
+    footer: set[str] = field(default_factory=set)  # data-keys of rows in <tfoot>
+
+
+@dataclass
+class ReportFigure:
+    chart: str
+    classes: str
+    caption: str = ""
+    svgs: int = 0
+    tables: list[str] = field(default_factory=list)
+
+
+class ReportParser:
+    """A small structural reading of the report HTML (stdlib html.parser): figures, their tables, every cell."""
+
+    def __init__(self, html: str) -> None:
+        from html.parser import HTMLParser
+
+        self.figures: list[ReportFigure] = []
+        self.tables: dict[str, ReportTable] = {}
+        self.external: list[str] = []
+        self.text_parts: list[str] = []
+        figure: list[ReportFigure] = []
+        table: list[ReportTable] = []
+        row: list[tuple[str, list[ReportCell]]] = []
+        cell: list[ReportCell] = []
+        in_caption = [False]
+        in_foot = [False]
+        outer = self
+
+        class Parser(HTMLParser):
+            def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+                a = {k: v or "" for k, v in attrs}
+                for key in ("src", "href"):
+                    if a.get(key, "").startswith(("http:", "https:", "//")):
+                        outer.external.append(f"<{tag} {key}={a[key]}>")
+                if tag == "figure" and "chart" in a.get("class", "").split():
+                    figure.append(ReportFigure(a.get("data-chart", ""), a.get("class", "")))
+                elif tag == "figcaption" and figure:
+                    in_caption[0] = True
+                elif tag == "svg" and figure:
+                    figure[-1].svgs += 1
+                elif tag == "table":
+                    table.append(ReportTable(a.get("data-table") or a.get("id", "")))
+                    if figure:
+                        figure[-1].tables.append(table[-1].table_id)
+                elif tag == "tfoot":
+                    in_foot[0] = True
+                elif tag == "tr" and table:
+                    row.append((a.get("data-key", ""), []))
+                elif tag == "td" and row:
+                    cell.append(ReportCell(a))
+
+            def handle_endtag(self, tag: str) -> None:
+                if tag == "figure" and figure:
+                    outer.figures.append(figure.pop())
+                elif tag == "figcaption":
+                    in_caption[0] = False
+                elif tag == "td" and cell and row:
+                    row[-1][1].append(cell.pop())
+                elif tag == "tr" and row and table:
+                    key, cells = row.pop()
+                    table[-1].rows[key] = cells
+                    if in_foot[0]:
+                        table[-1].footer.add(key)
+                elif tag == "tfoot":
+                    in_foot[0] = False
+                elif tag == "table" and table:
+                    done = table.pop()
+                    outer.tables[done.table_id] = done
+
+            def handle_data(self, data: str) -> None:
+                outer.text_parts.append(data)
+                if in_caption[0] and figure:
+                    figure[-1].caption += data
+                if cell:
+                    cell[-1].text += data
+
+        Parser().feed(html)
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.text_parts)
+
+    def chart(self, chart: str) -> ReportFigure | None:
+        return next((f for f in self.figures if f.chart == chart), None)
+
+
+def expected_counts(plans: Iterable[Plan], played: Mapping[str, Played], question_id: str) -> dict[str, int]:
+    """How many citizens gave each answer (option id, "yes"/"no", scale point) and how many skipped."""
+    counts: dict[str, int] = {}
+    for plan in plans:
+        p = played[plan.name]
+        status = expected_status(p, question_id)
+        if status is Status.SKIPPED:
+            counts["skipped"] = counts.get("skipped", 0) + 1
+        if status is not Status.ANSWERED:
+            continue
+        value = plan.answers[question_id]
+        keys = value if isinstance(value, list) else [
+            "yes" if value is True else "no" if value is False else str(value)]
+        for key in keys:
+            counts[str(key)] = counts.get(str(key), 0) + 1
+    return counts
+
+
+def report_count_problems(report: ReportParser, table_id: str, expected: Mapping[str, int], k: int) -> list[str]:
+    """Cell by cell: a shown count equals what the citizens answered and is 0 or ≥ k; a count below k is
+    suppressed; a suppressed cell is marked (data-suppressed, a visible marker) and never alone in its table."""
+    table = report.tables.get(table_id)
+    if table is None:
+        return [f"report: no table {table_id}"]
+    problems: list[str] = []
+    suppressed = 0
+    for key, cells in table.rows.items():
+        if key in table.footer or not cells:
+            continue
+        count_cell = cells[0]
+        want = expected.get(key, 0)
+        if count_cell.suppressed:
+            suppressed += 1
+            if count_cell.value("count") is not None or not count_cell.text.strip() or any(
+                    ch.isdigit() for ch in count_cell.text.replace(str(k), "")):
+                problems.append(f"report {table_id}.{key}: suppressed cell shows {count_cell.text!r} "
+                                f"{count_cell.attrs}")
+            continue
+        got = count_cell.value("count")
+        if got != want:
+            problems.append(f"report {table_id}.{key}: count {got}, the citizens answered {want}")
+        if got is not None and 0 < got < k:
+            problems.append(f"report {table_id}.{key}: {got} < k={k} shown")
+    if suppressed == 1:
+        problems.append(f"report {table_id}: exactly one suppressed cell — the total gives it away")
+    return problems
+
+
+def secondary_suppression_problems(report: ReportParser, k: int) -> list[str]:
+    """In every table whose rows add up to its total (one answer per person): total − shown cells must not reveal a
+    suppressed cell (at least two suppressed, and together ≥ k unless they are all zero-free small cells)."""
+    problems = []
+    for table_id, table in report.tables.items():
+        total_key = next((key for key in table.footer if key == "total"), None)
+        if total_key is None:
+            continue
+        total = table.rows[total_key][0].value("count") if table.rows[total_key] else None
+        body = [(key, cells[0]) for key, cells in table.rows.items() if key not in table.footer and cells]
+        hidden = [key for key, cell in body if cell.suppressed]
+        if not hidden or total is None:
+            continue
+        shown = sum(cell.value("count") or 0 for _, cell in body if not cell.suppressed)
+        rest = total - shown
+        if len(hidden) == 1:
+            problems.append(f"report {table_id}: one suppressed cell ({hidden[0]}) = total − shown = {rest}")
+        elif rest < k:
+            problems.append(f"report {table_id}: suppressed cells {hidden} sum to {rest} < k={k}")
+    return problems
+
+
+def render_report(path: Path, screenshots: Path) -> dict[str, Any]:
+    """Open the report in headless Chromium (the Debian package) at laptop and phone width; console errors, page
+    errors, failed requests, figures without a visible chart, page-level horizontal scrolling; screenshots kept."""
+    from playwright.sync_api import sync_playwright
+
+    screenshots.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"errors": [], "requests": [], "hidden_charts": [], "overflow": {}, "shots": []}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            for name, width, height in (("laptop", 1366, 768), ("phone", 390, 844)):
+                page = browser.new_page(viewport={"width": width, "height": height})
+                page.on("console", lambda m: result["errors"].append(f"console {m.type}: {m.text}")
+                        if m.type in ("error", "warning") else None)
+                page.on("pageerror", lambda e: result["errors"].append(f"page error: {e}"))
+                page.on("request", lambda r: result["requests"].append(r.url)
+                        if not r.url.startswith(("file:", "data:", "about:")) else None)
+                page.goto(path.resolve().as_uri())
+                page.wait_for_load_state("load")
+                result["hidden_charts"] += [f"{name}: {c}" for c in page.evaluate(
+                    """() => [...document.querySelectorAll('figure.chart')].filter(f => {
+                        const svg = f.querySelector('svg'); if (!svg) return true;
+                        const box = svg.getBoundingClientRect();
+                        return box.width < 100 || box.height < 50 || box.width > window.innerWidth + 1;
+                    }).map(f => f.dataset.chart)""")]
+                result["overflow"][name] = page.evaluate(
+                    "() => document.documentElement.scrollWidth - window.innerWidth")
+                shot = screenshots / f"report-{name}.png"
+                page.screenshot(path=str(shot), full_page=True)
+                result["shots"].append(shot)
+                page.close()
+        finally:
+            browser.close()
+    return result

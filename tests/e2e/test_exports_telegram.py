@@ -347,3 +347,77 @@ def test_followup_export_has_one_row_per_asked_follow_up(scenario: Scenario) -> 
     assert ec.FOLLOW_UP in answered.values(), answered
     assert "2" in answered.values() or "gleich" in answered.values(), "Anna's answer: gleich (code 2)"
     assert ec.codebook_path(path) is not None
+
+
+# --- the report ----------------------------------------------------------------------------------------------------
+
+SMALL_K = 2
+"""With five citizens the default k=5 hides nearly everything; k=2 leaves counts to compare (and cells to hide)."""
+CLOSED_QUESTIONS = ["bezirk", "unterwegs", "oepnv", "mehr_rad", "rad_hindernis", "trasse"]
+
+
+def report(scenario: Scenario, k: int | None = SMALL_K) -> ec.ReportParser:
+    name = f"report-k{k}.html"
+    args = ["report", "--survey", ec.KEY] + ([] if k is None else ["--min-count", str(k)])
+    path = scenario.export(name, *args)
+    run = scenario.runs[name]
+    assert run.code == 0, run
+    return ec.ReportParser(path.read_text(encoding="utf-8"))
+
+
+def test_report_has_a_chart_with_its_numbers_per_question_and_the_overview_charts(scenario: Scenario) -> None:
+    parsed = report(scenario, None)
+    charts = [f"question-{ec.KEY}-{q}" for q in ec.QUESTION_ORDER] + [
+        f"funnel-{ec.KEY}", f"over-time-{ec.KEY}", "ideas-per-field", "ideas-over-time", "classifier-kept"]
+    problems = []
+    for chart in charts:
+        figure = parsed.chart(chart)
+        if figure is None:
+            problems.append(f"no chart {chart}")
+        elif figure.svgs < 1 or not figure.tables or not figure.caption.strip():
+            problems.append(f"{chart}: svg={figure.svgs} tables={figure.tables} caption={figure.caption!r}")
+    assert problems == [], [f.chart for f in parsed.figures]
+    text = parsed.text
+    assert "N = " in text or "Basis" in text, "the base N is shown"
+    assert "Zeitraum" in text and "repräsentativ" in text, "period and the self-selection note are shown"
+    assert parsed.external == [], "self-contained: nothing loaded from the network"
+
+
+def test_report_charts_the_follow_up_answers_too(scenario: Scenario) -> None:
+    parsed = report(scenario, None)
+    assert parsed.chart(f"question-{ec.KEY}-{ec.FOLLOW_UP}") is not None, [f.chart for f in parsed.figures]
+
+
+@pytest.mark.parametrize("question_id", CLOSED_QUESTIONS)
+def test_report_counts_match_the_answers_and_small_cells_are_suppressed(scenario: Scenario, question_id: str) -> None:
+    parsed = report(scenario)
+    expected = ec.expected_counts(PLANS, scenario.played, question_id)
+    assert ec.report_count_problems(parsed, f"question-{ec.KEY}-{question_id}", expected, SMALL_K) == []
+
+
+@pytest.mark.parametrize("k", [SMALL_K, None])
+def test_report_secondary_suppression_never_reveals_a_cell(scenario: Scenario, k: int | None) -> None:
+    parsed = report(scenario, k)
+    assert ec.secondary_suppression_problems(parsed, k or 5) == []
+    marked = [cell for table in parsed.tables.values() for cells in table.rows.values() for cell in cells
+              if cell.suppressed]
+    assert marked, "some cells are suppressed with five citizens"
+    assert all(cell.attrs.get("data-suppressed") == "1" and cell.text.strip() for cell in marked)
+
+
+def test_report_quotes_no_free_text_and_names_nobody(scenario: Scenario) -> None:
+    path = scenario.out / "report-k2.html"
+    report(scenario)
+    html = path.read_text(encoding="utf-8")
+    texts = [str(p.plan.answers.get("wunsch")) for p in scenario.played.values() if p.plan.answers.get("wunsch")]
+    assert [t for t in texts if t[:15] in html] == []
+    assert ec.identifier_leaks([path], [*scenario.identifiers, scenario.secret.decode()]) == []
+    assert ec.not_private([path]) == []
+
+
+def test_report_renders_in_headless_chromium_without_errors(scenario: Scenario) -> None:
+    report(scenario, None)
+    rendered = ec.render_report(scenario.out / "report-kNone.html", scenario.out.parent / "screenshots")
+    assert rendered["errors"] == [] and rendered["requests"] == []
+    assert rendered["hidden_charts"] == []
+    assert rendered["overflow"] == {"laptop": 0, "phone": 0}, "no page-wide horizontal scrolling"
