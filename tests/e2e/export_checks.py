@@ -376,6 +376,54 @@ def codebook_path(path: Path) -> Path | None:
     return None
 
 
+@dataclass
+class Scenario:
+    """A finished scenario: the bot's environment (for the CLI), the citizens' responses and the identifiers that
+    must never be exported; exports are written into `out`, each once."""
+
+    env: dict[str, str]
+    secret: bytes
+    played: dict[str, Played]
+    identifiers: list[str]
+    out: Path
+    runs: dict[str, CliRun] = field(default_factory=dict)
+
+    def expected(self, scope: str = KEY) -> dict[str, dict[str, Any]]:
+        return {name: expected_row(p, self.secret, scope) for name, p in self.played.items()}
+
+    def export(self, name: str, *args: str) -> Path:
+        """Run one export into the output folder (once per name) and return its path."""
+        path = self.out / name
+        if name not in self.runs:
+            self.runs[name] = run_cli(self.env, [*args, "--out", str(path)])
+        return path
+
+    def responses(self, fmt: str, dialect: str | None = None) -> tuple[Path, CliRun]:
+        suffix = {"csv": "csv", "xlsx": "xlsx", "jsonl": "jsonl", "sav": "sav"}[fmt]
+        name = f"responses-{dialect}.{suffix}" if dialect else f"responses.{suffix}"
+        args = ["export", "responses", "--survey", KEY, "--format", fmt]
+        if dialect:
+            args += ["--dialect", dialect]
+        path = self.export(name, *args)
+        return path, self.runs[name]
+
+
+def database_identifiers(database: Any) -> list[str]:
+    """Internal ids that must never reach an export: citizen ids (and their hash part), channel user and chat ids,
+    response and idea ids."""
+    from sqlalchemy import text
+
+    found: list[str] = []
+    with database.engine.connect() as connection:
+        for (citizen,) in connection.execute(text("SELECT id FROM citizens")):
+            found += [citizen, citizen.removeprefix("c_")]
+        for row in connection.execute(text("SELECT channel_user_id, chat_id FROM contacts")):
+            found += [str(v) for v in row if v]
+        found += [r for (r,) in connection.execute(text("SELECT id FROM responses"))]
+        found += [i for (i,) in connection.execute(text("SELECT id FROM ideas"))]
+    return found
+
+
 # --- reading back ------------------------------------------------------------------------------------------------
 
 

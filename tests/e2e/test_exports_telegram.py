@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -47,36 +45,7 @@ PLANS = [
 ]
 
 
-@dataclass
-class Scenario:
-    env: dict[str, str]
-    secret: bytes
-    played: dict[str, ec.Played]
-    identifiers: list[str]
-    out: Path
-    runs: dict[str, ec.CliRun] = field(default_factory=dict)
-
-    def expected(self, scope: str = ec.KEY) -> dict[str, dict[str, Any]]:
-        return {name: ec.expected_row(p, self.secret, scope) for name, p in self.played.items()}
-
-    def export(self, name: str, *args: str) -> Path:
-        """Run one export into the output folder (once per name) and return its path."""
-        path = self.out / name
-        if name not in self.runs:
-            self.runs[name] = ec.run_cli(self.env, [*args, "--out", str(path)])
-        return path
-
-    def responses(self, fmt: str, dialect: str | None = None) -> tuple[Path, ec.CliRun]:
-        suffix = {"csv": "csv", "xlsx": "xlsx", "jsonl": "jsonl", "sav": "sav"}[fmt]
-        name = f"responses-{dialect}.{suffix}" if dialect else f"responses.{suffix}"
-        args = ["export", "responses", "--survey", ec.KEY, "--format", fmt]
-        if dialect:
-            args += ["--dialect", dialect]
-        path = self.export(name, *args)
-        return path, self.runs[name]
-
-
-async def run_citizens(server: TelegramApiServer, base: Path) -> Scenario:
+async def run_citizens(server: TelegramApiServer, base: Path) -> ec.Scenario:
     surveys = base / "surveys"
     surveys.mkdir()
     shutil.copy(ec.DATA / "e2e-umfrage.v1.yaml", surveys / "e2e-umfrage.yaml")
@@ -129,33 +98,17 @@ async def run_citizens(server: TelegramApiServer, base: Path) -> Scenario:
                 assert any("Danke" in m.text for m in thanks), thanks
         await bot.settle()
         ec.fill_from_database(runtime.db, list(played.values()), bot.config.pseudonym_secret)
-        identifiers += database_identifiers(runtime.db)
+        identifiers += ec.database_identifiers(runtime.db)
     finally:
         await bot.stop()
     out = base / "exports"
     out.mkdir()
     env = {**bot.env, "STADTDIALOG_DATABASE_URL": bot.config.database_url}
-    return Scenario(env, bot.config.pseudonym_secret, played, identifiers, out)
-
-
-def database_identifiers(database: Any) -> list[str]:
-    """Internal ids that must never reach an export: citizen ids (and their hash part), channel user and chat ids,
-    response and idea ids."""
-    from sqlalchemy import text
-
-    found: list[str] = []
-    with database.engine.connect() as connection:
-        for (citizen,) in connection.execute(text("SELECT id FROM citizens")):
-            found += [citizen, citizen.removeprefix("c_")]
-        for row in connection.execute(text("SELECT channel_user_id, chat_id FROM contacts")):
-            found += [str(v) for v in row if v]
-        found += [r for (r,) in connection.execute(text("SELECT id FROM responses"))]
-        found += [i for (i,) in connection.execute(text("SELECT id FROM ideas"))]
-    return found
+    return ec.Scenario(env, bot.config.pseudonym_secret, played, identifiers, out)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def scenario(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scenario]:
+async def scenario(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ec.Scenario]:
     server = TelegramApiServer()
     await server.start()
     try:
@@ -168,7 +121,7 @@ async def scenario(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sc
 # --- the citizens' part ------------------------------------------------------------------------------------------
 
 
-def test_citizens_took_the_routes_the_scenario_describes(scenario: Scenario) -> None:
+def test_citizens_took_the_routes_the_scenario_describes(scenario: ec.Scenario) -> None:
     asked = {name: p.asked for name, p in scenario.played.items()}
     assert asked == {
         "anna": ["bezirk", "unterwegs", "oepnv", "2-minuten", "mehr_rad", "rad_hindernis", "trasse", "wunsch"],
@@ -192,20 +145,20 @@ def test_citizens_took_the_routes_the_scenario_describes(scenario: Scenario) -> 
 
 
 @pytest.mark.parametrize("dialect", ["excel", "plain"])
-def test_csv_export_holds_every_answer_cell_by_cell(scenario: Scenario, dialect: str) -> None:
+def test_csv_export_holds_every_answer_cell_by_cell(scenario: ec.Scenario, dialect: str) -> None:
     path, run = scenario.responses("csv", dialect)
     assert run.code == 0, run
     table = ec.read_csv(path, dialect)
     assert ec.compare(table, scenario.expected()) == []
 
 
-def test_csv_columns_follow_the_contract_order(scenario: Scenario) -> None:
+def test_csv_columns_follow_the_contract_order(scenario: ec.Scenario) -> None:
     path, run = scenario.responses("csv", "plain")
     assert run.code == 0, run
     assert ec.read_csv(path, "plain").header == [v.name for v in ec.expected_variables()]
 
 
-def test_xlsx_export_holds_every_answer_cell_by_cell(scenario: Scenario) -> None:
+def test_xlsx_export_holds_every_answer_cell_by_cell(scenario: ec.Scenario) -> None:
     path, run = scenario.responses("xlsx")
     assert run.code == 0, run
     table = ec.read_xlsx(path)
@@ -214,7 +167,7 @@ def test_xlsx_export_holds_every_answer_cell_by_cell(scenario: Scenario) -> None
     assert ec.compare(table, scenario.expected()) == []
 
 
-def test_sav_export_holds_every_answer_with_labels_and_missing_codes(scenario: Scenario) -> None:
+def test_sav_export_holds_every_answer_with_labels_and_missing_codes(scenario: ec.Scenario) -> None:
     path, run = scenario.responses("sav")
     assert run.code == 0, run
     table = ec.read_sav(path)
@@ -222,14 +175,14 @@ def test_sav_export_holds_every_answer_with_labels_and_missing_codes(scenario: S
     assert problems == []
 
 
-def test_jsonl_export_nests_every_answer(scenario: Scenario) -> None:
+def test_jsonl_export_nests_every_answer(scenario: ec.Scenario) -> None:
     path, run = scenario.responses("jsonl")
     assert run.code == 0, run
     table = ec.read_jsonl(path)
     assert ec.compare_jsonl(table, scenario.played, scenario.expected()) == []
 
 
-def test_jsonl_multiple_choice_answers_carry_their_option_codes(scenario: Scenario) -> None:
+def test_jsonl_multiple_choice_answers_carry_their_option_codes(scenario: ec.Scenario) -> None:
     path, run = scenario.responses("jsonl")
     assert run.code == 0, run
     problems = ec.compare_jsonl(ec.read_jsonl(path), scenario.played, scenario.expected(), with_codes=True)
@@ -240,7 +193,7 @@ def test_jsonl_multiple_choice_answers_carry_their_option_codes(scenario: Scenar
 
 
 @pytest.mark.parametrize(("fmt", "dialect"), [("csv", "excel"), ("csv", "plain"), ("jsonl", None), ("sav", None)])
-def test_every_export_has_a_codebook_beside_it(scenario: Scenario, fmt: str, dialect: str | None) -> None:
+def test_every_export_has_a_codebook_beside_it(scenario: ec.Scenario, fmt: str, dialect: str | None) -> None:
     path, run = scenario.responses(fmt, dialect)
     assert run.code == 0, run
     codebook = ec.codebook_path(path)
@@ -249,13 +202,13 @@ def test_every_export_has_a_codebook_beside_it(scenario: Scenario, fmt: str, dia
     assert ec.codebook_problems(rows, codebook.name) == []
 
 
-def test_xlsx_codebook_sheet_documents_every_variable(scenario: Scenario) -> None:
+def test_xlsx_codebook_sheet_documents_every_variable(scenario: ec.Scenario) -> None:
     path, run = scenario.responses("xlsx")
     assert run.code == 0, run
     assert ec.codebook_problems(ec.read_codebook_sheet(path), "xlsx Codebook") == []
 
 
-def test_codebook_gives_every_multiple_choice_option_its_stable_code(scenario: Scenario) -> None:
+def test_codebook_gives_every_multiple_choice_option_its_stable_code(scenario: ec.Scenario) -> None:
     path, run = scenario.responses("csv", "plain")
     assert run.code == 0, run
     codebook = ec.codebook_path(path)
@@ -268,7 +221,7 @@ def test_codebook_gives_every_multiple_choice_option_its_stable_code(scenario: S
 # --- privacy -------------------------------------------------------------------------------------------------------
 
 
-def all_exports(scenario: Scenario) -> list[Path]:
+def all_exports(scenario: ec.Scenario) -> list[Path]:
     for fmt, dialect in [("csv", "excel"), ("csv", "plain"), ("xlsx", None), ("jsonl", None), ("sav", None)]:
         scenario.responses(fmt, dialect)
     scenario.export("ideas.csv", "export", "ideas", "--format", "csv")
@@ -276,7 +229,7 @@ def all_exports(scenario: Scenario) -> list[Path]:
     return ec.output_files(scenario.out)
 
 
-def test_no_citizen_identifier_in_any_file(scenario: Scenario) -> None:
+def test_no_citizen_identifier_in_any_file(scenario: ec.Scenario) -> None:
     files = all_exports(scenario)
     assert len(files) >= 7, [p.name for p in files]
     needles = [*scenario.identifiers, scenario.secret.decode()]
@@ -284,12 +237,12 @@ def test_no_citizen_identifier_in_any_file(scenario: Scenario) -> None:
     assert ec.identifier_leaks(files, needles) == []
 
 
-def test_export_files_are_owner_only(scenario: Scenario) -> None:
+def test_export_files_are_owner_only(scenario: ec.Scenario) -> None:
     files = all_exports(scenario)
     assert ec.not_private(files) == []
 
 
-def test_respondents_are_per_survey_pseudonyms_unless_linked(scenario: Scenario) -> None:
+def test_respondents_are_per_survey_pseudonyms_unless_linked(scenario: ec.Scenario) -> None:
     chris = scenario.played["chris"]
     main = scenario.export("main.csv", "export", "responses", "--survey", ec.KEY, "--format", "csv",
                            "--dialect", "plain")
@@ -316,7 +269,7 @@ def test_respondents_are_per_survey_pseudonyms_unless_linked(scenario: Scenario)
 # --- ideas and follow-ups ----------------------------------------------------------------------------------------
 
 
-def test_idea_export_reads_back_redacted_and_pseudonymous(scenario: Scenario) -> None:
+def test_idea_export_reads_back_redacted_and_pseudonymous(scenario: ec.Scenario) -> None:
     path = scenario.export("ideas-plain.csv", "export", "ideas", "--format", "csv", "--dialect", "plain")
     run = scenario.runs["ideas-plain.csv"]
     assert run.code == 0, run
@@ -334,7 +287,7 @@ def test_idea_export_reads_back_redacted_and_pseudonymous(scenario: Scenario) ->
     assert codebook is not None, "export ideas has its codebook too"
 
 
-def test_followup_export_has_one_row_per_asked_follow_up(scenario: Scenario) -> None:
+def test_followup_export_has_one_row_per_asked_follow_up(scenario: ec.Scenario) -> None:
     path = scenario.export("followups-plain.csv", "export", "followups", "--survey", ec.KEY, "--format", "csv",
                            "--dialect", "plain")
     run = scenario.runs["followups-plain.csv"]
@@ -356,7 +309,7 @@ SMALL_K = 2
 CLOSED_QUESTIONS = ["bezirk", "unterwegs", "oepnv", "mehr_rad", "rad_hindernis", "trasse"]
 
 
-def report(scenario: Scenario, k: int | None = SMALL_K) -> ec.ReportParser:
+def report(scenario: ec.Scenario, k: int | None = SMALL_K) -> ec.ReportParser:
     name = f"report-k{k}.html"
     args = ["report", "--survey", ec.KEY] + ([] if k is None else ["--min-count", str(k)])
     path = scenario.export(name, *args)
@@ -365,7 +318,7 @@ def report(scenario: Scenario, k: int | None = SMALL_K) -> ec.ReportParser:
     return ec.ReportParser(path.read_text(encoding="utf-8"))
 
 
-def test_report_has_a_chart_with_its_numbers_per_question_and_the_overview_charts(scenario: Scenario) -> None:
+def test_report_has_a_chart_with_its_numbers_per_question_and_the_overview_charts(scenario: ec.Scenario) -> None:
     parsed = report(scenario, None)
     charts = [f"question-{ec.KEY}-{q}" for q in ec.QUESTION_ORDER] + [
         f"funnel-{ec.KEY}", f"over-time-{ec.KEY}", "ideas-per-field", "ideas-over-time", "classifier-kept"]
@@ -383,20 +336,22 @@ def test_report_has_a_chart_with_its_numbers_per_question_and_the_overview_chart
     assert parsed.external == [], "self-contained: nothing loaded from the network"
 
 
-def test_report_charts_the_follow_up_answers_too(scenario: Scenario) -> None:
+def test_report_charts_the_follow_up_answers_too(scenario: ec.Scenario) -> None:
     parsed = report(scenario, None)
     assert parsed.chart(f"question-{ec.KEY}-{ec.FOLLOW_UP}") is not None, [f.chart for f in parsed.figures]
 
 
 @pytest.mark.parametrize("question_id", CLOSED_QUESTIONS)
-def test_report_counts_match_the_answers_and_small_cells_are_suppressed(scenario: Scenario, question_id: str) -> None:
+def test_report_counts_match_the_answers_and_small_cells_are_suppressed(
+    scenario: ec.Scenario, question_id: str
+) -> None:
     parsed = report(scenario)
     expected = ec.expected_counts(PLANS, scenario.played, question_id)
     assert ec.report_count_problems(parsed, f"question-{ec.KEY}-{question_id}", expected, SMALL_K) == []
 
 
 @pytest.mark.parametrize("k", [SMALL_K, None])
-def test_report_secondary_suppression_never_reveals_a_cell(scenario: Scenario, k: int | None) -> None:
+def test_report_secondary_suppression_never_reveals_a_cell(scenario: ec.Scenario, k: int | None) -> None:
     parsed = report(scenario, k)
     assert ec.secondary_suppression_problems(parsed, k or 5) == []
     marked = [cell for table in parsed.tables.values() for cells in table.rows.values() for cell in cells
@@ -405,7 +360,7 @@ def test_report_secondary_suppression_never_reveals_a_cell(scenario: Scenario, k
     assert all(cell.attrs.get("data-suppressed") == "1" and cell.text.strip() for cell in marked)
 
 
-def test_report_quotes_no_free_text_and_names_nobody(scenario: Scenario) -> None:
+def test_report_quotes_no_free_text_and_names_nobody(scenario: ec.Scenario) -> None:
     path = scenario.out / "report-k2.html"
     report(scenario)
     html = path.read_text(encoding="utf-8")
@@ -415,7 +370,7 @@ def test_report_quotes_no_free_text_and_names_nobody(scenario: Scenario) -> None
     assert ec.not_private([path]) == []
 
 
-def test_report_renders_in_headless_chromium_without_errors(scenario: Scenario) -> None:
+def test_report_renders_in_headless_chromium_without_errors(scenario: ec.Scenario) -> None:
     report(scenario, None)
     rendered = ec.render_report(scenario.out / "report-kNone.html", scenario.out.parent / "screenshots")
     assert rendered["errors"] == [] and rendered["requests"] == []
