@@ -20,7 +20,7 @@ import os
 import re
 import stat
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -192,11 +192,43 @@ class Clock:
         return self.now
 
 
-async def play(chat: ChatDriver, plan: Plan, clock: Clock, start: datetime, channel: str) -> Played:
+class ChatClocks:
+    """One time per chat, for citizens answering at the same time (Synapse is slow: one after the other would
+    take minutes). The runtime hands the dialogue core `self.clock()` in exactly one place, `_process_event`; this
+    wraps that call so that the events of a chat with a time set here carry that time (others: the runtime's)."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, datetime] = {}
+
+    def install(self, runtime: Any) -> None:
+        original = runtime._process_event
+        times = self.times
+
+        def process(uow: Any, event: Any) -> bool:
+            moment = times.get(event.chat_id)
+            return original(uow, event) if moment is None else bool(runtime.decisions.process(uow, event, moment))
+
+        runtime._process_event = process
+
+    def setter(self, chat_id: str) -> Callable[[datetime], None]:
+        return lambda moment: self.times.__setitem__(chat_id, moment)
+
+
+async def play(
+    chat: ChatDriver, plan: Plan, clock: Clock | Callable[[datetime], None], start: datetime, channel: str
+) -> Played:
     """Open the test survey and answer as `plan` says; the clock is `start` at the opening and one minute later
-    for every question, so started_at and finished_at are known exactly."""
+    for every question, so started_at and finished_at are known exactly (`clock`: the runtime's, or a setter of
+    this chat's time)."""
     survey = VERSIONS[plan.version]
-    clock.now = start
+
+    def set_now(moment: datetime) -> None:
+        if isinstance(clock, Clock):
+            clock.now = moment
+        else:
+            clock(moment)
+
+    set_now(start)
     await open_survey(chat, survey.id)
     asked: list[str] = []
     while (question := current_question(survey, chat.lang, chat.last_messages(3))) is not None:
@@ -204,13 +236,13 @@ async def play(chat: ChatDriver, plan: Plan, clock: Clock, start: datetime, chan
             return Played(plan, channel, asked, start, None)
         assert question.id not in asked, f"{plan.name}: question {question.id} asked twice"
         asked.append(question.id)
-        clock.now = start + timedelta(minutes=len(asked))
+        set_now(start + timedelta(minutes=len(asked)))
         if question.id in plan.typed:
             await say(chat, plan.typed[question.id])
         else:
             await answer_by_buttons(chat, question, plan.answers.get(question.id))
     assert plan.stop_before is None, f"{plan.name}: the survey ended before {plan.stop_before}"
-    played = Played(plan, channel, asked, start, clock.now)
+    played = Played(plan, channel, asked, start, start + timedelta(minutes=len(asked)))
     offer = newest_with(chat.last_messages(4), "fa:yes")
     assert (offer is not None) == (plan.offer is not None), f"{plan.name}: follow-up offer {chat.last_messages(4)}"
     if plan.offer is not None:

@@ -7,6 +7,7 @@ The scenario runs once per module on the session's homeserver; each test checks 
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ import pytest_asyncio
 
 from bot.config import load_config
 from tests.e2e import export_checks as ec
-from tests.e2e.matrix_driver import MatrixBot, bot_environment
+from tests.e2e.matrix_driver import MatrixBot, MatrixCitizen, bot_environment
 from tests.e2e.scenarios import give_consent
 from tests.e2e.synapse import Synapse, synapse_server  # noqa: F401  (the session's homeserver fixture)
 
@@ -45,25 +46,33 @@ async def run_citizens(server: Synapse, base: Path) -> ec.Scenario:
     env = {**bot_environment(server, bot.account, bot.directory / "data"), "STADTDIALOG_SURVEY_DIR": str(surveys)}
     bot.config = load_config(env, cwd=bot.directory)
     clock = ec.Clock(T0)
+    chat_clocks = ec.ChatClocks()
     await bot.start()
     bot.runtime.clock = clock
+    chat_clocks.install(bot.runtime)
     played: dict[str, ec.Played] = {}
-    citizens = {}
+    citizens: dict[str, MatrixCitizen] = {}
     identifiers: list[str] = []
     try:
-        for number, plan in enumerate(PLANS):
-            if plan.version == 2 and not any(p.plan.version == 2 for p in played.values()):
-                (surveys / "e2e-umfrage.yaml").write_bytes((ec.DATA / "e2e-umfrage.v2.yaml").read_bytes())
-                await bot.restart()  # imports version 2
-                bot.runtime.clock = clock
-            start = T0 + timedelta(hours=number)
-            clock.now = start - timedelta(minutes=30)
-            citizen = await bot.citizen(base / "citizens")
-            citizens[plan.name] = citizen
+        joined = await asyncio.gather(*(bot.citizen(base / "citizens") for _ in PLANS))
+        citizens = {plan.name: citizen for plan, citizen in zip(PLANS, joined, strict=True)}
+        for citizen in joined:
             identifiers += [citizen.user_id, citizen.room_id, citizen.user_id[1:].split(":")[0],
                             str(citizen.client.device_id)]
-            await give_consent(citizen)
-            played[plan.name] = await ec.play(citizen, plan, clock, start, "matrix")
+        await asyncio.gather(*(give_consent(citizen) for citizen in joined))
+
+        async def answer(number: int, plan: ec.Plan) -> None:
+            citizen = citizens[plan.name]
+            start = T0 + timedelta(hours=number)
+            played[plan.name] = await ec.play(citizen, plan, chat_clocks.setter(citizen.room_id), start, "matrix")
+
+        await asyncio.gather(*(answer(n, p) for n, p in enumerate(PLANS) if p.version == 1))
+        (surveys / "e2e-umfrage.yaml").write_bytes((ec.DATA / "e2e-umfrage.v2.yaml").read_bytes())
+        await bot.restart()  # imports version 2
+        bot.runtime.clock = clock
+        chat_clocks.install(bot.runtime)
+        await asyncio.gather(*(answer(n, p) for n, p in enumerate(PLANS) if p.version == 2))
+        chat_clocks.times.clear()
         clock.now = FOLLOW_UPS_DUE
         for plan in PLANS:
             if plan.offer:
