@@ -20,7 +20,7 @@ import os
 import re
 import stat
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -164,6 +164,7 @@ class Plan:
     follow_up_answer: str | None = None  # answered when asked; None = asked and left unanswered
     short_survey: bool = False  # also answers e2e-kurz (pseudonyms per survey)
     idea: tuple[str, str, str] | None = None  # (text, field, redacted text) submitted after the survey
+    campaign: str | None = None  # invited by this campaign (name), and started the survey from the invitation
 
 
 @dataclass
@@ -215,7 +216,8 @@ class ChatClocks:
 
 
 async def play(
-    chat: ChatDriver, plan: Plan, clock: Clock | Callable[[datetime], None], start: datetime, channel: str
+    chat: ChatDriver, plan: Plan, clock: Clock | Callable[[datetime], None], start: datetime, channel: str,
+    opener: Callable[[], Awaitable[Any]] | None = None,
 ) -> Played:
     """Open the test survey and answer as `plan` says; the clock is `start` at the opening and one minute later
     for every question, so started_at and finished_at are known exactly (`clock`: the runtime's, or a setter of
@@ -229,7 +231,7 @@ async def play(
             clock(moment)
 
     set_now(start)
-    await open_survey(chat, survey.id)
+    await (open_survey(chat, survey.id) if opener is None else opener())
     asked: list[str] = []
     while (question := current_question(survey, chat.lang, chat.last_messages(3))) is not None:
         if question.id == plan.stop_before:
@@ -326,13 +328,13 @@ def expected_status(p: Played, question_id: str) -> Status:
     return Status.NOT_SHOWN if ids.index(question_id) < ids.index(p.plan.stop_before) else Status.NOT_REACHED
 
 
-def expected_row(p: Played, secret: bytes, scope: str, campaign: str | None = None) -> dict[str, Any]:
+def expected_row(p: Played, secret: bytes, scope: str) -> dict[str, Any]:
     """Variable name → the value the analyst must see (None: an empty cell)."""
     row: dict[str, Any] = {
         "respondent": export_pseudonym(secret, p.citizen_id, scope),
         "response": export_pseudonym(secret, p.response_id, "response", "r_"),
         "version": p.plan.version,
-        "campaign": campaign,
+        "campaign": p.plan.campaign,
         "channel": p.channel,
         "completed": 1 if p.finished_at is not None else 0,
         "started_at": p.started_at,

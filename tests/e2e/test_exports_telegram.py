@@ -6,6 +6,7 @@ The scenario runs once per module (one bot, one database); each test checks one 
 
 from __future__ import annotations
 
+import functools
 import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -15,14 +16,17 @@ import pytest
 import pytest_asyncio
 
 from bot.analytics.model import Status
+from bot.campaigns import service
+from bot.campaigns.service import CampaignSpec
 from tests.e2e import export_checks as ec
-from tests.e2e.scenarios import TelegramBot, give_consent, submit_idea
+from tests.e2e.scenarios import TelegramBot, TelegramChat, give_consent, say, submit_idea, tap
 from tests.e2e.telegram_api import TelegramApiServer
 
 pytestmark = pytest.mark.e2e
 
 T0 = datetime(2026, 6, 10, 8, 15, 30, 250_000, tzinfo=UTC)  # 10:15:30 in Wuppertal (summer time)
 FOLLOW_UPS_DUE = T0 + timedelta(days=10)
+CAMPAIGN = "Herbstaktion Wege"
 
 PLANS = [
     ec.Plan("anna", 1, {"bezirk": "barmen", "unterwegs": ["bus", "fuss"], "oepnv": 2, "2-minuten": 6,
@@ -37,7 +41,7 @@ PLANS = [
             lang="en", redacted={"wunsch": "Please write to [EMAIL] about it"}, short_survey=True),
     ec.Plan("doris", 2, {"bezirk": "ronsdorf", "unterwegs": ["bus"], "oepnv": 1, "2-minuten": 0, "wartezeit": 12,
                          "mehr_rad": True, "rad_hindernis": "radwege", "wunsch": None},
-            offer=False),
+            offer=False, campaign=CAMPAIGN),
     ec.Plan("emil", 2, {"bezirk": "elberfeld", "unterwegs": ["fuss", "bus", "rad", "auto"], "oepnv": 2,
                         "2-minuten": 120, "wartezeit": 0.5, "mehr_rad": True, "rad_hindernis": "steigung",
                         "wunsch": "=SUMME(A1:A3) mehr Busse"},
@@ -80,7 +84,11 @@ async def run_citizens(server: TelegramApiServer, base: Path) -> ec.Scenario:
             identifiers += [str(user.id), user.first_name, "Zebulonsky", str(user.username)]
             clock.now = start - timedelta(minutes=30)
             await give_consent(chat)
-            played[plan.name] = await ec.play(chat, plan, clock, start, "telegram")
+            opener = None
+            if plan.campaign is not None:
+                await invite(bot, chat, plan.campaign)
+                opener = functools.partial(tap, chat, "Jetzt teilnehmen")
+            played[plan.name] = await ec.play(chat, plan, clock, start, "telegram", opener)
             clock.now = start + timedelta(minutes=40)
             if plan.short_survey:
                 await ec.take_short_survey(chat)
@@ -105,6 +113,26 @@ async def run_citizens(server: TelegramApiServer, base: Path) -> ec.Scenario:
     out.mkdir()
     env = {**bot.env, "STADTDIALOG_DATABASE_URL": bot.config.database_url}
     return ec.Scenario(env, bot.config.pseudonym_secret, played, identifiers, out)
+
+
+async def invite(bot: TelegramBot, chat: TelegramChat, name: str) -> None:
+    """The citizen subscribes to invitations (/abo); staff launch a campaign for the test survey; it arrives."""
+    await say(chat, "/abo")
+    await tap(chat, "ab:surveys:on")
+    runtime = bot.runtime
+    assert runtime is not None
+    now = runtime.clock()
+    with runtime.db.unit_of_work() as uow:
+        campaign = service.create_campaign(
+            uow, CampaignSpec(ec.KEY, name=name, starts_at=now, ends_at=now + timedelta(days=3),
+                              channels=["telegram"]),
+            runtime.catalog, [f.key for f in runtime.fields], now,
+        )
+        service.launch_campaign(uow, campaign.id, runtime.catalog, now)
+    await runtime.campaign_tick()
+    assert await runtime.feed_due_follow_ups() == 1, "exactly this citizen subscribed"
+    await bot.settle()
+    assert chat.last_messages(1)[0].button("Jetzt teilnehmen"), chat.last_messages(2)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -376,3 +404,30 @@ def test_report_renders_in_headless_chromium_without_errors(scenario: ec.Scenari
     assert rendered["errors"] == [] and rendered["requests"] == []
     assert rendered["hidden_charts"] == []
     assert rendered["overflow"] == {"laptop": 0, "phone": 0}, "no page-wide horizontal scrolling"
+
+
+# --- filters and the one-file-per-survey mode ----------------------------------------------------------------------
+
+
+def test_campaign_and_day_filters_select_the_right_responses(scenario: ec.Scenario) -> None:
+    expected = scenario.expected()
+    campaign = scenario.export("campaign.csv", "export", "responses", "--survey", ec.KEY, "--campaign", CAMPAIGN,
+                               "--dialect", "plain")
+    days = scenario.export("days.csv", "export", "responses", "--survey", ec.KEY, "--since", "2026-06-11",
+                           "--until", "2026-06-11", "--dialect", "plain")
+    for name in ("campaign.csv", "days.csv"):
+        assert scenario.runs[name].code == 0, scenario.runs[name]
+    assert ec.compare(ec.read_csv(campaign, "plain"), {"doris": expected["doris"]}) == []
+    assert ec.compare(ec.read_csv(days, "plain"), {n: expected[n] for n in ("chris", "doris")}) == []
+
+
+def test_without_a_survey_every_survey_gets_its_own_file_in_a_private_folder(scenario: ec.Scenario) -> None:
+    folder = scenario.export("all-surveys", "export", "responses", "--format", "csv", "--dialect", "plain")
+    assert scenario.runs["all-surveys"].code == 0, scenario.runs["all-surveys"]
+    assert oct(folder.stat().st_mode & 0o777) == oct(0o700)
+    names = sorted(p.name for p in folder.iterdir())
+    assert f"{ec.KEY}.csv" in names and f"{ec.SHORT_KEY}.csv" in names, names
+    assert ec.compare(ec.read_csv(folder / f"{ec.KEY}.csv", "plain"), scenario.expected()) == []
+    short = ec.read_csv(folder / f"{ec.SHORT_KEY}.csv", "plain").rows
+    assert [(r["zufrieden"], r["zufrieden_status"]) for r in short] == [("1", "answered")]
+    assert ec.not_private(ec.output_files(folder)) == []
