@@ -1002,6 +1002,7 @@ class ReportTable:
     table_id: str
     rows: dict[str, list[ReportCell]] = field(default_factory=dict)  # tr data-key → its td cells
     footer: set[str] = field(default_factory=set)  # data-keys of rows in <tfoot>
+    columns: list[str] = field(default_factory=list)  # header cells (th in thead)
 
 
 @dataclass
@@ -1022,6 +1023,7 @@ class ReportParser:
         self.figures: list[ReportFigure] = []
         self.tables: dict[str, ReportTable] = {}
         self.external: list[str] = []
+        self.term_sections: list[str] = []  # data-terms of the top-terms boxes (a strategy field each)
         self.text_parts: list[str] = []
         figure: list[ReportFigure] = []
         table: list[ReportTable] = []
@@ -1029,6 +1031,8 @@ class ReportParser:
         cell: list[ReportCell] = []
         in_caption = [False]
         in_foot = [False]
+        in_head = [False]
+        header: list[str] = []
         outer = self
 
         class Parser(HTMLParser):
@@ -1049,6 +1053,12 @@ class ReportParser:
                         figure[-1].tables.append(table[-1].table_id)
                 elif tag == "tfoot":
                     in_foot[0] = True
+                elif tag == "thead":
+                    in_head[0] = True
+                elif tag == "th" and in_head[0] and table:
+                    header.append("")
+                elif tag == "section" and "data-terms" in a:
+                    outer.term_sections.append(a["data-terms"])
                 elif tag == "tr" and table:
                     row.append((a.get("data-key", ""), []))
                 elif tag == "td" and row:
@@ -1068,6 +1078,10 @@ class ReportParser:
                         table[-1].footer.add(key)
                 elif tag == "tfoot":
                     in_foot[0] = False
+                elif tag == "thead":
+                    in_head[0] = False
+                elif tag == "th" and in_head[0] and table and header:
+                    table[-1].columns.append(header.pop().strip())
                 elif tag == "table" and table:
                     done = table.pop()
                     outer.tables[done.table_id] = done
@@ -1078,6 +1092,8 @@ class ReportParser:
                     figure[-1].caption += data
                 if cell:
                     cell[-1].text += data
+                if header:
+                    header[-1] += data
 
         Parser().feed(html)
 
@@ -1193,3 +1209,24 @@ def render_report(path: Path, screenshots: Path) -> dict[str, Any]:
         finally:
             browser.close()
     return result
+
+
+def singled_out_fields(report: ReportParser) -> list[str]:
+    """Strategy fields whose idea count is suppressed in "ideas per field" but which another part of the report
+    names as having ideas (a column of "ideas per field over time", a top-terms box) while leaving others out —
+    naming only the fields that have ideas gives away what the suppression hid."""
+    per_field = report.tables.get("ideas-per-field")
+    if per_field is None:
+        return ["no ideas-per-field table"]
+    fields = load_fields()
+    hidden = {key for key, cells in per_field.rows.items() if cells and cells[0].suppressed}
+    over_time = report.tables.get("ideas-over-time")
+    in_columns = {f.key for f in fields if over_time is not None and f.name_de in over_time.columns}
+    in_terms = set(report.term_sections)
+    named = in_columns | in_terms
+    if named >= {f.key for f in fields}:
+        return []
+    return sorted(f"{key}: suppressed in ideas-per-field, named in"
+                  + (" the ideas-over-time columns" if key in in_columns else "")
+                  + (" the top-terms boxes" if key in in_terms else "")
+                  for key in named & hidden)

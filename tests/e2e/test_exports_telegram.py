@@ -388,6 +388,11 @@ def test_report_secondary_suppression_never_reveals_a_cell(scenario: ec.Scenario
     assert all(cell.attrs.get("data-suppressed") == "1" and cell.text.strip() for cell in marked)
 
 
+def test_report_does_not_name_the_field_of_a_suppressed_idea_count_elsewhere(scenario: ec.Scenario) -> None:
+    parsed = report(scenario, None)
+    assert ec.singled_out_fields(parsed) == []
+
+
 def test_report_quotes_no_free_text_and_names_nobody(scenario: ec.Scenario) -> None:
     path = scenario.out / "report-k2.html"
     report(scenario)
