@@ -442,6 +442,26 @@ class Scenario:
         return path, self.runs[name]
 
 
+@contextlib.contextmanager
+def postgres_database(admin_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for one scenario (the bot migrates it), dropped afterwards."""
+    import secrets
+
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy import make_url
+
+    libpq = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"stadtdialog_e2e_{secrets.token_hex(6)}"
+    with psycopg.connect(libpq, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(libpq, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 def database_identifiers(database: Any) -> list[str]:
     """Internal ids that must never reach an export: citizen ids (and their hash part), channel user and chat ids,
     response and idea ids."""

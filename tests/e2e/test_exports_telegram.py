@@ -6,6 +6,7 @@ The scenario runs once per module (one bot, one database); each test checks one 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import shutil
 from collections.abc import AsyncIterator
@@ -49,7 +50,7 @@ PLANS = [
 ]
 
 
-async def run_citizens(server: TelegramApiServer, base: Path) -> ec.Scenario:
+async def run_citizens(server: TelegramApiServer, base: Path, database_url: str | None = None) -> ec.Scenario:
     surveys = base / "surveys"
     surveys.mkdir()
     shutil.copy(ec.DATA / "e2e-umfrage.v1.yaml", surveys / "e2e-umfrage.yaml")
@@ -59,6 +60,8 @@ async def run_citizens(server: TelegramApiServer, base: Path) -> ec.Scenario:
     bot = TelegramBot(server, data)
     bot.env["STADTDIALOG_SURVEY_DIR"] = str(surveys)
     bot.env["STADTDIALOG_TELEGRAM_CHAT_RATE"] = "0"  # pacing is not under test here: no 1 message/s per chat
+    if database_url is not None:
+        bot.env["STADTDIALOG_DATABASE_URL"] = database_url
     from bot.config import load_config
 
     bot.config = load_config(bot.env, cwd=data)
@@ -135,15 +138,22 @@ async def invite(bot: TelegramBot, chat: TelegramChat, name: str) -> None:
     assert chat.last_messages(1)[0].button("Jetzt teilnehmen"), chat.last_messages(2)
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def scenario(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ec.Scenario]:
-    server = TelegramApiServer()
-    await server.start()
-    try:
-        result = await run_citizens(server, tmp_path_factory.mktemp("exports-telegram"))
-    finally:
-        await server.stop()
-    yield result
+@pytest_asyncio.fixture(scope="module", loop_scope="module",
+                        params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                   ) -> AsyncIterator[ec.Scenario]:
+    """The scenario on SQLite, and on a fresh PostgreSQL database (dropped afterwards)."""
+    with contextlib.ExitStack() as stack:
+        database_url = None
+        if request.param == "postgresql":
+            database_url = stack.enter_context(ec.postgres_database(request.getfixturevalue("postgres_admin_url")))
+        server = TelegramApiServer()
+        await server.start()
+        try:
+            result = await run_citizens(server, tmp_path_factory.mktemp("exports-telegram"), database_url)
+        finally:
+            await server.stop()
+        yield result
 
 
 # --- the citizens' part ------------------------------------------------------------------------------------------
