@@ -65,7 +65,8 @@ QUESTION_ORDER = ["bezirk", "unterwegs", "oepnv", "2-minuten", "mehr_rad", "rad_
 VARIABLE_NAME = {"2-minuten": "q_2_minuten"}
 """SPSS-valid names of ids that are not (starts with a digit, has a hyphen); every other id is its own name."""
 OPTION_CODES: dict[str, dict[str, int]] = {
-    "bezirk": {"elberfeld": 1, "barmen": 2, "ronsdorf": 3, "vohwinkel": 4},  # vohwinkel: new in v2, before ronsdorf
+    # ronsdorf has an explicit `code: 10`; vohwinkel is new in v2 (listed before ronsdorf) and gets the next free one
+    "bezirk": {"elberfeld": 1, "barmen": 2, "ronsdorf": 10, "vohwinkel": 3},
     "unterwegs": {"fuss": 1, "bus": 2, "rad": 3, "auto": 4},
     "rad_hindernis": {"steigung": 1, "radwege": 2},
     FOLLOW_UP: {"besser": 1, "gleich": 2, "schlechter": 3},
