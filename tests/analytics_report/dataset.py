@@ -74,7 +74,7 @@ class Expected:
     zufrieden: dict[str, int | None] = field(default_factory=lambda: {
         "1": None, "2": None, "3": 8, "4": 10, "5": 6, "skipped": 0, "total": 31})
     rad_gut: dict[str, int | None] = field(default_factory=lambda: {
-        "yes": 6, "no": None, "skipped": None, "total": 8})
+        "yes": None, "no": None, "skipped": 0, "total": 8})  # 6 and 2: the 2 takes the 6 with it
     funnel_reached: dict[str, int | None] = field(default_factory=lambda: {
         "modus": 39, "linien": None, "zufrieden": None, "rad_gut": 31, "alter": 31, "wunsch": 31})
     funnel_dropped: dict[str, int | None] = field(default_factory=lambda: {

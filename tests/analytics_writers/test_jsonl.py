@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
+from bot.analytics.model import Codebook, Status, Variable, VarKind, VarType
 from bot.analytics.writers import codebook_path, write_table
 from tests.analytics_writers.table import BERLIN, CODEBOOK, FORMULA_TEXT, LONG_TEXT, ROWS
 
@@ -69,3 +72,37 @@ def test_jsonl_is_owner_only_with_its_codebook_beside(tmp_path: Path) -> None:
     target = tmp_path / "mobil.jsonl"
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert stat.S_IMODE(codebook_path(target).stat().st_mode) == 0o600
+
+
+@dataclass(frozen=True)
+class CodedVariable(Variable):
+    """What the shared model's Variable will carry for multiple-choice options (the option's numeric code)."""
+
+    option_code: int | None = None
+
+
+def test_option_codes_appear_once_the_table_carries_them(tmp_path: Path) -> None:
+    options = tuple(
+        CodedVariable(
+            f"modes_{o}",
+            VarKind.OPTION,
+            VarType.INTEGER,
+            o,
+            o,
+            question_id="modes",
+            option_id=o,
+            status_variable="modes_status",
+            option_code=code,
+        )
+        for o, code in (("bus", 1), ("rad", 4))
+    )
+    status = Variable("modes_status", VarKind.STATUS, VarType.STATUS, "Status", "status", question_id="modes")
+    codebook = Codebook("Wege", "modes", (*options, status))
+    target = tmp_path / "modes.jsonl"
+    write_table(codebook, [[1, 1, Status.ANSWERED], [0, 1, Status.ANSWERED]], "jsonl", target, timezone=BERLIN)
+    first, second = (json.loads(line) for line in target.read_text(encoding="utf-8").splitlines())
+    assert first["answers"]["modes"]["codes"] == [1, 4] and second["answers"]["modes"]["codes"] == [4]
+    assert second["answers"]["modes"]["chosen"] == ["rad"]
+    with open(codebook_path(target), encoding="utf-8-sig", newline="") as handle:
+        rows = {row["variable"]: row for row in csv.DictReader(handle, delimiter=";")}
+    assert rows["modes_rad"]["code"] == "4"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import stat
+import zipfile
 from datetime import datetime
 from pathlib import Path
+from xml.etree import ElementTree
 
 import openpyxl
 import pytest
 
+from bot.analytics.model import Codebook, Variable, VarKind, VarType
 from bot.analytics.writers import codebook_path, write_table
 from bot.analytics.writers.codebook import CODEBOOK_COLUMNS, codebook_rows
 from tests.analytics_writers.table import BERLIN, CODEBOOK, FORMULA_TEXT, LONG_TEXT, NAMES, ROWS
@@ -81,3 +84,32 @@ def test_xlsx_is_owner_only_and_has_no_codebook_csv(workbook: tuple[Path, openpy
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert not codebook_path(target).exists()
     assert sorted(p.name for p in target.parent.iterdir()) == ["mobil.xlsx"]
+
+
+def test_markup_whitespace_and_control_characters_stay_inert_text(tmp_path: Path) -> None:
+    texts = ["<b>&amp;</b>", " leading and trailing ", "tab\tinside", "a\x01b", "_x0041_", "line\r\nbreak"]
+    codebook = Codebook(
+        "Texte",
+        "texts",
+        tuple(Variable(f"t{i}", VarKind.VALUE, VarType.TEXT, "Text", "text") for i in range(len(texts))),
+    )
+    target = tmp_path / "texts.xlsx"
+    write_table(codebook, [texts], "xlsx", target, timezone=BERLIN)
+    with zipfile.ZipFile(target) as archive:
+        for name in archive.namelist():
+            if name.endswith((".xml", ".rels")):
+                ElementTree.fromstring(archive.read(name))  # every part is well-formed XML
+    cells = next(iter(openpyxl.load_workbook(target)["Daten"].iter_rows(min_row=2, values_only=True)))
+    # openpyxl shows OOXML's _xHHHH_ escapes as they are stored; Excel decodes them back to the characters
+    assert list(cells) == ["<b>&amp;</b>", " leading and trailing ", "tab\tinside", "a_x0001_b", "_x005F_x0041_",
+                           "line_x000D_\nbreak"]
+
+
+def test_a_big_table_streams_every_row(tmp_path: Path) -> None:
+    target = tmp_path / "big.xlsx"
+    rows = (ROWS[number % 3] for number in range(3000))
+    assert write_table(CODEBOOK, rows, "xlsx", target, timezone=BERLIN) == 3000
+    data = openpyxl.load_workbook(target, read_only=True)["Daten"]
+    values = list(data.iter_rows(values_only=True))
+    assert len(values) == 3001
+    assert list(values[3000]) == EXPECTED[2]

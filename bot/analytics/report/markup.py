@@ -126,8 +126,8 @@ footer { color: var(--muted); font-size: 0.85rem; margin-top: 2rem; }
 
 def page(lang: str, title: str, body: str) -> str:
     return (
-        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"/>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"/>'
         f"<title>{escape(title)}</title><style>{CSS}</style></head>"
         f"<body><main>{body}</main></body></html>\n"
     )
