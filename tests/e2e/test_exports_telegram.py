@@ -206,6 +206,25 @@ def test_xlsx_export_holds_every_answer_cell_by_cell(scenario: ec.Scenario) -> N
     assert ec.compare(table, scenario.expected()) == []
 
 
+def test_xlsx_columns_have_widths_that_fit_their_content(scenario: ec.Scenario) -> None:
+    path, run = scenario.responses("xlsx")
+    assert run.code == 0, run
+    widths = ec.read_xlsx(path).meta["widths"]
+    assert widths.get("A") and widths["A"] >= len("p_0123456789abcdef"), widths  # the respondent pseudonym
+    assert len(widths) >= 8, "every meta column at least has a width"
+
+
+def test_free_text_is_exported_as_written_only_on_request(scenario: ec.Scenario) -> None:
+    path = scenario.export("unredacted.jsonl", "export", "responses", "--survey", ec.KEY, "--format", "jsonl",
+                           "--no-redact")
+    assert scenario.runs["unredacted.jsonl"].code == 0, scenario.runs["unredacted.jsonl"]
+    texts = {line["answers"]["wunsch"]["value"] for line in ec.read_jsonl(path).rows}
+    chris = scenario.played["chris"].plan.answers["wunsch"]
+    assert chris in texts, texts
+    redacted, _ = scenario.responses("jsonl")
+    assert str(chris) not in redacted.read_text(encoding="utf-8")
+
+
 def test_sav_export_holds_every_answer_with_labels_and_missing_codes(scenario: ec.Scenario) -> None:
     path, run = scenario.responses("sav")
     assert run.code == 0, run
