@@ -241,6 +241,8 @@ def test_jsonl_export_nests_every_answer(scenario: ec.Scenario) -> None:
 
 
 def test_jsonl_multiple_choice_answers_carry_their_option_codes(scenario: ec.Scenario) -> None:
+    """Fails on the merged code (Dec 2026): bot/analytics/model.py Variable has no `option_code`, so tables.py
+    cannot pass the codes and writers/jsonl.py leaves out `codes` (writers/codebook.py option_code reads it)."""
     path, run = scenario.responses("jsonl")
     assert run.code == 0, run
     problems = ec.compare_jsonl(ec.read_jsonl(path), scenario.played, scenario.expected(), with_codes=True)
@@ -267,6 +269,7 @@ def test_xlsx_codebook_sheet_documents_every_variable(scenario: ec.Scenario) -> 
 
 
 def test_codebook_gives_every_multiple_choice_option_its_stable_code(scenario: ec.Scenario) -> None:
+    """Fails on the merged code for the same reason: the option variables' `code` cell stays empty."""
     path, run = scenario.responses("csv", "plain")
     assert run.code == 0, run
     codebook = ec.codebook_path(path)
@@ -407,6 +410,7 @@ def test_report_has_a_chart_with_its_numbers_per_question_and_the_overview_chart
 
 
 def test_report_charts_the_follow_up_answers_too(scenario: ec.Scenario) -> None:
+    """Follow-up answers are survey answers (their own export columns); the report has no chart for them."""
     parsed = report(scenario, None)
     assert parsed.chart(f"question-{ec.KEY}-{ec.FOLLOW_UP}") is not None, [f.chart for f in parsed.figures]
 
@@ -431,6 +435,8 @@ def test_report_secondary_suppression_never_reveals_a_cell(scenario: ec.Scenario
 
 
 def test_report_does_not_name_the_field_of_a_suppressed_idea_count_elsewhere(scenario: ec.Scenario) -> None:
+    """One idea (N = 1 in the header): "ideas per field" suppresses every field, yet the over-time chart's only
+    column and the only top-terms box are "Smartes Leben" — the suppressed cell is given away."""
     parsed = report(scenario, None)
     assert ec.singled_out_fields(parsed) == []
 
