@@ -9,12 +9,13 @@ before it ends. Records carry the stored citizen id; exports replace it by a sco
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from bot.storage import models as m
@@ -48,7 +49,8 @@ class ExportFilter:
 
 @dataclass(frozen=True)
 class StoredAnswer:
-    """One stored answer: its value (None = skipped) and, for free text, the classifier's view."""
+    """One stored answer: its value (None = skipped), for free text the classifier's view; `answered_at` and
+    `model_version` only in follow-up records."""
 
     value: AnswerValue
     field: str | None = None
@@ -207,17 +209,50 @@ def _scores(stored: Any) -> dict[str, float]:
     return {str(k): float(v) for k, v in stored.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
-def _answers(session: Session, response_ids: Sequence[str]) -> dict[str, dict[str, StoredAnswer]]:
-    rows = session.execute(
-        select(
-            m.Answer.response_id, m.Answer.question_id, m.Answer.value, m.Answer.field, m.Answer.scores,
-            m.Answer.answered_at, m.Answer.model_version,
-        ).where(m.Answer.response_id.in_(response_ids))
-    )
+_CACHED_LENGTH = 200
+_CACHE_SIZE = 20_000
+
+
+class _Decoder:
+    """JSON text → value, remembering short texts: option ids, numbers, yes/no and choice lists repeat across
+    thousands of answers (decoding dominated the export's time). Decoded values are shared: read them only."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, Any] = {}
+
+    def __call__(self, raw: str | None) -> Any:
+        if raw is None:
+            return None
+        found = self.known.get(raw, _MISSING)
+        if found is not _MISSING:
+            return found
+        value = json.loads(raw)
+        if len(raw) <= _CACHED_LENGTH:
+            if len(self.known) >= _CACHE_SIZE:
+                self.known.clear()
+            self.known[raw] = value
+        return value
+
+
+_MISSING = object()
+
+
+def _answers(
+    session: Session, response_ids: Sequence[str], decode: _Decoder, *, details: bool = False
+) -> dict[str, dict[str, StoredAnswer]]:
+    """The answers of these responses. JSON is read as text and decoded here (`_Decoder`); `details` adds when
+    each was given and the classifier's model version."""
+    columns: list[Any] = [m.Answer.response_id, m.Answer.question_id, cast(m.Answer.value, Text), m.Answer.field,
+                          cast(m.Answer.scores, Text)]
+    if details:
+        columns += [m.Answer.answered_at, m.Answer.model_version]
+    rows = session.connection().execute(select(*columns).where(m.Answer.response_id.in_(response_ids)))
     answers: dict[str, dict[str, StoredAnswer]] = {}
-    for response_id, question_id, value, field_key, scores, answered_at, model_version in rows:
+    for row in rows:
+        response_id, question_id, value, field_key, scores = row[:5]
         answers.setdefault(response_id, {})[question_id] = StoredAnswer(
-            value, field_key, _scores(scores), answered_at, model_version
+            decode(value), field_key, _scores(decode(scores)) if scores is not None else {},
+            row[5] if details else None, row[6] if details else None,
         )
     return answers
 
@@ -261,9 +296,10 @@ def iter_responses(session: Session, key: str, flt: ExportFilter) -> Iterator[Re
     )
     query = query.outerjoin(m.Campaign, m.Campaign.id == m.Response.campaign_id)
     query = query.order_by(m.Response.started_at, m.Response.id).execution_options(yield_per=PAGE_SIZE)
-    for page in session.execute(query).partitions(PAGE_SIZE):
+    decode = _Decoder()
+    for page in session.connection().execute(query).partitions(PAGE_SIZE):
         ids = [row[0] for row in page]
-        answers = _answers(session, ids)
+        answers = _answers(session, ids, decode)
         states = _follow_up_states(session, ids)
         for response_id, citizen_id, version, status, started_at, completed_at, campaign, channel in page:
             yield ResponseRecord(
@@ -332,8 +368,9 @@ def iter_follow_ups(session: Session, key: str, flt: ExportFilter) -> Iterator[F
         .order_by(m.FollowUp.id)
         .execution_options(yield_per=PAGE_SIZE)
     )
-    for page in session.execute(query).partitions(PAGE_SIZE):
-        answers = _answers(session, sorted({row[2] for row in page}))
+    decode = _Decoder()
+    for page in session.connection().execute(query).partitions(PAGE_SIZE):
+        answers = _answers(session, sorted({row[2] for row in page}), decode, details=True)
         for (row_id, citizen_id, response_id, survey, version, payload, status, outcome, due_at, sent_at, campaign,
              channel) in page:
             follow_up_id = payload.get("followup_id") if isinstance(payload, dict) else None

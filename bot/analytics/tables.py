@@ -266,16 +266,54 @@ def _notes(scope: str, redact_text: bool) -> tuple[str, ...]:
     )
 
 
+class _Routes:
+    """`question_statuses` of one survey version, remembered per route-relevant answer pattern.
+
+    Statuses depend only on completion, on which questions have an answer (and whether it is a skip), and on the
+    values of the questions that conditions (show_if, jumps) look at — thousands of responses share a few hundred
+    such patterns, so the survey engine walks each route once.
+    """
+
+    _LIMIT = 50_000
+
+    def __init__(self, survey: Survey) -> None:
+        self.survey = survey
+        self.question_ids = tuple(q.id for q in survey.questions)
+        referenced = {q.show_if.question for q in survey.questions if q.show_if is not None}
+        referenced |= {jump.when.question for q in survey.questions for jump in q.jumps}
+        self.referenced = tuple(sorted(referenced))
+        self.known: dict[object, dict[str, Status]] = {}
+
+    def statuses(self, completed: bool, values: dict[str, AnswerValue]) -> dict[str, Status]:
+        presence = tuple(0 if qid not in values else 1 if values[qid] is None else 2 for qid in self.question_ids)
+        steering = tuple(_hashable(values.get(qid)) for qid in self.referenced)
+        key = (completed, presence, steering)
+        found = self.known.get(key)
+        if found is None:
+            if len(self.known) >= self._LIMIT:
+                self.known.clear()
+            found = self.known[key] = question_statuses(self.survey, completed, values)
+        return found
+
+
+def _hashable(value: AnswerValue) -> object:
+    # The type is part of the key: True and 1 are equal in Python but not to a condition (see surveys.engine).
+    if isinstance(value, list):
+        return (list, tuple(value))
+    return (type(value), value)
+
+
 def _response_rows(
     records: Iterable[ResponseRecord], columns: Sequence[_Column], by_version: dict[int, Survey],
     asked: dict[int, dict[tuple[bool, str], Question]], secret: bytes, scope: str, redact_text: bool,
 ) -> Iterator[Row]:
+    routes = {version: _Routes(survey) for version, survey in by_version.items()}
     for record in records:
         survey = by_version.get(record.version)
         if survey is None:
             continue  # a version stored after the table was built: not part of this table's codebook
         values = record.values()
-        statuses = question_statuses(survey, record.completed, values)
+        statuses = routes[record.version].statuses(record.completed, values)
         version_questions = asked[record.version]
         row: list[CellValue] = [
             export_pseudonym(secret, record.citizen_id, scope),

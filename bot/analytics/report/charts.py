@@ -43,7 +43,7 @@ _URL_REF = re.compile(r"url\(#([^)]+)\)")
 _HREF = re.compile(r'(?:xlink:)?href="#([^"]+)"')
 
 
-def _wrap(label: str, width: int = 18) -> str:
+def _wrap(label: str, width: int = 15) -> str:
     return "\n".join(textwrap.wrap(label, width)[:3]) or label
 
 

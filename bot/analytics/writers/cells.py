@@ -8,10 +8,13 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from bot.analytics.model import Codebook
+from bot.analytics.model import Codebook, Status
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """A spreadsheet reads a text starting with one of these as a formula (CSV injection): such texts get a `'`."""
+
+STATUS_KEYS: dict[Status, str] = {status: status.value for status in Status}
+"""A status cell's text, looked up (Enum's `.value` is a slow descriptor in the per-cell loops)."""
 
 
 class WriterError(Exception):

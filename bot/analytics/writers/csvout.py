@@ -27,7 +27,15 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from bot.analytics.model import CellValue, Status
-from bot.analytics.writers.cells import RowError, WriterError, finite, inert_text, local_time, positional_float
+from bot.analytics.writers.cells import (
+    STATUS_KEYS,
+    RowError,
+    WriterError,
+    finite,
+    inert_text,
+    local_time,
+    positional_float,
+)
 
 DIALECTS = ("excel", "plain")
 
@@ -96,12 +104,16 @@ def cell_formatter(dialect: str, timezone: ZoneInfo) -> Callable[[CellValue], st
         return local.isoformat(timespec="seconds") if spec.iso_times else local.strftime("%Y-%m-%d %H:%M:%S")
 
     def cell(value: CellValue) -> str:
-        if type(value) is str:  # the common cases first, by exact type
+        if type(value) is str:  # the common cases first, by exact type (isinstance and Enum.value cost)
             return inert_text(value)
         if value is None:
             return ""
+        if type(value) is Status:
+            return STATUS_KEYS[value]
         if type(value) is int:
             return str(value)
+        if type(value) is float:
+            return number(value)
         if isinstance(value, Status):
             return value.value
         if isinstance(value, str):

@@ -35,7 +35,7 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from bot.analytics.model import CellValue, Codebook, Row, Status, VarKind
-from bot.analytics.writers.cells import RowError, check_row, finite, local_time
+from bot.analytics.writers.cells import STATUS_KEYS, RowError, check_row, finite, local_time
 from bot.analytics.writers.codebook import option_code
 
 JsonValue = str | int | float | None
@@ -104,8 +104,10 @@ def _plan(codebook: Codebook) -> _Plan:
 
 def _converter(timezone: ZoneInfo) -> Callable[[CellValue], JsonValue]:
     def convert(value: CellValue) -> JsonValue:
-        if value is None or type(value) is str or type(value) is int:
-            return value
+        if value is None or type(value) is str or type(value) is int or type(value) is float:
+            return value if type(value) is not float or finite(value) else None
+        if type(value) is Status:
+            return STATUS_KEYS[value]
         if isinstance(value, Status):
             return value.value
         if isinstance(value, str):

@@ -30,7 +30,7 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
 from bot.analytics.model import CellValue, Codebook, Row, Status, Variable, VarType
-from bot.analytics.writers.cells import RowError, WriterError, check_row, finite, local_naive
+from bot.analytics.writers.cells import STATUS_KEYS, RowError, WriterError, check_row, finite, local_naive
 from bot.analytics.writers.codebook import CODEBOOK_COLUMNS, codebook_rows
 
 DATA_SHEET = "Daten"
@@ -159,6 +159,8 @@ def _cell(reference: str, value: CellValue, date_style: str, timezone: ZoneInfo)
         return _text_cell(reference, value)
     if type(value) is int:
         return f'<c r="{reference}"><v>{value}</v></c>'
+    if type(value) is Status:
+        return _text_cell(reference, STATUS_KEYS[value])
     if isinstance(value, Status):
         return _text_cell(reference, value.value)
     if isinstance(value, str):
