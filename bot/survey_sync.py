@@ -8,7 +8,9 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.storage.db import Database, UnitOfWork
+from bot.storage.items import StoredSurvey
 from surveys.catalog import SurveyCatalog, SurveyVersion
+from surveys.codes import code_conflicts
 from surveys.loader import Problem, content_hash, load_directory
 from surveys.schema import Survey
 
@@ -48,9 +50,14 @@ def import_surveys(
     loaded_keys = {survey.id for _, survey in loaded}
     with db.unit_of_work() as uow:
         offered_before = uow.surveys.offered()
+        stored = uow.surveys.versions()
         for path, survey in loaded:
             if survey.field is not None and survey.field not in field_keys:
                 problems.append(Problem(path.name, None, "field", f"unknown strategy field '{survey.field}'"))
+                continue
+            conflict = _code_conflict(survey, [s for s in stored if s.key == survey.id])
+            if conflict is not None:
+                problems.append(Problem(path.name, None, "code", conflict))
                 continue
             version, created = uow.surveys.import_survey(
                 survey.id,
@@ -75,6 +82,19 @@ def import_surveys(
     for problem in problems:
         log.error("event=survey_invalid problem=%r", str(problem))
     return ImportReport(imported, problems, tuple(deactivated), tuple(kept))
+
+
+def _code_conflict(survey: Survey, stored: list[StoredSurvey]) -> str | None:
+    """Why this file may not become a new version of its survey: its option codes contradict the stored versions'
+    (analysts' exports would renumber answers). None when it is fine or when its content is already stored."""
+    digest = content_hash(survey)
+    if any(s.content_hash == digest for s in stored):
+        return None
+    earlier = [Survey.model_validate(s.definition) for s in sorted(stored, key=lambda s: s.version)]
+    conflicts = code_conflicts([*earlier, survey])
+    if not conflicts:
+        return None
+    return "option codes contradict the stored versions, not imported: " + "; ".join(conflicts)
 
 
 def _deactivate_missing(uow: UnitOfWork, directory: Path, loaded: set[str]) -> tuple[list[str], list[tuple[str, str]]]:

@@ -10,7 +10,16 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,23}$"
 """Question, option and survey ids: short (they travel in Telegram callback_data, ≤ 64 bytes), stable."""
@@ -62,6 +71,18 @@ class Option(BaseModel):
 
     id: Annotated[str, Field(pattern=ID_PATTERN)]
     text: LocalText
+    code: Annotated[int, Field(strict=True, ge=1)] | None = None
+    """The option's number in analyst exports (SPSS value labels); assigned automatically when not given, and
+    kept across versions (see `surveys.codes`)."""
+
+    @model_serializer(mode="wrap")
+    def _leave_out_absent_code(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Without a code an option serialises as before codes existed: the survey's content hash (and so its
+        # version) does not change just because the format learned an optional key.
+        data = handler(self)
+        if self.code is None and isinstance(data, dict):
+            data.pop("code", None)
+        return data
 
 
 class Condition(BaseModel):

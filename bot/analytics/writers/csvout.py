@@ -1,0 +1,117 @@
+"""The one CSV convention of every export (responses, ideas, follow-ups, codebooks and `export feedback`).
+
+Two dialects:
+
+- ``excel`` (default) opens right in German Excel: UTF-8 with BOM, ``;`` between cells, CRLF line ends, decimal
+  comma, times in the city's zone as ``YYYY-MM-DD HH:MM:SS``.
+- ``plain`` is for tools (pandas, R, csvkit): UTF-8 without BOM, ``,``, LF line ends, decimal point, times as
+  ISO 8601 with their offset (``2026-03-29T03:30:00+02:00``).
+
+In both, cells are quoted only where needed; seconds are the finest time unit (microseconds are cut); an empty
+cell is None; a status cell shows its key (``not_shown``); floats print as the shortest text that reads back as the
+same number, never with an exponent (scores come rounded to 4 decimals); NaN and infinities print empty. A text
+cell that a spreadsheet would run as a formula (it starts with ``= + - @``, a tab or a carriage return) gets a
+leading apostrophe; numbers never do. Rows stream: memory does not grow with their number.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from bot.analytics.model import CellValue, Status
+from bot.analytics.writers.cells import RowError, WriterError, finite, inert_text, local_time, positional_float
+
+DIALECTS = ("excel", "plain")
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    delimiter: str
+    lineterminator: str
+    bom: bool
+    decimal_comma: bool
+    iso_times: bool
+
+
+_DIALECTS = {
+    "excel": _Dialect(delimiter=";", lineterminator="\r\n", bom=True, decimal_comma=True, iso_times=False),
+    "plain": _Dialect(delimiter=",", lineterminator="\n", bom=False, decimal_comma=False, iso_times=True),
+}
+
+
+def check_dialect(dialect: str) -> None:
+    """Refuse an unknown dialect name before any file is opened."""
+    if dialect not in _DIALECTS:
+        raise WriterError(f"unknown CSV dialect {dialect!r}; known: {', '.join(DIALECTS)}")
+
+
+def write_csv_rows(
+    header: Sequence[str],
+    rows: Iterable[Sequence[CellValue]],
+    out: TextIO,
+    *,
+    dialect: str,
+    timezone: ZoneInfo,
+) -> int:
+    """Write `header` and `rows` to `out` (opened with ``newline=""``, UTF-8) in `dialect`; return the row count.
+
+    The excel dialect writes the BOM itself, so `out` must not add one."""
+    check_dialect(dialect)
+    spec = _DIALECTS[dialect]
+    if spec.bom:
+        out.write("\ufeff")
+    writer = csv.writer(out, delimiter=spec.delimiter, lineterminator=spec.lineterminator)
+    writer.writerow([inert_text(name) for name in header])
+    text = cell_formatter(dialect, timezone)
+    width = len(header)
+    count = 0
+    for row in rows:
+        count += 1
+        if len(row) != width:
+            raise RowError(f"row {count} has {len(row)} cells, the header {width} columns")
+        writer.writerow([text(value) for value in row])
+    return count
+
+
+def cell_formatter(dialect: str, timezone: ZoneInfo) -> Callable[[CellValue], str]:
+    """The function that turns one cell into its CSV text in `dialect`."""
+    check_dialect(dialect)
+    spec = _DIALECTS[dialect]
+
+    def number(value: float) -> str:
+        if not finite(value):
+            return ""
+        text = positional_float(value)
+        return text.replace(".", ",") if spec.decimal_comma else text
+
+    def moment(value: datetime) -> str:
+        local = local_time(value, timezone)
+        return local.isoformat(timespec="seconds") if spec.iso_times else local.strftime("%Y-%m-%d %H:%M:%S")
+
+    def cell(value: CellValue) -> str:
+        if type(value) is str:  # the common cases first, by exact type
+            return inert_text(value)
+        if value is None:
+            return ""
+        if type(value) is int:
+            return str(value)
+        if isinstance(value, Status):
+            return value.value
+        if isinstance(value, str):
+            return inert_text(str(value))
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if isinstance(value, int):
+            return str(int(value))
+        if isinstance(value, float):
+            return number(value)
+        if isinstance(value, datetime):
+            return moment(value)
+        raise RowError(f"a cell of type {type(value).__name__} cannot be exported: {value!r}")
+
+    return cell
