@@ -61,12 +61,47 @@ class Run:
     stderr: str
 
 
+def entry_point() -> list[str]:
+    """`-m bot.cli` once it registers the analyst commands; until then this module's stand-in (`--child`), which
+    parses and runs them with the same functions (`bot.analytics.cli`) — the JSON line says which was used."""
+    source = (ROOT / "bot" / "cli.py").read_text(encoding="utf-8")
+    if "add_export_commands" in source and "add_report_command" in source:
+        return ["-m", "bot.cli"]
+    return ["-m", "benchmarks.exports", "--child"]
+
+
+def child_main(arguments: Sequence[str]) -> int:
+    """The stand-in for `stadtdialog export responses|ideas|followups` and `stadtdialog report`: configuration,
+    logging and migrated database as `bot.cli` sets them up, then `bot.analytics.cli` does the work."""
+    from bot.analytics import cli as analytics
+    from bot.config import load_config
+    from bot.logging_setup import setup_logging
+    from bot.storage.db import Database
+
+    parser = argparse.ArgumentParser(prog="stadtdialog")
+    sub = parser.add_subparsers(dest="command", required=True)
+    export = sub.add_parser("export")
+    analytics.add_export_commands(export.add_subparsers(dest="export_command", required=True))
+    analytics.add_report_command(sub)
+    args = parser.parse_args(arguments)
+    config = load_config()
+    setup_logging(config.log_level)
+    database = Database(config.database_url)
+    try:
+        database.migrate()
+        if args.command == "report":
+            return analytics.run_report(config, database, args)
+        return analytics.run_export(config, database, args)
+    finally:
+        database.dispose()
+
+
 def run_child(arguments: Sequence[str], environ: dict[str, str], *, profile: Path | None = None) -> Run:
     """Run `python -m bot.cli ARGUMENTS` and measure it (wall time, the child's own peak RSS via wait4)."""
     command = [sys.executable]
     if profile is not None:
         command += ["-m", "cProfile", "-o", str(profile)]
-    command += ["-m", "bot.cli", *arguments]
+    command += [*entry_point(), *arguments]
     with tempfile.TemporaryFile() as errors:
         began = time.perf_counter()
         process = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=errors)
@@ -107,6 +142,32 @@ def count_rows(path: Path, file_format: str) -> int | None:
         rows: int | None = meta.number_rows
         return rows
     return None
+
+
+def csv_statuses(path: Path) -> dict[str, dict[str, int]]:
+    """Per question, how many rows of a CSV export carry each status (the `<question>_status` columns)."""
+    counts: dict[str, dict[str, int]] = {}
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        sample = handle.readline()
+        handle.seek(0)
+        reader = csv.reader(handle, delimiter=";" if sample.count(";") > sample.count(",") else ",")
+        header = next(reader)
+        columns = [(index, name.removesuffix("_status")) for index, name in enumerate(header)
+                   if name.endswith("_status")]
+        for row in reader:
+            for index, question in columns:
+                per = counts.setdefault(question, {})
+                per[row[index]] = per.get(row[index], 0) + 1
+    return counts
+
+
+def status_mismatches(exported: dict[str, dict[str, int]], expected: dict[str, dict[str, int]]) -> list[str]:
+    """Where the export's cell statuses differ from what the generator wrote (question ids are valid names here)."""
+    problems = []
+    for question in sorted(set(exported) | set(expected)):
+        if exported.get(question, {}) != expected.get(question, {}):
+            problems.append(f"{question}: exported {exported.get(question)} expected {expected.get(question)}")
+    return problems
 
 
 def _summary_rows(stderr: str) -> int | None:
@@ -223,6 +284,8 @@ def _met(results: dict[str, dict[str, Any]], responses: int) -> dict[str, bool]:
             ok = ok and result["flat_ratio"] <= TARGETS["flat_ratio"]
         met[name] = ok
         met[f"{name}_rows"] = result.get("rows") == responses
+    if "csv" in results and "statuses_as_generated" in results["csv"]:
+        met["csv_statuses"] = bool(results["csv"]["statuses_as_generated"])
     if "report" in results:
         met["report"] = "error" not in results["report"] and results["report"]["seconds"] < TARGETS["report_seconds"]
     return met
@@ -248,6 +311,11 @@ def run(responses: int, ideas: int, admin_url: str | None, formats: Sequence[str
             environ = child_environment(url, work / "data", work / "surveys")
             for file_format in formats:
                 results[file_format] = measure_export(file_format, environ, out, file_format, responses, profile_dir)
+            if "csv" in formats and "error" not in results["csv"]:  # checked after timing, not part of it
+                mismatches = status_mismatches(csv_statuses(out / "csv.csv"), summary.statuses)
+                results["csv"]["statuses_as_generated"] = not mismatches
+                if mismatches:
+                    results["csv"]["status_mismatches"] = mismatches[:5]
             if report:
                 results["report"] = measure_report(environ, out, profile_dir)
         if quarter_formats:
@@ -272,6 +340,7 @@ def run(responses: int, ideas: int, admin_url: str | None, formats: Sequence[str
         "targets": TARGETS,
         "met": _met(results, responses),
         "generated": generated,
+        "entry": " ".join(entry_point()),
         "profiled": profile_dir is not None,
         "cpus": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
@@ -280,6 +349,9 @@ def run(responses: int, ideas: int, admin_url: str | None, formats: Sequence[str
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse options, run, print one JSON line."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["--child"]:
+        return child_main(arguments[1:])
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--responses", type=int, default=50_000, help="responses to the survey (default 50,000)")
     parser.add_argument("--ideas", type=int, default=10_000, help="ideas (default 10,000)")
@@ -291,7 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="write the export files into this folder and keep them")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="run each child under cProfile, .prof files here")
     parser.add_argument("--seed", type=int, default=11)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
