@@ -7,8 +7,9 @@ afterwards. Then every export runs as its own process, exactly as an analyst run
 `python -m bot.cli export responses --survey KEY --format F --out FILE` for csv, jsonl, xlsx and sav, and
 `python -m bot.cli report --out report.html`, with the STADTDIALOG_* environment pointing at that database.
 
-Figures per run: wall time (process start to exit, imports included), the child's peak RSS, rows written and file
-size. Peak RSS comes from `os.wait4()` on that very child: the kernel's `ru_maxrss` of the process (and any children
+Figures per run: wall time (process start to exit, imports included), the child's CPU time (user + system: on a
+machine shared with other jobs the wall time grows with the load, the CPU time hardly), the child's peak RSS, rows
+written and file size. Peak RSS comes from `os.wait4()` on that very child: the kernel's `ru_maxrss` of the process (and any children
 it waited for), so no polling can miss a short peak and no earlier child's peak leaks in (the trouble with deltas
 of `getrusage(RUSAGE_CHILDREN)`, which is a running maximum over all children). "Flat memory" for CSV and JSONL: both
 also run against a second database with a quarter of the responses (and ideas); `flat_ratio` = peak at full size ÷
@@ -56,6 +57,7 @@ class Run:
     """One child process: how long, how much memory, what it wrote."""
 
     seconds: float
+    cpu_seconds: float
     peak_rss_mb: float
     returncode: int
     stderr: str
@@ -110,7 +112,9 @@ def run_child(arguments: Sequence[str], environ: dict[str, str], *, profile: Pat
         process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: tell Popen, so it does not wait again
         errors.seek(0)
         stderr = errors.read().decode("utf-8", "replace")
-    return Run(round(seconds, 2), round(usage.ru_maxrss / 1024, 1), process.returncode, stderr)  # ru_maxrss: KiB
+    cpu = usage.ru_utime + usage.ru_stime  # this child's own CPU time: what a busy machine does not inflate
+    return Run(round(seconds, 2), round(cpu, 2), round(usage.ru_maxrss / 1024, 1), process.returncode,
+               stderr)  # ru_maxrss is in KiB on Linux
 
 
 def count_rows(path: Path, file_format: str) -> int | None:
@@ -192,7 +196,7 @@ def measure_export(file_format: str, environ: dict[str, str], folder: Path, labe
     profile = None if profile_dir is None else profile_dir / f"{label}.prof"
     run = run_child(["export", "responses", "--survey", export_data.SURVEY_KEY, "--format", file_format,
                      "--out", str(out)], environ, profile=profile)
-    result: dict[str, Any] = {"seconds": run.seconds, "peak_rss_mb": run.peak_rss_mb}
+    result: dict[str, Any] = {"seconds": run.seconds, "cpu_seconds": run.cpu_seconds, "peak_rss_mb": run.peak_rss_mb}
     if run.returncode != 0:
         result.update(error=run.stderr.strip()[-800:], returncode=run.returncode)
         return result
@@ -212,7 +216,7 @@ def measure_report(environ: dict[str, str], folder: Path, profile_dir: Path | No
     out = folder / "report.html"
     profile = None if profile_dir is None else profile_dir / "report.prof"
     run = run_child(["report", "--out", str(out)], environ, profile=profile)
-    result: dict[str, Any] = {"seconds": run.seconds, "peak_rss_mb": run.peak_rss_mb}
+    result: dict[str, Any] = {"seconds": run.seconds, "cpu_seconds": run.cpu_seconds, "peak_rss_mb": run.peak_rss_mb}
     if run.returncode != 0 or not out.is_file():
         result.update(error=run.stderr.strip()[-800:], returncode=run.returncode)
         return result
