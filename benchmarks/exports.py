@@ -9,11 +9,12 @@ afterwards. Then every export runs as its own process, exactly as an analyst run
 
 Figures per run: wall time (process start to exit, imports included), the child's CPU time (user + system: on a
 machine shared with other jobs the wall time grows with the load, the CPU time hardly), the child's peak RSS, rows
-written and file size. Peak RSS comes from `os.wait4()` on that very child: the kernel's `ru_maxrss` of the process (and any children
-it waited for), so no polling can miss a short peak and no earlier child's peak leaks in (the trouble with deltas
-of `getrusage(RUSAGE_CHILDREN)`, which is a running maximum over all children). "Flat memory" for CSV and JSONL: both
-also run against a second database with a quarter of the responses (and ideas); `flat_ratio` = peak at full size ÷
-peak at a quarter (1.0 = no growth with 4× the rows; the target allows 1.2).
+written and file size. Peak RSS comes from `os.wait4()` on that very child: the kernel's `ru_maxrss` of the process
+(and any children it waited for), so no polling can miss a short peak and no earlier child's peak leaks in (the
+trouble with deltas of `getrusage(RUSAGE_CHILDREN)`, a running maximum over all children).
+
+"Flat memory" for CSV and JSONL: both also run against a second database with a quarter of the responses (and
+ideas); `flat_ratio` = peak at full size ÷ peak at a quarter (1.0 = no growth with 4× the rows; target ≤ 1.2).
 
 Rows are counted in the written file (csv: records, jsonl: lines, xlsx: the sheet's dimension, sav: the file header)
 and compared with the responses generated. Targets (issue 11): CSV and JSONL < 20 s with flat memory, XLSX and
