@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install dev model lint typecheck clean
+.PHONY: run test install dev model browser lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,13 +28,21 @@ model: install
 run: install model
 	$(BIN)/stadtdialog run
 
+# the report tests render HTML in headless Chromium: Debian's package (playwright drives it, downloads nothing)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the report tests"; \
+		SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$SUDO apt-get install -y --no-install-recommends chromium \
+		|| { $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium; }; }
+
 lint: dev
 	$(BIN)/ruff check .
 
 typecheck: dev
 	$(BIN)/mypy
 
-test: dev model
+test: dev model browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest

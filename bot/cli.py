@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from bot.analytics import cli as analytics_cli
 from bot.campaigns import cli as campaign_cli
 from bot.config import Config, ConfigError, load_config
 
@@ -50,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     survey_sub.add_parser("list", help="list imported surveys and versions")
     campaign_cli.add_survey_commands(survey_sub)
     campaign_cli.add_campaign_command(sub)
-    export = sub.add_parser("export", help="categorised feedback for analysts (pseudonymous ids): feedback, summary")
+    export = sub.add_parser(
+        "export", help="data for analysts (pseudonymous ids): responses, ideas, followups, feedback, summary"
+    )
     export_sub = export.add_subparsers(dest="export_command", required=True, metavar="WHAT")
     feedback = export_sub.add_parser("feedback", help="every idea and classified free-text answer with its fields")
     feedback.add_argument("--format", choices=("csv", "jsonl"), default="csv")
@@ -63,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     for command in (feedback, report):
         command.add_argument("--since", help="only from this day on (YYYY-MM-DD, in the city's time zone)")
         command.add_argument("--field", help="only this strategy field (its key, e.g. mobilitaet)")
+    analytics_cli.add_export_commands(export_sub)
+    analytics_cli.add_report_command(sub)
     from bot.outreach.cli import add_parser as add_followups
 
     add_followups(sub)
@@ -237,8 +242,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _show_config(config)
     if args.command == "status":
         return _status(config)
+    if args.command == "export" and args.export_command in analytics_cli.WHAT:
+        with _database(config) as database:
+            return analytics_cli.run_export(config, database, args)
     if args.command == "export":
         return _export(config, args)
+    if args.command == "report":
+        with _database(config) as database:
+            return analytics_cli.run_report(config, database, args)
     if args.command == "followups":
         from bot.outreach.cli import run as followups
 

@@ -85,6 +85,7 @@ class Config:
     matrix_rate: float = 0.2  # messages per second (Synapse rc_message); 0: the bot is exempted
     controller: str = DEFAULT_CONTROLLER  # who is responsible for the data, shown in the privacy notice
     complaints: str = DEFAULT_COMPLAINTS  # the supervisory authority, shown in the privacy notice
+    min_count: int = 5  # reports suppress every cell, bar and breakdown with fewer respondents (k-anonymity)
 
     @property
     def telegram_enabled(self) -> bool:
@@ -159,6 +160,13 @@ def _parse_rate(setting: str, text: str) -> float:
     if not value >= 0 or value == float("inf"):
         raise ConfigError(setting, f"expected messages per second (0 = unpaced), got {text!r}")
     return value
+
+
+def _parse_min_count(text: str) -> int:
+    """STADTDIALOG_MIN_COUNT: at least 2 (a count of one respondent is never shown)."""
+    if not text.strip().isdigit() or int(text) < 2:
+        raise ConfigError(PREFIX + "MIN_COUNT", f"expected a whole number of at least 2 (smaller counts identify people), got {text!r}")
+    return int(text)
 
 
 def _parse_count(setting: str, text: str) -> int:
@@ -267,4 +275,5 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
         matrix_rate=_parse_rate(PREFIX + "MATRIX_RATE", get("MATRIX_RATE", "0.2") or "0.2"),
         controller=get("CONTROLLER", DEFAULT_CONTROLLER) or DEFAULT_CONTROLLER,
         complaints=get("COMPLAINTS", DEFAULT_COMPLAINTS) or DEFAULT_COMPLAINTS,
+        min_count=_parse_min_count(get("MIN_COUNT", "5") or "5"),
     )

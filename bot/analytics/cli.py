@@ -10,11 +10,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.analytics.model import Codebook, Row
@@ -30,8 +28,11 @@ from bot.analytics.query import (
     surveys_with_responses,
 )
 from bot.analytics.tables import field_names, followup_table, idea_table, response_table
+from bot.analytics.writers import WriterError, private_folder, write_table
 from bot.config import Config
 from bot.storage.db import Database
+from handlers.events import FieldInfo
+from nlp.fields import load_fields
 
 log = logging.getLogger("bot.analytics")
 
@@ -125,21 +126,9 @@ def export_filter(args: argparse.Namespace, zone: ZoneInfo) -> ExportFilter:
                         getattr(args, "channel", None))
 
 
-@dataclass(frozen=True)
-class _Writers:
-    write_table: Callable[..., Any]
-    private_folder: Callable[[Path], Path]
-
-
-def _writers() -> _Writers:
-    try:
-        from bot.analytics.writers import write_table  # type: ignore[attr-defined,import-not-found,unused-ignore]
-        from bot.analytics.writers.output import (  # type: ignore[import-not-found,unused-ignore]
-            private_folder,
-        )
-    except ImportError as exc:
-        raise RuntimeError(f"the export writers (bot.analytics.writers) are not installed: {exc}") from exc
-    return _Writers(write_table, private_folder)
+def _field_infos() -> tuple[FieldInfo, ...]:
+    """The strategy fields (as `bot.app.field_infos`, without importing the runtime)."""
+    return tuple(FieldInfo(f.key, {"de": f.name_de, "en": f.name_en}) for f in load_fields())
 
 
 def _target_file(out: Path, name: str) -> Path:
@@ -164,18 +153,15 @@ def run_export(config: Config, database: Database, args: argparse.Namespace) -> 
     except FilterError as exc:
         print(f"stadtdialog export {args.export_command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except RuntimeError as exc:
+    except WriterError as exc:
         print(f"stadtdialog export {args.export_command}: {exc}", file=sys.stderr)
         return EXIT_FAILED
 
 
 def _export(config: Config, database: Database, args: argparse.Namespace) -> int:
-    from bot.app import field_infos
-
     what: str = args.export_command
     flt = export_filter(args, config.timezone)
-    writers = _writers()
-    fields = field_names(field_infos())
+    fields = field_names(_field_infos())
     secret = config.pseudonym_secret
     redact_text = not args.no_redact
     linked = bool(getattr(args, "link_surveys", False))
@@ -183,8 +169,7 @@ def _export(config: Config, database: Database, args: argparse.Namespace) -> int
 
     def write(table: _Table, target: Path) -> int:
         codebook, rows = table
-        return int(writers.write_table(codebook, rows, args.format, target, dialect=args.dialect,
-                                       timezone=config.timezone))
+        return write_table(codebook, rows, args.format, target, dialect=args.dialect, timezone=config.timezone)
 
     written: list[tuple[Path, int]] = []
     with database.unit_of_work(read_only=True) as uow:
@@ -207,7 +192,7 @@ def _export(config: Config, database: Database, args: argparse.Namespace) -> int
                 if args.out.exists() and not args.out.is_dir():
                     raise UsageError(f"--out: without --survey this is a folder (one file per survey), but {args.out}"
                                      " is a file")
-                folder = writers.private_folder(args.out)
+                folder = private_folder(args.out)
             for key in keys:
                 name = f"{key}.{extension}" if what == "responses" else f"{key}.followups.{extension}"
                 target = folder / name if folder is not None else _target_file(args.out, name)
@@ -233,8 +218,6 @@ def _export(config: Config, database: Database, args: argparse.Namespace) -> int
 
 def run_report(config: Config, database: Database, args: argparse.Namespace) -> int:
     """Carry out `report`: build the HTML with `bot.analytics.report.build_report` and write it owner-only."""
-    from bot.app import field_infos
-
     try:
         since = parse_day("--since", args.since, config.timezone)
         until = parse_day("--until", args.until, config.timezone, end=True)
@@ -262,7 +245,7 @@ def run_report(config: Config, database: Database, args: argparse.Namespace) -> 
     try:
         html = build_report(
             database, survey=args.survey, campaign=args.campaign, since=since, until=until, lang=args.lang,
-            min_count=min_count, timezone=config.timezone, fields=field_infos(), now=datetime.now(UTC),
+            min_count=min_count, timezone=config.timezone, fields=_field_infos(), now=datetime.now(UTC),
         )
     except ValueError as exc:  # the report's ReportFilterError is a ValueError too
         print(f"stadtdialog report: {exc}", file=sys.stderr)

@@ -59,7 +59,7 @@ def test_plain_csv_is_for_tools(tmp_path: Path) -> None:
     write_table(CODEBOOK, ROWS, "csv", target, dialect="plain", timezone=BERLIN)
     raw = target.read_bytes()
     assert not raw.startswith(b"\xef\xbb\xbf")
-    assert raw.split(b"\n")[0] == ",".join(NAMES).encode()
+    assert raw.split(b"\r\n")[0] == ",".join(NAMES).encode()
     with open(target, encoding="utf-8", newline="") as handle:
         table = list(csv.reader(handle))
     assert table[0] == NAMES
@@ -87,7 +87,7 @@ def test_feedback_style_rows_use_the_same_convention() -> None:
 def test_numbers_are_never_guarded_but_texts_are() -> None:
     out = io.StringIO(newline="")
     write_csv_rows(["a", "b", "c", "d"], [[-3, -0.5, "-3", "\tx"]], out, dialect="plain", timezone=BERLIN)
-    assert out.getvalue().splitlines()[1] == "-3,-0.5,'-3,'\tx"
+    assert out.getvalue() == "a,b,c,d\r\n-3,-0.5,'-3,'\tx\r\n"
 
 
 def test_a_row_of_the_wrong_length_is_refused() -> None:

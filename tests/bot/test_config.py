@@ -62,6 +62,8 @@ def test_secrets_do_not_appear_in_repr(tmp_path: Path) -> None:
         ({"STADTDIALOG_STAFF": "telegram:1=boss"}, "STADTDIALOG_STAFF"),
         ({"STADTDIALOG_MATRIX_USER": "stadtdialog"}, "STADTDIALOG_MATRIX_USER"),
         ({"STADTDIALOG_PSEUDONYM_SECRET": "short"}, "STADTDIALOG_PSEUDONYM_SECRET"),
+        ({"STADTDIALOG_MIN_COUNT": "1"}, "STADTDIALOG_MIN_COUNT"),
+        ({"STADTDIALOG_MIN_COUNT": "five"}, "STADTDIALOG_MIN_COUNT"),
     ],
 )
 def test_bad_settings_are_rejected_naming_the_setting(tmp_path: Path, env: dict[str, str], setting: str) -> None:
@@ -90,3 +92,8 @@ def test_staff_allowlist_parses_roles() -> None:
         "telegram:12345": "staff",
         "matrix:@ana:example.org": "analyst",
     }
+
+
+def test_min_count_defaults_to_five_and_is_configurable(tmp_path: Path) -> None:
+    assert load_config({}, cwd=tmp_path).min_count == 5
+    assert load_config({"STADTDIALOG_MIN_COUNT": "10"}, cwd=tmp_path).min_count == 10

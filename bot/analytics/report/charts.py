@@ -25,8 +25,8 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 BAR = PALETTE[0]
 SUPPRESSED_FILL = "#f2f2f2"
 SUPPRESSED_EDGE = "#9a9a9a"
-WIDTH_INCHES = 5.2  # with ~12 pt text this stays readable at a phone's 350 px of content width
-FONT_SIZE = 12
+WIDTH_INCHES = 4.4  # with 15 pt text, scaled to a phone's ~330 px of content width, text stays ≥ 11 px
+FONT_SIZE = 15
 
 _STYLE: Any = {
     "svg.fonttype": "none",  # text stays text: small files, selectable, rendered with the reader's fonts
@@ -43,7 +43,7 @@ _URL_REF = re.compile(r"url\(#([^)]+)\)")
 _HREF = re.compile(r'(?:xlink:)?href="#([^"]+)"')
 
 
-def _wrap(label: str, width: int = 24) -> str:
+def _wrap(label: str, width: int = 18) -> str:
     return "\n".join(textwrap.wrap(label, width)[:3]) or label
 
 
@@ -84,7 +84,7 @@ def bar_chart(
     with plt.rc_context(_STYLE):
         rows = len(labels)
         lines = sum(max(1, _wrap(label).count("\n") + 1) for label in labels)
-        figure, axes = plt.subplots(figsize=(WIDTH_INCHES, 0.5 + 0.34 * max(lines, rows) + 0.1 * rows))
+        figure, axes = plt.subplots(figsize=(WIDTH_INCHES, 0.7 + 0.3 * lines + 0.22 * rows))
         positions = list(range(rows))
         shown = [value if value is not None else 0.0 for value in values]
         axes.barh(positions, shown, color=BAR, height=0.7, zorder=2)
@@ -100,6 +100,8 @@ def bar_chart(
         axes.set_xlim(0, (1.0 if percent else top) * 1.18)
         if percent:
             axes.xaxis.set_major_formatter(lambda x, _: f"{x:.0%}")
+        else:
+            axes.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
         axes.tick_params(axis="y", length=0)
         axes.set_xlabel(axis_label)
         axes.grid(axis="x", color="#dddddd", linewidth=0.8, zorder=1)
@@ -117,7 +119,7 @@ def time_chart(
 ) -> str:
     """Vertical bars over time; None marks a suppressed period (hatched column, no bar)."""
     with plt.rc_context(_STYLE):
-        figure, axes = plt.subplots(figsize=(WIDTH_INCHES, 3.2))
+        figure, axes = plt.subplots(figsize=(WIDTH_INCHES, 3.4))
         positions = list(range(len(periods)))
         axes.bar(positions, [value or 0 for value in values], color=BAR, width=0.8, zorder=2)
         for position, value in zip(positions, values, strict=True):
@@ -141,9 +143,10 @@ def small_multiples(
     """One small bar chart per row (strategy field) over the same periods, sharing both axes."""
     with plt.rc_context(_STYLE):
         count = max(len(rows), 1)
-        figure, axes_list = plt.subplots(count, 1, figsize=(WIDTH_INCHES, 0.6 + 1.15 * count), sharex=True,
+        figure, axes_list = plt.subplots(count, 1, figsize=(WIDTH_INCHES, 0.8 + 1.3 * count), sharex=True,
                                          sharey=True, squeeze=False)
         positions = list(range(len(periods)))
+        top = max([1, *(value or 0 for values in matrix for value in values)])  # the axes share one scale
         for index, (name, values) in enumerate(zip(rows, matrix, strict=True)):
             axes = axes_list[index][0]
             colour = PALETTE[index % (len(PALETTE) - 1)]
@@ -152,6 +155,7 @@ def small_multiples(
                 if value is None:
                     _mark_suppressed(axes, position, suppressed, horizontal=False)
             axes.set_title(name, loc="left", fontsize=FONT_SIZE, pad=3)
+            axes.set_ylim(0, top * 1.15)
             axes.yaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
             axes.grid(axis="y", color="#dddddd", linewidth=0.8, zorder=1)
         ticks = _tick_positions(len(periods))

@@ -41,7 +41,10 @@ def over_time_figure(ideas: IdeaStats, look: Look, field_names: dict[str, str], 
     """Per field a partition of its ideas over the periods; a field whose total is suppressed is hidden whole."""
     t = look.texts
     days = [day for _, day in ideas.per_field_day]
-    unit = periods.unit_for(days)
+    per_day: Counter[date] = Counter()
+    for (_, day), count in ideas.per_field_day.items():
+        per_day[day] += count
+    unit = periods.unit_for(per_day, look.k * len(field_names))
     starts = periods.buckets(days, unit)
     fields = [(key, name) for key, name in _fields_with_none(field_names, look) if totals[key].count > 0]
     matrix: list[list[Cell]] = []
@@ -67,7 +70,8 @@ def over_time_figure(ideas: IdeaStats, look: Look, field_names: dict[str, str], 
     title = t("ideas_per_field_time")
     body = table(f"table-{chart_id}", t("table_of", title=title), [header.capitalize(), *(n for _, n in fields)], rows,
                  foot)
-    return figure(chart_id, f"{title} ({t('ideas_per_field_time_caption', unit=header)})", svg, body, t)
+    return figure(chart_id, f"{title} ({t('ideas_per_field_time_caption', unit=header)})", svg, body, t,
+                  wide=len(fields) > 2)
 
 
 def kept_figure(ideas: IdeaStats, look: Look, field_names: dict[str, str]) -> str:
@@ -102,7 +106,7 @@ def kept_figure(ideas: IdeaStats, look: Look, field_names: dict[str, str]) -> st
                            percent=True, axis_label=t("kept_share"))
     headers = [t("proposed_field"), t("proposals"), t("kept_count"), t("changed_count"), t("kept_share")]
     body = table(f"table-{chart_id}", t("table_of", title=t("kept")), headers, rows, foot)
-    return figure(chart_id, t("kept_caption"), svg, body, t)
+    return figure(chart_id, t("kept_caption"), svg, body, t, wide=True)
 
 
 def terms_section(ideas: IdeaStats, look: Look, field_names: dict[str, str]) -> str:

@@ -62,14 +62,17 @@ def table(table_id: str, caption: str, headers: Sequence[str], rows: Sequence[st
     )
 
 
-def figure(chart_id: str, title: str, svg: str, table_html: str, texts: Texts, notes: Sequence[str] = ()) -> str:
+def figure(
+    chart_id: str, title: str, svg: str, table_html: str, texts: Texts, notes: Sequence[str] = (), *,
+    wide: bool = False,
+) -> str:
     """A chart with its numbers table beside it; the table is the chart's text alternative."""
     table_id = f"table-{chart_id}"
     label = escape(texts("chart_of", title=title))
     svg = svg.replace("<svg", f'<svg role="img" aria-label="{label}" aria-describedby="{table_id}"', 1)
     note_html = "".join(f'<p class="note">{escape(note)}</p>' for note in notes)
     return (
-        f'<figure class="chart" data-chart="{chart_id}" aria-describedby="{table_id}">'
+        f'<figure class="chart{" wide" if wide else ""}" data-chart="{chart_id}" aria-describedby="{table_id}">'
         f"<figcaption>{escape(title)}</figcaption>"
         f'<div class="chart-body"><div class="chart-image">{svg}</div>'
         f'<div class="chart-table">{table_html}{note_html}</div></div></figure>'
@@ -86,7 +89,9 @@ main { max-width: 1180px; margin: 0 auto; padding: 1rem 1rem 3rem; }
 h1 { font-size: 1.7rem; margin: 0.4rem 0 0.8rem; line-height: 1.2; }
 h2 { font-size: 1.35rem; margin: 2.2rem 0 0.6rem; padding-top: 0.6rem; border-top: 3px solid var(--accent); }
 h3 { font-size: 1.1rem; margin: 1.6rem 0 0.5rem; }
-h1, h2, h3, figcaption, th, td, p, li, dd { overflow-wrap: anywhere; }
+h1, h2, h3, figcaption, p, li, dd { overflow-wrap: anywhere; }
+th, td { overflow-wrap: break-word; }
+tbody th[scope="row"] { min-width: 6.5em; }
 .meta { display: grid; grid-template-columns: max-content 1fr; gap: 0.25rem 1rem; margin: 0 0 1rem; }
 .meta dt { font-weight: 600; }
 .meta dd { margin: 0; }
@@ -96,9 +101,11 @@ nav ol { padding-left: 1.3rem; margin: 0.3rem 0; }
 figure.chart { margin: 1rem 0 1.8rem; padding: 0.8rem; border: 1px solid var(--line); border-radius: 6px; }
 figure.chart figcaption { font-weight: 600; font-size: 1.05rem; margin-bottom: 0.6rem; }
 .chart-body { display: grid; grid-template-columns: minmax(0, 1fr); gap: 1rem; align-items: start; }
-@media (min-width: 820px) { .chart-body { grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); } }
+@media (min-width: 820px) {
+  figure.chart:not(.wide) .chart-body { grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); }
+}
 .chart-image { min-width: 0; }
-svg.chart-svg { display: block; width: 100%; height: auto; max-width: 640px; }
+svg.chart-svg { display: block; width: 100%; height: auto; max-width: 540px; margin: 0 auto; }
 .table-wrap { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; width: 100%; font-size: 0.92rem; }
 caption { text-align: left; color: var(--muted); font-size: 0.85rem; padding-bottom: 0.3rem; }
@@ -119,8 +126,8 @@ footer { color: var(--muted); font-size: 0.85rem; margin-top: 2rem; }
 
 def page(lang: str, title: str, body: str) -> str:
     return (
-        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"/>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"/>'
         f"<title>{escape(title)}</title><style>{CSS}</style></head>"
         f"<body><main>{body}</main></body></html>\n"
     )

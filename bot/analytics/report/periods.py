@@ -10,12 +10,16 @@ MAX_DAYS = 42
 """Spans up to six weeks are shown per day; longer ones per week."""
 
 
-def unit_for(days: Iterable[date]) -> str:
-    """'day' or 'week' for the span the days cover."""
-    known = list(days)
+def unit_for(per_day: Counter[date], k: int) -> str:
+    """'day' for a span up to six weeks, 'week' for a longer one — or when most days would have fewer than k
+    (and be suppressed) while weeks would not be that sparse."""
+    known = [day for day, count in per_day.items() if count]
     if not known:
         return "day"
-    return "day" if (max(known) - min(known)).days < MAX_DAYS else "week"
+    if (max(known) - min(known)).days >= MAX_DAYS:
+        return "week"
+    sparse_days = sum(1 for day in known if per_day[day] < k)
+    return "week" if len(known) > 7 and sparse_days * 2 > len(known) else "day"
 
 
 def bucket(day: date, unit: str) -> date:

@@ -67,12 +67,13 @@ def _mean_median(values: Sequence[float], look: Look) -> list[str]:
     return [f"{t('mean')}: {mean} · {t('median')}: {median}"]
 
 
-def _number_bins(values: Sequence[float], integer: bool) -> list[tuple[float, float]]:
+def _number_bins(values: Sequence[float], integer: bool, k: int) -> list[tuple[float, float]]:
     """Up to MAX_BINS equal-width ranges covering the values (whole-number edges for integer questions)."""
     low, high = min(values), max(values)
     if high == low:
-        return [(low, high)]
-    width = (high - low) / MAX_BINS
+        return [(low, high + 1)]
+    # Few values in many bins would suppress them all: aim at about 2k values per bin.
+    width = (high - low) / max(1, min(MAX_BINS, len(values) // (2 * k)))
     if integer:
         width = max(1.0, math.ceil(width))
     else:
@@ -94,7 +95,7 @@ def _number_figure(chart_id: str, title: str, stats: QuestionStats, look: Look) 
     labels: list[str] = []
     counts: list[int] = []
     if stats.numbers:
-        bins = _number_bins(stats.numbers, integer)
+        bins = _number_bins(stats.numbers, integer, look.k)
         binned: Counter[int] = Counter()
         for value in stats.numbers:
             index = next((i for i, (lo, hi) in enumerate(bins) if lo <= value < hi), len(bins) - 1)
@@ -130,7 +131,7 @@ def question_figure(
         keys = [option_id for option_id, _ in stats.options]
         labels = [text.get(t.lang) for _, text in stats.options]
     elif kind is QuestionType.YES_NO:
-        keys, labels = ["yes", "no"], [t("yes"), t("no")]
+        keys, labels = ["yes", "no"], [t("answer_yes"), t("answer_no")]
     elif kind is QuestionType.SCALE:
         spec = stats.question.scale_spec
         keys = [str(point) for point in range(spec.min, spec.max + 1)]
@@ -158,7 +159,7 @@ def funnel_figure(survey: SurveyStats, look: Look) -> str:
     labels = [t("question_n", n=i + 1) for i in range(len(questions))]
     rows = [
         row(q.id, f"{label}: {q.text.get(t.lang)}", look.cell(reach, key="reached"), look.cell(drop, key="dropped"))
-        for q, label, reach, drop in zip(questions, labels, reached, group.cells, strict=True)
+        for q, label, reach, drop in zip(questions, labels, reached, group.cells[: len(questions)], strict=True)
     ]
     completed = group.cells[len(questions)]
     rows.append(row("completed", t("completed_row"), look.cell(completed, key="reached"), "<td></td>"))
@@ -175,7 +176,7 @@ def funnel_figure(survey: SurveyStats, look: Look) -> str:
 def time_figure(chart_id: str, title: str, per_day: Counter[date], look: Look) -> str:
     """Counts per day or week as a partition of the total."""
     t = look.texts
-    unit = periods.unit_for(per_day)
+    unit = periods.unit_for(per_day, look.k)
     grouped = periods.regroup(per_day, unit)
     starts = periods.buckets(per_day, unit)
     group = suppress_partition([grouped[start] for start in starts], look.k)

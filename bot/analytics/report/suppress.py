@@ -71,11 +71,15 @@ def secondary(counts: Sequence[int], hidden: Sequence[bool], k: int) -> list[boo
 
 
 def suppress_partition(counts: Sequence[int], k: int) -> Group:
-    """Suppress a partition: primary, then secondary; a total below k suppresses the whole group."""
+    """Suppress a partition: primary, then secondary; a total below k (or one whose suppressed cells cannot be
+    made safe) suppresses the whole group."""
     total = sum(counts)
     if 0 < total < k:
         return Group(tuple(Cell(count, True) for count in counts), Cell(total, True))
     hidden = secondary(counts, primary(counts, k), k)
+    if sum_reveals([count for count, off in zip(counts, hidden, strict=True) if off], k):
+        # Even every non-zero cell together stays guessable (e.g. 1 + 1 with k = 2): hide the total as well.
+        return Group(tuple(Cell(count, True) for count in counts), Cell(total, True))
     return Group(tuple(Cell(c, h) for c, h in zip(counts, hidden, strict=True)), Cell(total, False))
 
 

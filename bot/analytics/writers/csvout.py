@@ -2,10 +2,13 @@
 
 Two dialects:
 
-- ``excel`` (default) opens right in German Excel: UTF-8 with BOM, ``;`` between cells, CRLF line ends, decimal
-  comma, times in the city's zone as ``YYYY-MM-DD HH:MM:SS``.
-- ``plain`` is for tools (pandas, R, csvkit): UTF-8 without BOM, ``,``, LF line ends, decimal point, times as
-  ISO 8601 with their offset (``2026-03-29T03:30:00+02:00``).
+- ``excel`` (default) opens right in German Excel: UTF-8 with BOM, ``;`` between cells, decimal comma, times in
+  the city's zone as ``YYYY-MM-DD HH:MM:SS``.
+- ``plain`` is for tools (pandas, R, csvkit): UTF-8 without BOM, ``,``, decimal point, times as ISO 8601 with
+  their offset (``2026-03-29T03:30:00+02:00``).
+
+Both end lines with CRLF (RFC 4180): Python's csv module quotes a cell only for the characters of the line end, so
+with a bare LF a text holding a lone CR would split its row when read back.
 
 In both, cells are quoted only where needed; seconds are the finest time unit (microseconds are cut); an empty
 cell is None; a status cell shows its key (``not_shown``); floats print as the shortest text that reads back as the
@@ -32,15 +35,14 @@ DIALECTS = ("excel", "plain")
 @dataclass(frozen=True)
 class _Dialect:
     delimiter: str
-    lineterminator: str
     bom: bool
     decimal_comma: bool
     iso_times: bool
 
 
 _DIALECTS = {
-    "excel": _Dialect(delimiter=";", lineterminator="\r\n", bom=True, decimal_comma=True, iso_times=False),
-    "plain": _Dialect(delimiter=",", lineterminator="\n", bom=False, decimal_comma=False, iso_times=True),
+    "excel": _Dialect(delimiter=";", bom=True, decimal_comma=True, iso_times=False),
+    "plain": _Dialect(delimiter=",", bom=False, decimal_comma=False, iso_times=True),
 }
 
 
@@ -65,7 +67,7 @@ def write_csv_rows(
     spec = _DIALECTS[dialect]
     if spec.bom:
         out.write("\ufeff")
-    writer = csv.writer(out, delimiter=spec.delimiter, lineterminator=spec.lineterminator)
+    writer = csv.writer(out, delimiter=spec.delimiter, lineterminator="\r\n")
     writer.writerow([inert_text(name) for name in header])
     text = cell_formatter(dialect, timezone)
     width = len(header)
