@@ -64,47 +64,12 @@ class Run:
     stderr: str
 
 
-def entry_point() -> list[str]:
-    """`-m bot.cli` once it registers the analyst commands; until then this module's stand-in (`--child`), which
-    parses and runs them with the same functions (`bot.analytics.cli`) — the JSON line says which was used."""
-    source = (ROOT / "bot" / "cli.py").read_text(encoding="utf-8")
-    if "add_export_commands" in source and "add_report_command" in source:
-        return ["-m", "bot.cli"]
-    return ["-m", "benchmarks.exports", "--child"]
-
-
-def child_main(arguments: Sequence[str]) -> int:
-    """The stand-in for `stadtdialog export responses|ideas|followups` and `stadtdialog report`: configuration,
-    logging and migrated database as `bot.cli` sets them up, then `bot.analytics.cli` does the work."""
-    from bot.analytics import cli as analytics
-    from bot.config import load_config
-    from bot.logging_setup import setup_logging
-    from bot.storage.db import Database
-
-    parser = argparse.ArgumentParser(prog="stadtdialog")
-    sub = parser.add_subparsers(dest="command", required=True)
-    export = sub.add_parser("export")
-    analytics.add_export_commands(export.add_subparsers(dest="export_command", required=True))
-    analytics.add_report_command(sub)
-    args = parser.parse_args(arguments)
-    config = load_config()
-    setup_logging(config.log_level)
-    database = Database(config.database_url)
-    try:
-        database.migrate()
-        if args.command == "report":
-            return analytics.run_report(config, database, args)
-        return analytics.run_export(config, database, args)
-    finally:
-        database.dispose()
-
-
 def run_child(arguments: Sequence[str], environ: dict[str, str], *, profile: Path | None = None) -> Run:
     """Run `python -m bot.cli ARGUMENTS` and measure it (wall time, the child's own peak RSS via wait4)."""
     command = [sys.executable]
     if profile is not None:
         command += ["-m", "cProfile", "-o", str(profile)]
-    command += [*entry_point(), *arguments]
+    command += ["-m", "bot.cli", *arguments]
     with tempfile.TemporaryFile() as errors:
         began = time.perf_counter()
         process = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=errors)
@@ -345,7 +310,6 @@ def run(responses: int, ideas: int, admin_url: str | None, formats: Sequence[str
         "targets": TARGETS,
         "met": _met(results, responses),
         "generated": generated,
-        "entry": " ".join(entry_point()),
         "profiled": profile_dir is not None,
         "cpus": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
@@ -354,9 +318,6 @@ def run(responses: int, ideas: int, admin_url: str | None, formats: Sequence[str
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse options, run, print one JSON line."""
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments[:1] == ["--child"]:
-        return child_main(arguments[1:])
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--responses", type=int, default=50_000, help="responses to the survey (default 50,000)")
     parser.add_argument("--ideas", type=int, default=10_000, help="ideas (default 10,000)")
@@ -368,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="write the export files into this folder and keep them")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="run each child under cProfile, .prof files here")
     parser.add_argument("--seed", type=int, default=11)
-    args = parser.parse_args(arguments)
+    args = parser.parse_args(argv)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
