@@ -165,7 +165,10 @@ def _parse_rate(setting: str, text: str) -> float:
 def _parse_min_count(text: str) -> int:
     """STADTDIALOG_MIN_COUNT: at least 2 (a count of one respondent is never shown)."""
     if not text.strip().isdigit() or int(text) < 2:
-        raise ConfigError(PREFIX + "MIN_COUNT", f"expected a whole number of at least 2 (smaller counts identify people), got {text!r}")
+        raise ConfigError(
+            PREFIX + "MIN_COUNT",
+            f"expected a whole number of at least 2 (smaller counts identify people), got {text!r}",
+        )
     return int(text)
 
 

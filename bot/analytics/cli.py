@@ -40,7 +40,6 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 FORMATS = ("csv", "xlsx", "jsonl", "sav")
 DIALECTS = ("excel", "plain")
 LANGUAGES = ("de", "en")
-DEFAULT_MIN_COUNT = 5
 WHAT = ("responses", "ideas", "followups")
 
 _Table = tuple[Codebook, Iterator[Row]]
@@ -223,9 +222,9 @@ def run_report(config: Config, database: Database, args: argparse.Namespace) -> 
         until = parse_day("--until", args.until, config.timezone, end=True)
         if since is not None and until is not None and until <= since:
             raise UsageError("--until is before --since: the period is empty")
-        min_count = args.min_count if args.min_count is not None else getattr(config, "min_count", DEFAULT_MIN_COUNT)
-        if min_count < 1:
-            raise UsageError(f"--min-count: at least 1, got {min_count}")
+        min_count = args.min_count if args.min_count is not None else config.min_count
+        if min_count < 2:
+            raise UsageError(f"--min-count: at least 2 (a count of one identifies a person), got {min_count}")
         if not args.out.parent.is_dir():
             raise UsageError(f"--out: the folder {args.out.parent} does not exist")
         with database.unit_of_work(read_only=True) as uow:

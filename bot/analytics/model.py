@@ -89,6 +89,7 @@ class Variable:
     label_en: str
     question_id: str | None = None  # the survey's own id (questions, follow-ups) — see the codebook mapping
     option_id: str | None = None  # OPTION variables
+    option_code: int | None = None  # OPTION variables of a multiple-choice question: the option's stable code
     question_type: str | None = None  # surveys.schema.QuestionType value, for question variables
     value_labels: tuple[ValueLabel, ...] = ()
     versions: tuple[int, ...] = ()  # survey versions that have this question (empty: not version-bound)

@@ -140,7 +140,7 @@ def survey_keys(session: Session) -> list[str]:
 
 def surveys_with_responses(session: Session, flt: ExportFilter) -> list[str]:
     """Keys of the surveys that have at least one response matching `flt` (its `survey` is ignored), sorted."""
-    query = _filtered(select(m.Survey.key).distinct(), session, ExportFilter(None, flt.campaign, flt.since,
+    query = filtered_responses(select(m.Survey.key).distinct(), session, ExportFilter(None, flt.campaign, flt.since,
                                                                             flt.until, flt.channel))
     return sorted(session.execute(query).scalars())
 
@@ -187,7 +187,7 @@ def _channel_of(citizen: Any) -> ColumnElement[Any]:
     )
 
 
-def _filtered(query: Select[Any], session: Session, flt: ExportFilter) -> Select[Any]:
+def filtered_responses(query: Select[Any], session: Session, flt: ExportFilter) -> Select[Any]:
     """`query` over responses (joined with their survey) restricted by `flt`."""
     query = query.select_from(m.Response).join(m.Survey, m.Survey.id == m.Response.survey_id)
     if flt.survey is not None:
@@ -286,7 +286,7 @@ def _follow_up_states(session: Session, response_ids: Sequence[str]) -> dict[str
 def iter_responses(session: Session, key: str, flt: ExportFilter) -> Iterator[ResponseRecord]:
     """The responses to survey `key` matching `flt`, oldest first (by start, then id), with answers and follow-up
     states; read page by page."""
-    query = _filtered(
+    query = filtered_responses(
         select(
             m.Response.id, m.Response.citizen_id, m.Survey.version, m.Response.status, m.Response.started_at,
             m.Response.completed_at, m.Campaign.name, _channel_of(m.Response.citizen_id),
@@ -318,7 +318,7 @@ def iter_responses(session: Session, key: str, flt: ExportFilter) -> Iterator[Re
 
 def count_responses(session: Session, key: str, flt: ExportFilter) -> int:
     """How many responses `iter_responses` would yield."""
-    query = _filtered(select(func.count(m.Response.id)), session,
+    query = filtered_responses(select(func.count(m.Response.id)), session,
                       ExportFilter(key, flt.campaign, flt.since, flt.until, flt.channel))
     return int(session.execute(query).scalar_one())
 
@@ -352,7 +352,7 @@ def iter_ideas(session: Session, flt: ExportFilter) -> Iterator[IdeaRecord]:
 def iter_follow_ups(session: Session, key: str, flt: ExportFilter) -> Iterator[FollowUpRecord]:
     """The follow-up question rows of survey `key`'s responses matching `flt` (by the response's start), in the
     order they were scheduled, each with its answer if any."""
-    query = _filtered(
+    query = filtered_responses(
         select(
             m.FollowUp.id, m.FollowUp.citizen_id, m.FollowUp.response_id, m.Survey.key, m.Survey.version,
             m.FollowUp.payload, m.FollowUp.status, m.FollowUp.outcome, m.FollowUp.due_at, m.FollowUp.sent_at,

@@ -79,12 +79,12 @@ def _question_variables(
     status_name_wanted = f"{qid}_status"
 
     def var(name: str, kind: VarKind, vtype: VarType, de: str, en: str, *, option_id: str | None = None,
-            value_labels: tuple[ValueLabel, ...] = (), field_key: str | None = None, missing_codes: bool = False,
-            width: int = 12) -> Variable:
+            option_code: int | None = None, value_labels: tuple[ValueLabel, ...] = (), field_key: str | None = None,
+            missing_codes: bool = False, width: int = 12) -> Variable:
         return Variable(
             variable_name(name, taken), kind, vtype, de, en, question_id=qid, option_id=option_id,
-            question_type=qtype.value, value_labels=value_labels, versions=versions, follow_up=follow_up,
-            field_key=field_key, missing_codes=missing_codes, width=width,
+            option_code=option_code, question_type=qtype.value, value_labels=value_labels, versions=versions,
+            follow_up=follow_up, field_key=field_key, missing_codes=missing_codes, width=width,
         )
 
     values: list[Variable] = []
@@ -93,7 +93,8 @@ def _question_variables(
         option_ids = [option_id for option_id, _ in all_options]
         for option_id, label in all_options:
             values.append(var(f"{qid}_{option_id}", VarKind.OPTION, VarType.INTEGER, f"{text.de}: {label.de}",
-                              f"{_en(text)}: {_en(label)}", option_id=option_id, value_labels=CHOSEN_LABELS,
+                              f"{_en(text)}: {_en(label)}", option_id=option_id, option_code=codes[option_id],
+                              value_labels=CHOSEN_LABELS,
                               missing_codes=True, width=8))
 
         def cells(answer: StoredAnswer | None, asked: Question | None) -> list[CellValue]:

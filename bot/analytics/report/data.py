@@ -23,8 +23,8 @@ from bot.analytics.query import (
     RESPONSE_COMPLETED,
     ExportFilter,
     StoredAnswer,
-    _filtered,
     check_filter,
+    filtered_responses,
     iter_ideas,
     survey_versions,
     surveys_with_responses,
@@ -159,7 +159,7 @@ class _LeanResponse:
 def _lean_responses(session: Session, key: str, flt: ExportFilter) -> Iterator[_LeanResponse]:
     """The responses `iter_responses` yields (same filter), read in one streamed join with only the columns the
     report counts — about twice as fast on 50,000 responses as the exports' full records."""
-    query = _filtered(
+    query = filtered_responses(
         select(m.Response.id, m.Survey.version, m.Response.status, m.Response.started_at, m.Answer.question_id,
                m.Answer.value, m.Answer.field),
         session,

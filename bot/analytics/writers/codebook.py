@@ -50,7 +50,7 @@ _WIDTH = len(CODEBOOK_COLUMNS)
 
 def option_code(variable: Variable) -> int | None:
     """The numeric code of a multiple-choice option variable, if the table carries one (`Variable.option_code`)."""
-    code = getattr(variable, "option_code", None)  # not yet in the shared model: read it once it is there
+    code = variable.option_code
     return code if isinstance(code, int) and not isinstance(code, bool) else None
 
 
