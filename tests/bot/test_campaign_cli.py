@@ -150,16 +150,26 @@ def test_show_follow_refreshes_until_ctrl_c(tmp_path: Path) -> None:
     stadtdialog(tmp_path, "campaign", "create", "--survey", SURVEY)
     env = {k: v for k, v in os.environ.items() if not k.startswith("STADTDIALOG_")}
     env["STADTDIALOG_DATA_DIR"] = str(tmp_path / "data")
+    env["PYTHONUNBUFFERED"] = "1"
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "campaign", "show", "1", "--follow"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    assert process.stdout is not None
+    seen: list[str] = []
     try:
-        time.sleep(5)  # the first view at once, a refresh every 2 s
+        # the first view at once, a refresh every 2 s: wait for two views however slowly the process starts
+        deadline = time.monotonic() + 60
+        while sum(line.startswith("campaign 1: ") for line in seen) < 2 and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=20)
     finally:
         process.kill()
+    out = "".join(seen) + out
     assert process.returncode == 0, err
     assert out.count("campaign 1: ") >= 2 and "Traceback" not in err
 
