@@ -178,3 +178,24 @@ def test_the_file_is_written_owner_only(tmp_path: Path) -> None:
     write_report("<!DOCTYPE html><html>2</html>", target)
     assert target.read_text(encoding="utf-8").endswith("2</html>")
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"], "no temp file left behind"
+
+
+def test_a_suppressed_idea_count_is_not_given_away_by_which_fields_are_listed(database: Database) -> None:
+    """One idea: every field's count is suppressed, so the over-time columns, the classifier table and the top
+    terms boxes list every configured field (none named alone as the one with ideas)."""
+    with database.unit_of_work() as uow:
+        dataset._citizen(uow, "c_solo")
+        uow.ideas.add("idea-solo", "c_solo", "Mehr Bäume im Park bitte", "umwelt", dataset.START, fields=["umwelt"],
+                      classification=dataset.scores("umwelt"))
+    root = parse(report(database))
+    assert set(table_values(root, "ideas-per-field").values()) == {None}
+    over_time = root.find(".//table[@id='table-ideas-over-time']")
+    assert over_time is not None
+    columns = ["".join(th.itertext()) for th in over_time.iter("th") if th.get("scope") == "col"]
+    names = [field.name["de"] for field in dataset.FIELDS]
+    assert all(name in columns for name in names), columns
+    assert set(table_values(root, "ideas-over-time").values()) <= {None, 0}
+    boxes = [section.get("data-terms") for section in root.iter("section") if section.get("data-terms")]
+    assert boxes == list(dataset.FIELD_KEYS)
+    kept = table_values(root, "classifier-kept", "proposals")
+    assert set(dataset.FIELD_KEYS) <= set(kept) and set(kept.values()) <= {None, 0}
