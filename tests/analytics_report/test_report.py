@@ -199,3 +199,24 @@ def test_a_suppressed_idea_count_is_not_given_away_by_which_fields_are_listed(da
     assert boxes == list(dataset.FIELD_KEYS)
     kept = table_values(root, "classifier-kept", "proposals")
     assert set(dataset.FIELD_KEYS) <= set(kept) and set(kept.values()) <= {None, 0}
+
+
+def test_follow_up_questions_get_a_chart_based_on_the_citizens_asked(database: Database) -> None:
+    """Sample: the follow-up 'nachher' (30 days later) was sent to two citizens, one answered 5, one not yet;
+    a third row was never sent (not in the base)."""
+    from handlers.events import FieldInfo
+    from tests.analytics import sample
+
+    sample.fill(database)
+    fields = [FieldInfo(key, {"de": key.capitalize()}) for key in sample.FIELDS]
+    html = build_report(database, survey=None, campaign=None, since=None, until=None, lang="de", min_count=1,
+                        timezone=BERLIN, fields=fields, now=sample.NOW)
+    root = parse(html)
+    chart = root.find(".//figure[@data-chart='question-verkehr-nachher']")
+    assert chart is not None
+    caption = "".join(chart.find("figcaption").itertext())  # type: ignore[union-attr]
+    assert "Nachfrage 1" in caption and "30 Tage" in caption
+    assert "Basis: 2 Befragte" in "".join(chart.itertext())
+    values = table_values(root, "question-verkehr-nachher")
+    assert values["5"] == 1 and values["unanswered"] == 1 and values["skipped"] == 0
+    assert values["total"] == 2

@@ -20,18 +20,20 @@ from sqlalchemy.orm import Session
 
 from bot.analytics.model import Status
 from bot.analytics.query import (
+    FOLLOW_UP_SENT,
     RESPONSE_COMPLETED,
     ExportFilter,
     StoredAnswer,
     check_filter,
     filtered_responses,
+    iter_follow_ups,
     iter_ideas,
     survey_versions,
     surveys_with_responses,
 )
 from bot.analytics.status import question_statuses
 from bot.storage import models as m
-from surveys.schema import LocalText, Question, QuestionType, Survey
+from surveys.schema import FollowUp, LocalText, Question, QuestionType, Survey
 
 from .terms import tokens
 
@@ -56,6 +58,18 @@ class QuestionStats:
 
 
 @dataclass
+class FollowUpStats:
+    """A follow-up question (asked `after_days` days after the survey): its answers among the citizens asked.
+
+    `asked` counts the follow-ups sent (the base); `unanswered` those asked who have not answered (yet)."""
+
+    stats: QuestionStats
+    after_days: int
+    asked: int = 0
+    unanswered: int = 0
+
+
+@dataclass
 class SurveyStats:
     key: str
     title: LocalText
@@ -67,6 +81,7 @@ class SurveyStats:
     per_day: Counter[date] = field(default_factory=Counter)  # responses started per local day
     first: datetime | None = None
     last: datetime | None = None
+    follow_ups: list[FollowUpStats] = field(default_factory=list)
 
 
 @dataclass
@@ -120,6 +135,40 @@ def _question_union(versions: Sequence[tuple[int, Survey]]) -> list[QuestionStat
         QuestionStats(qid, newest[qid].type, newest[qid].text, newest[qid], list(options[qid].items()))
         for qid in order
     ]
+
+
+def _follow_up_union(versions: Sequence[tuple[int, Survey]]) -> list[FollowUpStats]:
+    """Follow-ups in order of first appearance, each with the newest version's definition."""
+    newest: dict[str, FollowUp] = {}
+    for _, survey in versions:
+        for follow_up in survey.follow_ups:
+            newest[follow_up.id] = follow_up  # insertion order: first appearance; the value: the newest version
+    result = []
+    for follow_up in newest.values():
+        question = follow_up.question
+        options = [(option.id, option.text) for option in question.options]
+        result.append(FollowUpStats(QuestionStats(follow_up.id, question.type, question.text, question, options),
+                                    follow_up.after_days))
+    return result
+
+
+def follow_up_stats(session: Session, key: str, versions: list[tuple[int, Survey]], flt: ExportFilter) -> list[
+        FollowUpStats]:
+    """Count the answers to each follow-up question among the citizens it was sent to."""
+    follow_ups = _follow_up_union(versions)
+    if not follow_ups:
+        return []
+    by_id = {f.stats.id: f for f in follow_ups}
+    for record in iter_follow_ups(session, key, flt):
+        stats = by_id.get(record.follow_up_id)
+        if stats is None or record.state != FOLLOW_UP_SENT:
+            continue
+        stats.asked += 1
+        if record.answer is None:
+            stats.unanswered += 1
+        else:
+            _count_answer(stats.stats, record.answer.value, record.answer.field)
+    return follow_ups
 
 
 def _count_answer(stats: QuestionStats, value: Any, field_key: str | None) -> None:
@@ -207,6 +256,7 @@ def survey_stats(
             stats.completed += 1
         elif stopped is not None:
             stats.dropped[stopped] += 1
+    stats.follow_ups = follow_up_stats(session, key, versions, flt)
     return stats
 
 
