@@ -220,3 +220,23 @@ def test_follow_up_questions_get_a_chart_based_on_the_citizens_asked(database: D
     values = table_values(root, "question-verkehr-nachher")
     assert values["5"] == 1 and values["unanswered"] == 1 and values["skipped"] == 0
     assert values["total"] == 2
+
+
+def _y_ticks(svg: str) -> list[str]:
+    return re.findall(r'<g id="[^"]*ytick_\d+">.*?<text[^>]*>([^<]*)</text>', svg, flags=re.DOTALL)
+
+
+def test_a_chart_with_every_value_suppressed_keeps_a_plain_axis_and_says_so() -> None:
+    from bot.analytics.report import charts
+
+    svg = charts.time_chart(["01.03.", "02.03.", "03.03."], [None, None, None], prefix="t", suppressed="unterdrückt",
+                            all_suppressed="alle Werte unterdrückt")
+    ticks = _y_ticks(svg)
+    assert ticks and not any(tick.startswith(("−", "-")) for tick in ticks), ticks
+    assert "alle Werte unterdrückt" in svg
+    bars = charts.bar_chart(["a", "b"], [None, None], prefix="b", suppressed="unterdrückt",
+                            all_suppressed="alle Werte unterdrückt")
+    assert "alle Werte unterdrückt" in bars and "−" not in bars
+    multiples = charts.small_multiples(["A", "B"], ["01.03.", "02.03."], [[None, None], [0, 0]], prefix="m",
+                                       suppressed="unterdrückt", all_suppressed="alle Werte unterdrückt")
+    assert multiples.count("alle Werte unterdrückt") == 1 and "−" not in multiples

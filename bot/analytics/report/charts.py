@@ -76,9 +76,16 @@ def _mark_suppressed(axes: Axes, position: float, label: str, horizontal: bool, 
                      hatch="///", linewidth=0.0, zorder=0)
 
 
+def _all_suppressed(axes: Axes, text: str) -> None:
+    """Say so across the plot when no value is shown (the axis keeps its plain 0.. scale)."""
+    axes.text(0.5, 0.5, text, transform=axes.transAxes, ha="center", va="center", fontsize=FONT_SIZE,
+              color="#444444", bbox={"facecolor": "white", "edgecolor": SUPPRESSED_EDGE, "boxstyle": "round"},
+              zorder=4)
+
+
 def bar_chart(
     labels: Sequence[str], values: Sequence[float | None], *, prefix: str, suppressed: str, percent: bool = False,
-    axis_label: str = "",
+    axis_label: str = "", all_suppressed: str = "",
 ) -> str:
     """Horizontal bars, one per label; None marks a suppressed cell. `percent`: values are shares 0..1."""
     with plt.rc_context(_STYLE):
@@ -106,6 +113,8 @@ def bar_chart(
         axes.set_xlabel(axis_label)
         axes.grid(axis="x", color="#dddddd", linewidth=0.8, zorder=1)
         axes.set_axisbelow(True)
+        if values and all(value is None for value in values):
+            _all_suppressed(axes, all_suppressed or suppressed)
         return to_svg(figure, prefix)
 
 
@@ -115,7 +124,8 @@ def _tick_positions(count: int, most: int = 8) -> list[int]:
 
 
 def time_chart(
-    periods: Sequence[str], values: Sequence[int | None], *, prefix: str, suppressed: str, axis_label: str = ""
+    periods: Sequence[str], values: Sequence[int | None], *, prefix: str, suppressed: str, axis_label: str = "",
+    all_suppressed: str = "",
 ) -> str:
     """Vertical bars over time; None marks a suppressed period (hatched column, no bar)."""
     with plt.rc_context(_STYLE):
@@ -128,17 +138,21 @@ def time_chart(
         ticks = _tick_positions(len(periods))
         axes.set_xticks(ticks, [periods[i] for i in ticks], rotation=45, ha="right")
         axes.set_ylabel(axis_label)
+        top = max([1, *(value or 0 for value in values)])  # never a negative axis, also when all is suppressed
+        axes.set_ylim(0, top * 1.1)
         axes.yaxis.set_major_locator(MaxNLocator(integer=True))
         axes.grid(axis="y", color="#dddddd", linewidth=0.8, zorder=1)
         if any(value is None for value in values):
             axes.text(1.0, 1.02, f"/// = {suppressed}", transform=axes.transAxes, ha="right", fontsize=FONT_SIZE - 2,
                       color="#444444")
+        if values and all(value is None for value in values):
+            _all_suppressed(axes, all_suppressed or suppressed)
         return to_svg(figure, prefix)
 
 
 def small_multiples(
     rows: Sequence[str], periods: Sequence[str], matrix: Sequence[Sequence[int | None]], *, prefix: str,
-    suppressed: str,
+    suppressed: str, all_suppressed: str = "",
 ) -> str:
     """One small bar chart per row (strategy field) over the same periods, sharing both axes."""
     with plt.rc_context(_STYLE):
@@ -158,6 +172,8 @@ def small_multiples(
             axes.set_ylim(0, top * 1.15)
             axes.yaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
             axes.grid(axis="y", color="#dddddd", linewidth=0.8, zorder=1)
+            if values and all(value is None for value in values):
+                _all_suppressed(axes, all_suppressed or suppressed)
         ticks = _tick_positions(len(periods))
         bottom = axes_list[-1][0]
         bottom.set_xticks(ticks, [periods[i] for i in ticks], rotation=45, ha="right")

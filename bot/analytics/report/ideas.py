@@ -30,7 +30,7 @@ def per_field_figure(ideas: IdeaStats, look: Look, field_names: dict[str, str]) 
             for i, ((key, name), cell) in enumerate(zip(fields, group.cells, strict=True))]
     foot = [row("total", t("total"), look.cell(group.total), look.share_cell(None))]
     svg = charts.bar_chart([name for _, name in fields], [cell.value for cell in group.cells], prefix=chart_id,
-                           suppressed=t("suppressed"), axis_label=t("count"))
+                           suppressed=t("suppressed"), all_suppressed=t("all_suppressed"), axis_label=t("count"))
     body = table(f"table-{chart_id}", t("table_of", title=t("ideas_per_field")), [t("field"), t("count"), t("share")],
                  rows, foot)
     cells = {key: cell for (key, _), cell in zip(fields, group.cells, strict=True)}
@@ -69,7 +69,7 @@ def over_time_figure(ideas: IdeaStats, look: Look, field_names: dict[str, str], 
     foot = [row("total", t("total"), *(look.cell(totals[key]) for key, _ in fields))]
     svg = charts.small_multiples([name for _, name in fields], labels,
                                  [[cell.value for cell in cells] for cells in matrix], prefix=chart_id,
-                                 suppressed=t("suppressed"))
+                                 suppressed=t("suppressed"), all_suppressed=t("all_suppressed"))
     title = t("ideas_per_field_time")
     body = table(f"table-{chart_id}", t("table_of", title=title), [header.capitalize(), *(n for _, n in fields)], rows,
                  foot)
@@ -107,6 +107,7 @@ def kept_figure(ideas: IdeaStats, look: Look, field_names: dict[str, str]) -> st
     foot = [row("total", t("total"), look.cell(overall.total, key="proposals"), look.cell(o_kept, key="kept"),
                 look.cell(o_changed, key="changed"), look.share_cell(o_share))]
     svg = charts.bar_chart([names.get(key, key) for key in keys], shares, prefix=chart_id, suppressed=t("suppressed"),
+                           all_suppressed=t("all_suppressed"),
                            percent=True, axis_label=t("kept_share"))
     headers = [t("proposed_field"), t("proposals"), t("kept_count"), t("changed_count"), t("kept_share")]
     body = table(f"table-{chart_id}", t("table_of", title=t("kept")), headers, rows, foot)

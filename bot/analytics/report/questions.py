@@ -36,6 +36,7 @@ def _partition_figure(
     ]
     foot = [row("total", t("total"), look.cell(group.total), look.share_cell(None if group.total.suppressed else 1.0))]
     svg = charts.bar_chart(labels, [cell.value for cell in group.cells], prefix=chart_id, suppressed=t("suppressed"),
+                           all_suppressed=t("all_suppressed"),
                            axis_label=t("count"))
     body = table(f"table-{chart_id}", t("table_of", title=title), [t("answer"), t("count"), t("share")], rows, foot)
     return figure(chart_id, title, svg, body, t, notes)
@@ -54,7 +55,8 @@ def _multiple_figure(
     ]
     foot = [row("respondents", t("respondents_answered"), look.cell(group.total), look.share_cell(None))]
     shares = [group.share(i) for i in range(len(keys))]
-    svg = charts.bar_chart(labels, shares, prefix=chart_id, suppressed=t("suppressed"), percent=True,
+    svg = charts.bar_chart(labels, shares, prefix=chart_id, suppressed=t("suppressed"),
+                           all_suppressed=t("all_suppressed"), percent=True,
                            axis_label=t("share_of_respondents"))
     headers = [t("answer"), t("count"), t("share_of_respondents")]
     body = table(f"table-{chart_id}", t("table_of", title=title), headers, rows, foot)
@@ -190,7 +192,8 @@ def funnel_figure(survey: SurveyStats, look: Look) -> str:
     foot = [row("started", t("started_row"), look.cell(group.total, key="reached"), "<td></td>")]
     svg = charts.bar_chart([t("started_row"), *labels, t("completed_row")],
                            [group.total.value, *(cell.value for cell in reached), group.cells[len(questions)].value],
-                           prefix=chart_id, suppressed=t("suppressed"), axis_label=t("reached"))
+                           prefix=chart_id, suppressed=t("suppressed"),
+                           all_suppressed=t("all_suppressed"), axis_label=t("reached"))
     body = table(f"table-{chart_id}", t("table_of", title=t("funnel")), ["", t("reached"), t("dropped")], rows, foot)
     return figure(chart_id, f"{t('funnel')}: {t('funnel_caption')}", svg, body, t)
 
@@ -207,6 +210,7 @@ def time_figure(chart_id: str, title: str, per_day: Counter[date], look: Look) -
                                                                                       strict=True)]
     foot = [row("total", t("total"), look.cell(group.total))]
     svg = charts.time_chart(labels, [cell.value for cell in group.cells], prefix=chart_id, suppressed=t("suppressed"),
+                            all_suppressed=t("all_suppressed"),
                             axis_label=t("count"))
     header = t("day") if unit == "day" else t("week")
     body = table(f"table-{chart_id}", t("table_of", title=title), [header.capitalize(), t("count")], rows, foot)
