@@ -240,3 +240,13 @@ def test_a_chart_with_every_value_suppressed_keeps_a_plain_axis_and_says_so() ->
     multiples = charts.small_multiples(["A", "B"], ["01.03.", "02.03."], [[None, None], [0, 0]], prefix="m",
                                        suppressed="unterdrückt", all_suppressed="alle Werte unterdrückt")
     assert multiples.count("alle Werte unterdrückt") == 1 and "−" not in multiples
+
+
+def test_generic_words_of_ideas_are_no_top_terms() -> None:
+    from bot.analytics.report.terms import STOP_WORDS, tokens
+
+    text = ("Meine Idee, ein Vorschlag: bitte mehr Bäume in Wuppertal, das wäre gut für die Stadt, es gibt zu wenig "
+            "Grün und man sollte etwas tun. Please, the city should plant more trees, that would be a great idea")
+    assert tokens(text) == {"bäume", "grün", "tun", "plant", "trees"}
+    assert {"idee", "vorschlag", "bitte", "mehr", "sollte", "wäre", "gibt", "stadt", "wuppertal"} <= STOP_WORDS
+    assert not {"bus", "radweg", "bäume", "park", "weg", "schule"} & STOP_WORDS
