@@ -16,7 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
+from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -50,8 +50,10 @@ def _wrap(label: str, width: int = 15) -> str:
 def to_svg(figure: Figure, prefix: str) -> str:
     """The figure as an inline `<svg>` element: no XML header, metadata or namespaces, ids unique per chart."""
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
-    plt.close(figure)
+    # Margins from one tight layout instead of bbox_inches="tight", which draws the whole figure twice.
+    if not getattr(figure, "_stadtdialog_laid_out", False):
+        figure.tight_layout(pad=0.2)
+    figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]
     svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
@@ -88,10 +90,11 @@ def bar_chart(
     axis_label: str = "", all_suppressed: str = "",
 ) -> str:
     """Horizontal bars, one per label; None marks a suppressed cell. `percent`: values are shares 0..1."""
-    with plt.rc_context(_STYLE):
+    with rc_context(_STYLE):
         rows = len(labels)
         lines = sum(max(1, _wrap(label).count("\n") + 1) for label in labels)
-        figure, axes = plt.subplots(figsize=(WIDTH_INCHES, 0.7 + 0.3 * lines + 0.22 * rows))
+        figure = Figure(figsize=(WIDTH_INCHES, 0.7 + 0.3 * lines + 0.22 * rows))
+        axes = figure.subplots()
         positions = list(range(rows))
         shown = [value if value is not None else 0.0 for value in values]
         axes.barh(positions, shown, color=BAR, height=0.7, zorder=2)
@@ -104,7 +107,7 @@ def bar_chart(
                 axes.text(value + top * 0.02, position, text, va="center", fontsize=FONT_SIZE - 1, zorder=3)
         axes.set_yticks(positions, [_wrap(label) for label in labels])
         axes.invert_yaxis()
-        axes.set_xlim(0, (1.0 if percent else top) * 1.18)
+        axes.set_xlim(0, 1.3 if percent else top * 1.18)  # room for "100%" beside a full bar
         if percent:
             axes.xaxis.set_major_formatter(lambda x, _: f"{x:.0%}")
         else:
@@ -128,8 +131,9 @@ def time_chart(
     all_suppressed: str = "",
 ) -> str:
     """Vertical bars over time; None marks a suppressed period (hatched column, no bar)."""
-    with plt.rc_context(_STYLE):
-        figure, axes = plt.subplots(figsize=(WIDTH_INCHES, 3.4))
+    with rc_context(_STYLE):
+        figure = Figure(figsize=(WIDTH_INCHES, 3.4))
+        axes = figure.subplots()
         positions = list(range(len(periods)))
         axes.bar(positions, [value or 0 for value in values], color=BAR, width=0.8, zorder=2)
         for position, value in zip(positions, values, strict=True):
@@ -155,10 +159,10 @@ def small_multiples(
     suppressed: str, all_suppressed: str = "",
 ) -> str:
     """One small bar chart per row (strategy field) over the same periods, sharing both axes."""
-    with plt.rc_context(_STYLE):
+    with rc_context(_STYLE):
         count = max(len(rows), 1)
-        figure, axes_list = plt.subplots(count, 1, figsize=(WIDTH_INCHES, 0.8 + 1.3 * count), sharex=True,
-                                         sharey=True, squeeze=False)
+        figure = Figure(figsize=(WIDTH_INCHES, 0.8 + 1.3 * count))
+        axes_list = figure.subplots(count, 1, sharex=True, sharey=True, squeeze=False)
         positions = list(range(len(periods)))
         top = max([1, *(value or 0 for values in matrix for value in values)])  # the axes share one scale
         for index, (name, values) in enumerate(zip(rows, matrix, strict=True)):
@@ -180,5 +184,6 @@ def small_multiples(
         if any(value is None for values in matrix for value in values):
             axes_list[0][0].text(1.0, 1.08, f"/// = {suppressed}", transform=axes_list[0][0].transAxes, ha="right",
                                  fontsize=FONT_SIZE - 2, color="#444444")
-        figure.tight_layout(h_pad=0.6)
+        figure.tight_layout(pad=0.2, h_pad=0.6)
+        figure._stadtdialog_laid_out = True  # type: ignore[attr-defined]
         return to_svg(figure, prefix)

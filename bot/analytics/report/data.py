@@ -20,13 +20,12 @@ from sqlalchemy.orm import Session
 
 from bot.analytics.model import Status
 from bot.analytics.query import (
-    FOLLOW_UP_SENT,
     RESPONSE_COMPLETED,
+    SURVEY_FOLLOWUP_KIND,
     ExportFilter,
     StoredAnswer,
     check_filter,
     filtered_responses,
-    iter_follow_ups,
     iter_ideas,
     survey_versions,
     surveys_with_responses,
@@ -152,23 +151,22 @@ def _follow_up_union(versions: Sequence[tuple[int, Survey]]) -> list[FollowUpSta
     return result
 
 
-def follow_up_stats(session: Session, key: str, versions: list[tuple[int, Survey]], flt: ExportFilter) -> list[
-        FollowUpStats]:
-    """Count the answers to each follow-up question among the citizens it was sent to."""
-    follow_ups = _follow_up_union(versions)
-    if not follow_ups:
-        return []
-    by_id = {f.stats.id: f for f in follow_ups}
-    for record in iter_follow_ups(session, key, flt):
-        stats = by_id.get(record.follow_up_id)
-        if stats is None or record.state != FOLLOW_UP_SENT:
-            continue
-        stats.asked += 1
-        if record.answer is None:
-            stats.unanswered += 1
-        else:
-            _count_answer(stats.stats, record.answer.value, record.answer.field)
-    return follow_ups
+def _asked_follow_ups(session: Session, key: str, flt: ExportFilter) -> set[tuple[str, str]]:
+    """(response id, follow-up id) of every follow-up question sent for survey `key`'s responses under `flt`.
+
+    Only the follow_ups rows (no answers: those come with the responses) — one light query."""
+    query = filtered_responses(
+        select(m.FollowUp.response_id, m.FollowUp.payload), session,
+        ExportFilter(key, flt.campaign, flt.since, flt.until, flt.channel),
+    )
+    query = query.join(m.FollowUp, m.FollowUp.response_id == m.Response.id).where(
+        m.FollowUp.kind == SURVEY_FOLLOWUP_KIND, m.FollowUp.sent_at.is_not(None))
+    asked: set[tuple[str, str]] = set()
+    for response_id, payload in session.execute(query):
+        follow_up_id = payload.get("followup_id") if isinstance(payload, dict) else None
+        if isinstance(follow_up_id, str):
+            asked.add((response_id, follow_up_id))
+    return asked
 
 
 def _count_answer(stats: QuestionStats, value: Any, field_key: str | None) -> None:
@@ -196,6 +194,7 @@ def _count_answer(stats: QuestionStats, value: Any, field_key: str | None) -> No
 class _LeanResponse:
     """What the report needs of a response (no citizen, channel, scores or timestamps of answers)."""
 
+    id: str
     version: int
     completed: bool
     started_at: datetime
@@ -222,7 +221,7 @@ def _lean_responses(session: Session, key: str, flt: ExportFilter) -> Iterator[_
             if current is not None:
                 yield current
             current_id = row.id
-            current = _LeanResponse(row.version, row.status == RESPONSE_COMPLETED, row.started_at, {})
+            current = _LeanResponse(row.id, row.version, row.status == RESPONSE_COMPLETED, row.started_at, {})
         if row.question_id is not None and current is not None:
             current.answers[row.question_id] = StoredAnswer(row.value, row.field)
     if current is not None:
@@ -237,7 +236,17 @@ def survey_stats(
     by_id = {q.id: q for q in questions}
     definitions = dict(versions)
     stats = SurveyStats(key, versions[-1][1].title, [v for v, _ in versions], questions)
+    stats.follow_ups = _follow_up_union(versions)
+    asked = _asked_follow_ups(session, key, flt) if stats.follow_ups else set()
     for record in _lean_responses(session, key, flt):
+        for follow_up in stats.follow_ups:  # answers to follow-ups come with the response, under their id
+            if (record.id, follow_up.stats.id) in asked:
+                follow_up.asked += 1
+                answer = record.answers.get(follow_up.stats.id)
+                if answer is None:
+                    follow_up.unanswered += 1
+                else:
+                    _count_answer(follow_up.stats, answer.value, answer.field)
         survey = definitions[record.version]
         started = _aware(record.started_at)
         stats.responses += 1
@@ -256,7 +265,6 @@ def survey_stats(
             stats.completed += 1
         elif stopped is not None:
             stats.dropped[stopped] += 1
-    stats.follow_ups = follow_up_stats(session, key, versions, flt)
     return stats
 
 
