@@ -82,7 +82,8 @@ def test_the_tables_show_the_counts_with_small_ones_suppressed(filled: Database)
     assert table_values(root, "funnel-mobil", "reached") == {
         **expected.funnel_reached, "completed": expected.completed, "started": expected.responses}
     dropped = table_values(root, "funnel-mobil", "dropped")
-    assert dropped == {key: value for key, value in expected.funnel_dropped.items() if key != "completed"}
+    expected_dropped = {key: value for key, value in expected.funnel_dropped.items() if key != "completed"}
+    assert dropped == {**expected_dropped, "other": 0}, "the 'other' row is always listed (presence never leaks)"
 
 
 def test_shares_come_from_shown_counts_only(filled: Database) -> None:
@@ -250,3 +251,11 @@ def test_generic_words_of_ideas_are_no_top_terms() -> None:
     assert tokens(text) == {"bäume", "grün", "tun", "plant", "trees"}
     assert {"idee", "vorschlag", "bitte", "mehr", "sollte", "wäre", "gibt", "stadt", "wuppertal"} <= STOP_WORDS
     assert not {"bus", "radweg", "bäume", "park", "weg", "schule"} & STOP_WORDS
+
+
+def test_number_ranges_do_not_show_the_values_of_few_respondents() -> None:
+    from bot.analytics.report.questions import _number_bins
+
+    edges = _number_bins([17.0, 23.0, 37.0, 51.0, 64.0] * 4, True, 2)
+    width = edges[0][1] - edges[0][0]
+    assert edges[0][0] % width == 0, edges

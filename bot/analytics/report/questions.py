@@ -80,6 +80,7 @@ def _number_bins(values: Sequence[float], integer: bool, k: int) -> list[tuple[f
     width = (high - low) / max(1, min(MAX_BINS, len(values) // (2 * k)))
     if integer:
         width = max(1.0, math.ceil(width))
+        low = math.floor(low / width) * width  # edges on multiples of the width, not at the smallest value
     else:
         magnitude = 10 ** math.floor(math.log10(width))
         width = next(step * magnitude for step in (1, 2, 2.5, 5, 10) if step * magnitude >= width)
@@ -101,7 +102,12 @@ def _number_figure(
     keys: list[str] = []
     labels: list[str] = []
     counts: list[int] = []
-    if stats.numbers:
+    if 0 < len(stats.numbers) < look.k:
+        # Range labels would show the few values themselves (the edges follow the data): one cell only.
+        keys.append("answered")
+        labels.append(t("answered"))
+        counts.append(len(stats.numbers))
+    elif stats.numbers:
         bins = _number_bins(stats.numbers, integer, look.k)
         binned: Counter[int] = Counter()
         for value in stats.numbers:
@@ -187,8 +193,9 @@ def funnel_figure(survey: SurveyStats, look: Look) -> str:
     ]
     completed = group.cells[len(questions)]
     rows.append(row("completed", t("completed_row"), look.cell(completed, key="reached"), "<td></td>"))
-    if counts[-1]:  # unfinished without an open question on their route (not expected, but counted honestly)
-        rows.append(row("other", t("dropped_other"), "<td></td>", look.cell(group.cells[-1], key="dropped")))
+    # Unfinished without an open question on their route (not expected, but counted honestly); always listed, as a
+    # row shown only when non-zero would tell that there is at least one such response.
+    rows.append(row("other", t("dropped_other"), "<td></td>", look.cell(group.cells[-1], key="dropped")))
     foot = [row("started", t("started_row"), look.cell(group.total, key="reached"), "<td></td>")]
     svg = charts.bar_chart([t("started_row"), *labels, t("completed_row")],
                            [group.total.value, *(cell.value for cell in reached), group.cells[len(questions)].value],
