@@ -216,7 +216,8 @@ def _lean_responses(session: Session, key: str, flt: ExportFilter) -> Iterator[_
     query = query.outerjoin(m.Answer, m.Answer.response_id == m.Response.id).order_by(m.Response.id)
     current: _LeanResponse | None = None
     current_id: str | None = None
-    for row in session.execute(query.execution_options(yield_per=CHUNK)):
+    # Core execution: plain rows, without the ORM session's per-row result machinery.
+    for row in session.connection().execute(query.execution_options(yield_per=CHUNK)):
         if row.id != current_id:
             if current is not None:
                 yield current
