@@ -82,7 +82,8 @@ def test_the_tables_show_the_counts_with_small_ones_suppressed(filled: Database)
     assert table_values(root, "funnel-mobil", "reached") == {
         **expected.funnel_reached, "completed": expected.completed, "started": expected.responses}
     dropped = table_values(root, "funnel-mobil", "dropped")
-    assert dropped == {key: value for key, value in expected.funnel_dropped.items() if key != "completed"}
+    expected_dropped = {key: value for key, value in expected.funnel_dropped.items() if key != "completed"}
+    assert dropped == {**expected_dropped, "other": 0}, "the 'other' row is always listed (presence never leaks)"
 
 
 def test_shares_come_from_shown_counts_only(filled: Database) -> None:
@@ -178,3 +179,83 @@ def test_the_file_is_written_owner_only(tmp_path: Path) -> None:
     write_report("<!DOCTYPE html><html>2</html>", target)
     assert target.read_text(encoding="utf-8").endswith("2</html>")
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"], "no temp file left behind"
+
+
+def test_a_suppressed_idea_count_is_not_given_away_by_which_fields_are_listed(database: Database) -> None:
+    """One idea: every field's count is suppressed, so the over-time columns, the classifier table and the top
+    terms boxes list every configured field (none named alone as the one with ideas)."""
+    with database.unit_of_work() as uow:
+        dataset._citizen(uow, "c_solo")
+        uow.ideas.add("idea-solo", "c_solo", "Mehr Bäume im Park bitte", "umwelt", dataset.START, fields=["umwelt"],
+                      classification=dataset.scores("umwelt"))
+    root = parse(report(database))
+    assert set(table_values(root, "ideas-per-field").values()) == {None}
+    over_time = root.find(".//table[@id='table-ideas-over-time']")
+    assert over_time is not None
+    columns = ["".join(th.itertext()) for th in over_time.iter("th") if th.get("scope") == "col"]
+    names = [field.name["de"] for field in dataset.FIELDS]
+    assert all(name in columns for name in names), columns
+    assert set(table_values(root, "ideas-over-time").values()) <= {None, 0}
+    boxes = [section.get("data-terms") for section in root.iter("section") if section.get("data-terms")]
+    assert boxes == list(dataset.FIELD_KEYS)
+    kept = table_values(root, "classifier-kept", "proposals")
+    assert set(dataset.FIELD_KEYS) <= set(kept) and set(kept.values()) <= {None, 0}
+
+
+def test_follow_up_questions_get_a_chart_based_on_the_citizens_asked(database: Database) -> None:
+    """Sample: the follow-up 'nachher' (30 days later) was sent to two citizens, one answered 5, one not yet;
+    a third row was never sent (not in the base)."""
+    from handlers.events import FieldInfo
+    from tests.analytics import sample
+
+    sample.fill(database)
+    fields = [FieldInfo(key, {"de": key.capitalize()}) for key in sample.FIELDS]
+    html = build_report(database, survey=None, campaign=None, since=None, until=None, lang="de", min_count=1,
+                        timezone=BERLIN, fields=fields, now=sample.NOW)
+    root = parse(html)
+    chart = root.find(".//figure[@data-chart='question-verkehr-nachher']")
+    assert chart is not None
+    caption = "".join(chart.find("figcaption").itertext())  # type: ignore[union-attr]
+    assert "Nachfrage 1" in caption and "30 Tage" in caption
+    assert "Basis: 2 Befragte" in "".join(chart.itertext())
+    values = table_values(root, "question-verkehr-nachher")
+    assert values["5"] == 1 and values["unanswered"] == 1 and values["skipped"] == 0
+    assert values["total"] == 2
+
+
+def _y_ticks(svg: str) -> list[str]:
+    return re.findall(r'<g id="[^"]*ytick_\d+">.*?<text[^>]*>([^<]*)</text>', svg, flags=re.DOTALL)
+
+
+def test_a_chart_with_every_value_suppressed_keeps_a_plain_axis_and_says_so() -> None:
+    from bot.analytics.report import charts
+
+    svg = charts.time_chart(["01.03.", "02.03.", "03.03."], [None, None, None], prefix="t", suppressed="unterdrückt",
+                            all_suppressed="alle Werte unterdrückt")
+    ticks = _y_ticks(svg)
+    assert ticks and not any(tick.startswith(("−", "-")) for tick in ticks), ticks
+    assert "alle Werte unterdrückt" in svg
+    bars = charts.bar_chart(["a", "b"], [None, None], prefix="b", suppressed="unterdrückt",
+                            all_suppressed="alle Werte unterdrückt")
+    assert "alle Werte unterdrückt" in bars and "−" not in bars
+    multiples = charts.small_multiples(["A", "B"], ["01.03.", "02.03."], [[None, None], [0, 0]], prefix="m",
+                                       suppressed="unterdrückt", all_suppressed="alle Werte unterdrückt")
+    assert multiples.count("alle Werte unterdrückt") == 1 and "−" not in multiples
+
+
+def test_generic_words_of_ideas_are_no_top_terms() -> None:
+    from bot.analytics.report.terms import STOP_WORDS, tokens
+
+    text = ("Meine Idee, ein Vorschlag: bitte mehr Bäume in Wuppertal, das wäre gut für die Stadt, es gibt zu wenig "
+            "Grün und man sollte etwas tun. Please, the city should plant more trees, that would be a great idea")
+    assert tokens(text) == {"bäume", "grün", "tun", "plant", "trees"}
+    assert {"idee", "vorschlag", "bitte", "mehr", "sollte", "wäre", "gibt", "stadt", "wuppertal"} <= STOP_WORDS
+    assert not {"bus", "radweg", "bäume", "park", "weg", "schule"} & STOP_WORDS
+
+
+def test_number_ranges_do_not_show_the_values_of_few_respondents() -> None:
+    from bot.analytics.report.questions import _number_bins
+
+    edges = _number_bins([17.0, 23.0, 37.0, 51.0, 64.0] * 4, True, 2)
+    width = edges[0][1] - edges[0][0]
+    assert edges[0][0] % width == 0, edges

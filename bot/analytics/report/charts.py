@@ -16,7 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
+from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -50,8 +50,10 @@ def _wrap(label: str, width: int = 15) -> str:
 def to_svg(figure: Figure, prefix: str) -> str:
     """The figure as an inline `<svg>` element: no XML header, metadata or namespaces, ids unique per chart."""
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
-    plt.close(figure)
+    # Margins from one tight layout instead of bbox_inches="tight", which draws the whole figure twice.
+    if not getattr(figure, "_stadtdialog_laid_out", False):
+        figure.tight_layout(pad=0.2)
+    figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]
     svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
@@ -76,15 +78,23 @@ def _mark_suppressed(axes: Axes, position: float, label: str, horizontal: bool, 
                      hatch="///", linewidth=0.0, zorder=0)
 
 
+def _all_suppressed(axes: Axes, text: str) -> None:
+    """Say so across the plot when no value is shown (the axis keeps its plain 0.. scale)."""
+    axes.text(0.5, 0.5, text, transform=axes.transAxes, ha="center", va="center", fontsize=FONT_SIZE,
+              color="#444444", bbox={"facecolor": "white", "edgecolor": SUPPRESSED_EDGE, "boxstyle": "round"},
+              zorder=4)
+
+
 def bar_chart(
     labels: Sequence[str], values: Sequence[float | None], *, prefix: str, suppressed: str, percent: bool = False,
-    axis_label: str = "",
+    axis_label: str = "", all_suppressed: str = "",
 ) -> str:
     """Horizontal bars, one per label; None marks a suppressed cell. `percent`: values are shares 0..1."""
-    with plt.rc_context(_STYLE):
+    with rc_context(_STYLE):
         rows = len(labels)
         lines = sum(max(1, _wrap(label).count("\n") + 1) for label in labels)
-        figure, axes = plt.subplots(figsize=(WIDTH_INCHES, 0.7 + 0.3 * lines + 0.22 * rows))
+        figure = Figure(figsize=(WIDTH_INCHES, 0.7 + 0.3 * lines + 0.22 * rows))
+        axes = figure.subplots()
         positions = list(range(rows))
         shown = [value if value is not None else 0.0 for value in values]
         axes.barh(positions, shown, color=BAR, height=0.7, zorder=2)
@@ -97,7 +107,7 @@ def bar_chart(
                 axes.text(value + top * 0.02, position, text, va="center", fontsize=FONT_SIZE - 1, zorder=3)
         axes.set_yticks(positions, [_wrap(label) for label in labels])
         axes.invert_yaxis()
-        axes.set_xlim(0, (1.0 if percent else top) * 1.18)
+        axes.set_xlim(0, 1.3 if percent else top * 1.18)  # room for "100%" beside a full bar
         if percent:
             axes.xaxis.set_major_formatter(lambda x, _: f"{x:.0%}")
         else:
@@ -106,6 +116,8 @@ def bar_chart(
         axes.set_xlabel(axis_label)
         axes.grid(axis="x", color="#dddddd", linewidth=0.8, zorder=1)
         axes.set_axisbelow(True)
+        if values and all(value is None for value in values):
+            _all_suppressed(axes, all_suppressed or suppressed)
         return to_svg(figure, prefix)
 
 
@@ -115,11 +127,13 @@ def _tick_positions(count: int, most: int = 8) -> list[int]:
 
 
 def time_chart(
-    periods: Sequence[str], values: Sequence[int | None], *, prefix: str, suppressed: str, axis_label: str = ""
+    periods: Sequence[str], values: Sequence[int | None], *, prefix: str, suppressed: str, axis_label: str = "",
+    all_suppressed: str = "",
 ) -> str:
     """Vertical bars over time; None marks a suppressed period (hatched column, no bar)."""
-    with plt.rc_context(_STYLE):
-        figure, axes = plt.subplots(figsize=(WIDTH_INCHES, 3.4))
+    with rc_context(_STYLE):
+        figure = Figure(figsize=(WIDTH_INCHES, 3.4))
+        axes = figure.subplots()
         positions = list(range(len(periods)))
         axes.bar(positions, [value or 0 for value in values], color=BAR, width=0.8, zorder=2)
         for position, value in zip(positions, values, strict=True):
@@ -128,23 +142,27 @@ def time_chart(
         ticks = _tick_positions(len(periods))
         axes.set_xticks(ticks, [periods[i] for i in ticks], rotation=45, ha="right")
         axes.set_ylabel(axis_label)
+        top = max([1, *(value or 0 for value in values)])  # never a negative axis, also when all is suppressed
+        axes.set_ylim(0, top * 1.1)
         axes.yaxis.set_major_locator(MaxNLocator(integer=True))
         axes.grid(axis="y", color="#dddddd", linewidth=0.8, zorder=1)
         if any(value is None for value in values):
             axes.text(1.0, 1.02, f"/// = {suppressed}", transform=axes.transAxes, ha="right", fontsize=FONT_SIZE - 2,
                       color="#444444")
+        if values and all(value is None for value in values):
+            _all_suppressed(axes, all_suppressed or suppressed)
         return to_svg(figure, prefix)
 
 
 def small_multiples(
     rows: Sequence[str], periods: Sequence[str], matrix: Sequence[Sequence[int | None]], *, prefix: str,
-    suppressed: str,
+    suppressed: str, all_suppressed: str = "",
 ) -> str:
     """One small bar chart per row (strategy field) over the same periods, sharing both axes."""
-    with plt.rc_context(_STYLE):
+    with rc_context(_STYLE):
         count = max(len(rows), 1)
-        figure, axes_list = plt.subplots(count, 1, figsize=(WIDTH_INCHES, 0.8 + 1.3 * count), sharex=True,
-                                         sharey=True, squeeze=False)
+        figure = Figure(figsize=(WIDTH_INCHES, 0.8 + 1.3 * count))
+        axes_list = figure.subplots(count, 1, sharex=True, sharey=True, squeeze=False)
         positions = list(range(len(periods)))
         top = max([1, *(value or 0 for values in matrix for value in values)])  # the axes share one scale
         for index, (name, values) in enumerate(zip(rows, matrix, strict=True)):
@@ -158,11 +176,14 @@ def small_multiples(
             axes.set_ylim(0, top * 1.15)
             axes.yaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
             axes.grid(axis="y", color="#dddddd", linewidth=0.8, zorder=1)
+            if values and all(value is None for value in values):
+                _all_suppressed(axes, all_suppressed or suppressed)
         ticks = _tick_positions(len(periods))
         bottom = axes_list[-1][0]
         bottom.set_xticks(ticks, [periods[i] for i in ticks], rotation=45, ha="right")
         if any(value is None for values in matrix for value in values):
             axes_list[0][0].text(1.0, 1.08, f"/// = {suppressed}", transform=axes_list[0][0].transAxes, ha="right",
                                  fontsize=FONT_SIZE - 2, color="#444444")
-        figure.tight_layout(h_pad=0.6)
+        figure.tight_layout(pad=0.2, h_pad=0.6)
+        figure._stadtdialog_laid_out = True  # type: ignore[attr-defined]
         return to_svg(figure, prefix)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from bot.analytics.model import Status
 from bot.analytics.query import (
     RESPONSE_COMPLETED,
+    SURVEY_FOLLOWUP_KIND,
     ExportFilter,
     StoredAnswer,
     check_filter,
@@ -31,7 +32,7 @@ from bot.analytics.query import (
 )
 from bot.analytics.status import question_statuses
 from bot.storage import models as m
-from surveys.schema import LocalText, Question, QuestionType, Survey
+from surveys.schema import FollowUp, LocalText, Question, QuestionType, Survey
 
 from .terms import tokens
 
@@ -56,6 +57,18 @@ class QuestionStats:
 
 
 @dataclass
+class FollowUpStats:
+    """A follow-up question (asked `after_days` days after the survey): its answers among the citizens asked.
+
+    `asked` counts the follow-ups sent (the base); `unanswered` those asked who have not answered (yet)."""
+
+    stats: QuestionStats
+    after_days: int
+    asked: int = 0
+    unanswered: int = 0
+
+
+@dataclass
 class SurveyStats:
     key: str
     title: LocalText
@@ -67,6 +80,7 @@ class SurveyStats:
     per_day: Counter[date] = field(default_factory=Counter)  # responses started per local day
     first: datetime | None = None
     last: datetime | None = None
+    follow_ups: list[FollowUpStats] = field(default_factory=list)
 
 
 @dataclass
@@ -122,6 +136,39 @@ def _question_union(versions: Sequence[tuple[int, Survey]]) -> list[QuestionStat
     ]
 
 
+def _follow_up_union(versions: Sequence[tuple[int, Survey]]) -> list[FollowUpStats]:
+    """Follow-ups in order of first appearance, each with the newest version's definition."""
+    newest: dict[str, FollowUp] = {}
+    for _, survey in versions:
+        for follow_up in survey.follow_ups:
+            newest[follow_up.id] = follow_up  # insertion order: first appearance; the value: the newest version
+    result = []
+    for follow_up in newest.values():
+        question = follow_up.question
+        options = [(option.id, option.text) for option in question.options]
+        result.append(FollowUpStats(QuestionStats(follow_up.id, question.type, question.text, question, options),
+                                    follow_up.after_days))
+    return result
+
+
+def _asked_follow_ups(session: Session, key: str, flt: ExportFilter) -> set[tuple[str, str]]:
+    """(response id, follow-up id) of every follow-up question sent for survey `key`'s responses under `flt`.
+
+    Only the follow_ups rows (no answers: those come with the responses) — one light query."""
+    query = filtered_responses(
+        select(m.FollowUp.response_id, m.FollowUp.payload), session,
+        ExportFilter(key, flt.campaign, flt.since, flt.until, flt.channel),
+    )
+    query = query.join(m.FollowUp, m.FollowUp.response_id == m.Response.id).where(
+        m.FollowUp.kind == SURVEY_FOLLOWUP_KIND, m.FollowUp.sent_at.is_not(None))
+    asked: set[tuple[str, str]] = set()
+    for response_id, payload in session.execute(query):
+        follow_up_id = payload.get("followup_id") if isinstance(payload, dict) else None
+        if isinstance(follow_up_id, str):
+            asked.add((response_id, follow_up_id))
+    return asked
+
+
 def _count_answer(stats: QuestionStats, value: Any, field_key: str | None) -> None:
     if value is None:
         stats.skipped += 1
@@ -147,6 +194,7 @@ def _count_answer(stats: QuestionStats, value: Any, field_key: str | None) -> No
 class _LeanResponse:
     """What the report needs of a response (no citizen, channel, scores or timestamps of answers)."""
 
+    id: str
     version: int
     completed: bool
     started_at: datetime
@@ -168,12 +216,13 @@ def _lean_responses(session: Session, key: str, flt: ExportFilter) -> Iterator[_
     query = query.outerjoin(m.Answer, m.Answer.response_id == m.Response.id).order_by(m.Response.id)
     current: _LeanResponse | None = None
     current_id: str | None = None
-    for row in session.execute(query.execution_options(yield_per=CHUNK)):
+    # Core execution: plain rows, without the ORM session's per-row result machinery.
+    for row in session.connection().execute(query.execution_options(yield_per=CHUNK)):
         if row.id != current_id:
             if current is not None:
                 yield current
             current_id = row.id
-            current = _LeanResponse(row.version, row.status == RESPONSE_COMPLETED, row.started_at, {})
+            current = _LeanResponse(row.id, row.version, row.status == RESPONSE_COMPLETED, row.started_at, {})
         if row.question_id is not None and current is not None:
             current.answers[row.question_id] = StoredAnswer(row.value, row.field)
     if current is not None:
@@ -188,7 +237,17 @@ def survey_stats(
     by_id = {q.id: q for q in questions}
     definitions = dict(versions)
     stats = SurveyStats(key, versions[-1][1].title, [v for v, _ in versions], questions)
+    stats.follow_ups = _follow_up_union(versions)
+    asked = _asked_follow_ups(session, key, flt) if stats.follow_ups else set()
     for record in _lean_responses(session, key, flt):
+        for follow_up in stats.follow_ups:  # answers to follow-ups come with the response, under their id
+            if (record.id, follow_up.stats.id) in asked:
+                follow_up.asked += 1
+                answer = record.answers.get(follow_up.stats.id)
+                if answer is None:
+                    follow_up.unanswered += 1
+                else:
+                    _count_answer(follow_up.stats, answer.value, answer.field)
         survey = definitions[record.version]
         started = _aware(record.started_at)
         stats.responses += 1

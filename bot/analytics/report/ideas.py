@@ -30,7 +30,7 @@ def per_field_figure(ideas: IdeaStats, look: Look, field_names: dict[str, str]) 
             for i, ((key, name), cell) in enumerate(zip(fields, group.cells, strict=True))]
     foot = [row("total", t("total"), look.cell(group.total), look.share_cell(None))]
     svg = charts.bar_chart([name for _, name in fields], [cell.value for cell in group.cells], prefix=chart_id,
-                           suppressed=t("suppressed"), axis_label=t("count"))
+                           suppressed=t("suppressed"), all_suppressed=t("all_suppressed"), axis_label=t("count"))
     body = table(f"table-{chart_id}", t("table_of", title=t("ideas_per_field")), [t("field"), t("count"), t("share")],
                  rows, foot)
     cells = {key: cell for (key, _), cell in zip(fields, group.cells, strict=True)}
@@ -38,7 +38,10 @@ def per_field_figure(ideas: IdeaStats, look: Look, field_names: dict[str, str]) 
 
 
 def over_time_figure(ideas: IdeaStats, look: Look, field_names: dict[str, str], totals: dict[str, Cell]) -> str:
-    """Per field a partition of its ideas over the periods; a field whose total is suppressed is hidden whole."""
+    """Per field a partition of its ideas over the periods; a field whose total is suppressed is hidden whole.
+
+    Every configured field (and "no field") is a column, with ideas or not: listing only the fields that have
+    ideas would name the ones whose count "ideas per field" suppressed."""
     t = look.texts
     days = [day for _, day in ideas.per_field_day]
     per_day: Counter[date] = Counter()
@@ -46,7 +49,7 @@ def over_time_figure(ideas: IdeaStats, look: Look, field_names: dict[str, str], 
         per_day[day] += count
     unit = periods.unit_for(per_day, look.k * len(field_names))
     starts = periods.buckets(days, unit)
-    fields = [(key, name) for key, name in _fields_with_none(field_names, look) if totals[key].count > 0]
+    fields = _fields_with_none(field_names, look)
     matrix: list[list[Cell]] = []
     for key, _ in fields:
         per_bucket: Counter[date] = Counter()
@@ -66,7 +69,7 @@ def over_time_figure(ideas: IdeaStats, look: Look, field_names: dict[str, str], 
     foot = [row("total", t("total"), *(look.cell(totals[key]) for key, _ in fields))]
     svg = charts.small_multiples([name for _, name in fields], labels,
                                  [[cell.value for cell in cells] for cells in matrix], prefix=chart_id,
-                                 suppressed=t("suppressed"))
+                                 suppressed=t("suppressed"), all_suppressed=t("all_suppressed"))
     title = t("ideas_per_field_time")
     body = table(f"table-{chart_id}", t("table_of", title=title), [header.capitalize(), *(n for _, n in fields)], rows,
                  foot)
@@ -79,7 +82,8 @@ def kept_figure(ideas: IdeaStats, look: Look, field_names: dict[str, str]) -> st
     t = look.texts
     chart_id = "classifier-kept"
     names = dict(field_names)
-    keys = [key for key in names if ideas.proposed[key]] + sorted(k for k in ideas.proposed if k not in names)
+    # Every configured field is a row (a field only listed when proposed would give away that it was proposed).
+    keys = list(names) + sorted(k for k in ideas.proposed if k not in names)
     rows: list[str] = []
     shares: list[float | None] = []
     hidden_kept: list[int] = []
@@ -103,20 +107,22 @@ def kept_figure(ideas: IdeaStats, look: Look, field_names: dict[str, str]) -> st
     foot = [row("total", t("total"), look.cell(overall.total, key="proposals"), look.cell(o_kept, key="kept"),
                 look.cell(o_changed, key="changed"), look.share_cell(o_share))]
     svg = charts.bar_chart([names.get(key, key) for key in keys], shares, prefix=chart_id, suppressed=t("suppressed"),
+                           all_suppressed=t("all_suppressed"),
                            percent=True, axis_label=t("kept_share"))
     headers = [t("proposed_field"), t("proposals"), t("kept_count"), t("changed_count"), t("kept_share")]
     body = table(f"table-{chart_id}", t("table_of", title=t("kept")), headers, rows, foot)
     return figure(chart_id, t("kept_caption"), svg, body, t, wide=True)
 
 
-def terms_section(ideas: IdeaStats, look: Look, field_names: dict[str, str]) -> str:
+def terms_section(ideas: IdeaStats, look: Look, field_names: dict[str, str], totals: dict[str, Cell]) -> str:
+    """A box per configured field; no term where the field's idea count is suppressed (or below k)."""
     t = look.texts
     parts = [f'<p class="note">{escape(t("terms_note", k=look.k))}</p><div class="terms">']
+    # Every configured field gets a box, with ideas or not: a box only for fields with ideas would name the
+    # fields whose count "ideas per field" suppressed.
     for key, name in field_names.items():
         texts = suppress_value(ideas.texts_per_field[key], look.k)
-        if texts.count == 0:
-            continue
-        terms = rank(ideas.term_texts.get(key, Counter()), look.k)
+        terms = [] if texts.suppressed or totals[key].suppressed else rank(ideas.term_texts.get(key, Counter()), look.k)
         parts.append(f'<section data-terms="{escape(key)}"><h3>{escape(name)}</h3>')
         if terms:
             rows = [f'<tr data-term="{escape(term.term)}"><td>{escape(term.term)}</td>'
@@ -141,5 +147,5 @@ def ideas_section(ideas: IdeaStats, look: Look, field_names: dict[str, str]) -> 
     parts += [f"<h3>{escape(t('ideas_per_field_time'))}</h3>", over_time_figure(ideas, look, field_names, totals)]
     if ideas.proposed:
         parts += [f"<h3>{escape(t('kept'))}</h3>", kept_figure(ideas, look, field_names)]
-    parts += [f"<h3>{escape(t('terms'))}</h3>", terms_section(ideas, look, field_names), "</section>"]
+    parts += [f"<h3>{escape(t('terms'))}</h3>", terms_section(ideas, look, field_names, totals), "</section>"]
     return "".join(parts)

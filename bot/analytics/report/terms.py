@@ -16,6 +16,8 @@ _PLACEHOLDER = re.compile(r"\[[A-Z]+\]")
 _TOKEN = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 MIN_TOKEN_LENGTH = 3
 
+# German first (function words, then the generic words of ideas), then English. Lower case, ß and umlauts as
+# written; a word may appear twice (the frozenset keeps one).
 _STOP_WORDS = """
 aber alle allem allen aller alles als also am an ander andere anderem anderen anderer anderes anderm andern
 anders auch auf aus bei beim bin bis bist bitte da dabei dadurch dafür dagegen daher dahin damals damit danach
@@ -37,8 +39,23 @@ could did does doing down during each few for from further had has have having h
 himself his how into its itself just more most not now off once only other our ours out over own same she
 should some such than that the their theirs them then there these they this those through too under until very
 was were what when where which while who whom why will with would you your yours the please
+außer bereits beide beiden bzw daß denke derzeit deren dessen drin eher eigentlich eines eins endlich erst
+etc euch falls finde fände fast ganze ganzen gerade geht gehen gemacht genau gibts gleich halt heute hier
+hierfür irgendwie jemand jeweils kaum klar kommen kommt könnte lassen lässt leider machen macht meiner meinung
+meist mindestens möchte möchten möglich möglichst nämlich neben neue neuen neuer nie niemand nochmal nötig
+oben ohne paar per sehr sei seien seitdem sodass somit statt trotz überall usw vielleicht vielen vieles
+völlig vom wann wegen weniger wenig werden wichtig wieso wirklich wohl worden wurden zudem zusammen zwei
+idee ideen vorschlag vorschläge vorschlagen bitte danke sollte sollten sollen wäre wären würde gibt geben
+gäbe stadt städte wuppertal wuppertaler bürger bürgerinnen leute menschen thema themen etwas sachen sache
+man mehr weniger besser schön toll super
+also am an as at be by do if in is it me my no of on or so to up us we an a i
+able anything etc get got like make many maybe much need needs one really something still think want way
+well city idea ideas suggestion suggest better good great lot lots people thing things thanks
 """
 STOP_WORDS = frozenset(_STOP_WORDS.split())
+"""Words that say nothing about an idea's topic: German and English function words, and what citizens write in
+almost every idea ("Idee", "Vorschlag", "bitte", "mehr", "sollte", "wäre", "gibt", the city's name …). Hand-written
+(no download); words shorter than MIN_TOKEN_LENGTH are dropped anyway, but listed where natural."""
 
 
 def tokens(text: str) -> set[str]:
