@@ -246,13 +246,22 @@ def _answers(
                           cast(m.Answer.scores, Text)]
     if details:
         columns += [m.Answer.answered_at, m.Answer.model_version]
-    rows = session.connection().execute(select(*columns).where(m.Answer.response_id.in_(response_ids)))
+    # One fetch per page (`all()`, not row by row: SQLAlchemy's per-row fetch cost more than the decoding).
+    rows = session.connection().execute(select(*columns).where(m.Answer.response_id.in_(response_ids))).all()
     answers: dict[str, dict[str, StoredAnswer]] = {}
-    for row in rows:
-        response_id, question_id, value, field_key, scores = row[:5]
-        answers.setdefault(response_id, {})[question_id] = StoredAnswer(
-            decode(value), field_key, _scores(decode(scores)) if scores is not None else {},
-            row[5] if details else None, row[6] if details else None,
+    if details:
+        for response_id, question_id, value, field_key, scores, answered_at, model_version in rows:
+            answers.setdefault(response_id, {})[question_id] = StoredAnswer(
+                decode(value), field_key, _scores(decode(scores)) if scores is not None else {},
+                answered_at, model_version,
+            )
+        return answers
+    for response_id, question_id, value, field_key, scores in rows:
+        per_response = answers.get(response_id)
+        if per_response is None:
+            per_response = answers[response_id] = {}
+        per_response[question_id] = StoredAnswer(
+            decode(value), field_key, _scores(decode(scores)) if scores is not None else {}
         )
     return answers
 

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from bot.analytics.model import CellValue, Status
 from bot.analytics.writers.cells import (
+    FORMULA_STARTS,
     STATUS_KEYS,
     RowError,
     WriterError,
@@ -38,6 +39,7 @@ from bot.analytics.writers.cells import (
 )
 
 DIALECTS = ("excel", "plain")
+_KNOWN_FLOATS = 50_000
 
 
 @dataclass(frozen=True)
@@ -80,11 +82,19 @@ def write_csv_rows(
     text = cell_formatter(dialect, timezone)
     width = len(header)
     count = 0
+    status_keys, starts, write = STATUS_KEYS, FORMULA_STARTS, writer.writerow
     for row in rows:
         count += 1
         if len(row) != width:
             raise RowError(f"row {count} has {len(row)} cells, the header {width} columns")
-        writer.writerow([text(value) for value in row])
+        # `text` inlined for the commonest cells (empty, plain text, status): a call per cell cost the most here
+        write([
+            "" if value is None
+            else (("'" + value) if value.startswith(starts) else value) if type(value) is str
+            else status_keys[value] if type(value) is Status
+            else text(value)
+            for value in row
+        ])
     return count
 
 
@@ -93,11 +103,19 @@ def cell_formatter(dialect: str, timezone: ZoneInfo) -> Callable[[CellValue], st
     check_dialect(dialect)
     spec = _DIALECTS[dialect]
 
+    known: dict[float, str] = {}  # scores come rounded: a few thousand distinct values, formatted once each
+
     def number(value: float) -> str:
+        found = known.get(value) if type(value) is float and value else None  # 0.0 and -0.0 compare equal
+        if found is not None:
+            return found
         if not finite(value):
             return ""
         text = positional_float(value)
-        return text.replace(".", ",") if spec.decimal_comma else text
+        text = text.replace(".", ",") if spec.decimal_comma else text
+        if type(value) is float and value and len(known) < _KNOWN_FLOATS:
+            known[value] = text
+        return text
 
     def moment(value: datetime) -> str:
         local = local_time(value, timezone)

@@ -63,12 +63,12 @@ def write_jsonl(codebook: Codebook, rows: Iterable[Row], out: TextIO, *, timezon
     """Write one JSON object per row to `out` (text, UTF-8, ``newline=""``); return the number of rows."""
     plan = _plan(codebook)
     convert = _converter(timezone)
+    encode = json.JSONEncoder(ensure_ascii=False).encode  # what json.dumps(…, ensure_ascii=False) builds per call
     count = 0
     for row in rows:
         count += 1
         check_row(codebook, row, count)
-        out.write(json.dumps(_record(plan, row, convert), ensure_ascii=False))
-        out.write("\n")
+        out.write(encode(_record(plan, row, convert)) + "\n")
     return count
 
 
