@@ -199,6 +199,17 @@ def _columns(versions: Sequence[tuple[int, Survey]], fields: Sequence[FieldName]
 # --------------------------------------------------------------------------------------------------- responses
 
 
+def _response_meta(taken: set[str]) -> tuple[Variable, ...]:
+    """The first columns of the response and follow-up tables: who, which response, version, campaign, channel."""
+    return (
+        _meta(taken, "respondent", VarType.TEXT, "Teilnehmende Person (Pseudonym)", "Respondent (pseudonym)", 18),
+        _meta(taken, "response", VarType.TEXT, "Antwortbogen (Pseudonym)", "Response (pseudonym)", 18),
+        _meta(taken, "version", VarType.INTEGER, "Version der Umfrage", "Survey version", 8),
+        _meta(taken, "campaign", VarType.TEXT, "Kampagne", "Campaign", 20),
+        _meta(taken, "channel", VarType.TEXT, "Kanal", "Channel", 10),
+    )
+
+
 def response_table(
     versions: Sequence[tuple[int, Survey]],
     fields: Sequence[FieldName],
@@ -214,11 +225,7 @@ def response_table(
         raise ValueError("a survey without stored versions has no table")
     taken: set[str] = set()
     meta = (
-        _meta(taken, "respondent", VarType.TEXT, "Teilnehmende Person (Pseudonym)", "Respondent (pseudonym)", 18),
-        _meta(taken, "response", VarType.TEXT, "Antwortbogen (Pseudonym)", "Response (pseudonym)", 18),
-        _meta(taken, "version", VarType.INTEGER, "Version der Umfrage", "Survey version", 8),
-        _meta(taken, "campaign", VarType.TEXT, "Kampagne", "Campaign", 20),
-        _meta(taken, "channel", VarType.TEXT, "Kanal", "Channel", 10),
+        *_response_meta(taken),
         _meta(taken, "completed", VarType.INTEGER, "Beendet", "Completed", 8, COMPLETED_LABELS),
         _meta(taken, "started_at", VarType.DATETIME, "Begonnen", "Started", 19),
         _meta(taken, "finished_at", VarType.DATETIME, "Beendet am", "Finished", 19),
@@ -429,11 +436,7 @@ def followup_table(
     codes = option_codes([survey for _, survey in versions])
     follow_up_ids = sorted({f.id for _, s in versions for f in s.follow_ups})
     variables = (
-        _meta(taken, "respondent", VarType.TEXT, "Teilnehmende Person (Pseudonym)", "Respondent (pseudonym)", 18),
-        _meta(taken, "response", VarType.TEXT, "Antwortbogen (Pseudonym)", "Response (pseudonym)", 18),
-        _meta(taken, "version", VarType.INTEGER, "Version der Umfrage", "Survey version", 8),
-        _meta(taken, "campaign", VarType.TEXT, "Kampagne", "Campaign", 20),
-        _meta(taken, "channel", VarType.TEXT, "Kanal", "Channel", 10),
+        *_response_meta(taken),
         _meta(taken, "follow_up", VarType.TEXT, "Nachfrage (Id)", "Follow-up (id)", 14,
               tuple(ValueLabel(fid, fid, fid) for fid in follow_up_ids)),
         _meta(taken, "due_at", VarType.DATETIME, "Fällig", "Due", 19),
