@@ -18,8 +18,6 @@ from bot.analytics.writers.codebook import CODEBOOK_COLUMNS, codebook_rows
 from bot.analytics.writers.csvout import DIALECTS, check_dialect, write_csv_rows
 from bot.analytics.writers.jsonl import write_jsonl
 from bot.analytics.writers.output import OutputError, companion_path, owner_only_target, private_folder
-from bot.analytics.writers.sav import write_sav
-from bot.analytics.writers.xlsx import write_xlsx
 
 __all__ = [
     "DIALECTS",
@@ -72,8 +70,14 @@ def write_table(
         if fmt == "jsonl":
             with open(temporary, "w", encoding="utf-8", newline="") as out:
                 return write_jsonl(codebook, rows, out, timezone=timezone)
+        # XlsxWriter, pandas and pyreadstat load only for their format: not for csv/jsonl, nor for every
+        # `stadtdialog` command that merely registers the export commands (`run` included).
         if fmt == "xlsx":
+            from bot.analytics.writers.xlsx import write_xlsx
+
             return write_xlsx(codebook, rows, temporary, timezone=timezone)
+        from bot.analytics.writers.sav import write_sav
+
         return write_sav(codebook, rows, temporary, timezone=timezone)
     raise AssertionError("unreachable")  # pragma: no cover
 
