@@ -232,15 +232,8 @@ def run_report(config: Config, database: Database, args: argparse.Namespace) -> 
     except (UsageError, FilterError) as exc:
         print(f"stadtdialog report: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        from bot.analytics.report import (  # type: ignore[import-not-found,unused-ignore]
-            build_report,
-            write_report,
-        )
-    except ImportError as exc:
-        print(f"stadtdialog report: the report module (bot.analytics.report) is not installed: {exc}",
-              file=sys.stderr)
-        return EXIT_FAILED
+    from bot.analytics.report import build_report, write_report  # matplotlib loads for this command only
+
     try:
         html = build_report(
             database, survey=args.survey, campaign=args.campaign, since=since, until=until, lang=args.lang,
@@ -249,7 +242,11 @@ def run_report(config: Config, database: Database, args: argparse.Namespace) -> 
     except ValueError as exc:  # the report's ReportFilterError is a ValueError too
         print(f"stadtdialog report: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    write_report(html, args.out)
+    try:
+        write_report(html, args.out)
+    except WriterError as exc:
+        print(f"stadtdialog report: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     log.info("event=report_written lang=%s min_count=%s", args.lang, min_count)
     print(f"report written to {args.out}", file=sys.stderr)
     return EXIT_OK

@@ -7,8 +7,6 @@ quoted, and the header always states the base, the period and that participants 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from html import escape
@@ -17,6 +15,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.analytics.query import ExportFilter, FilterError
+from bot.analytics.writers.output import owner_only_target
 from bot.storage.db import Database
 
 from .data import ReportData, collect
@@ -117,16 +116,7 @@ def build_report(
 
 
 def write_report(html: str, target: Path) -> None:
-    """Write the report owner-only (0600): a temp file in the target's folder, renamed over the target."""
-    target = Path(target)
-    descriptor, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        os.fchmod(descriptor, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(html)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    """Write the report owner-only (0600), complete or not at all — the exports' `owner_only_target`: a temp
+    file in the target's folder, renamed over the target. Raises OutputError for an unusable target."""
+    with owner_only_target(Path(target)) as temporary:
+        temporary.write_text(html, encoding="utf-8")
