@@ -291,7 +291,7 @@ def _export(config: Config, args: argparse.Namespace) -> int:
     """`stadtdialog export feedback|summary`: what analysts need, pseudonymous and (by default) redacted."""
     from bot.analytics.pseudonyms import FEEDBACK_SCOPE, export_pseudonym
     from bot.app import field_infos
-    from bot.feedback import summary, write_csv_dialect, write_jsonl
+    from bot.feedback import summary, write_csv, write_jsonl
     fields = field_infos()
     keys = [f.key for f in fields]
     if args.field is not None and args.field not in keys:
@@ -318,8 +318,7 @@ def _export(config: Config, args: argparse.Namespace) -> int:
                 count = write_jsonl(rows, out, keep_text=args.no_redact)
             else:
                 dialect = "excel" if args.excel else args.dialect
-                count = write_csv_dialect(rows, out, keys, keep_text=args.no_redact, dialect=dialect,
-                                          timezone=config.timezone)
+                count = write_csv(rows, out, keys, keep_text=args.no_redact, dialect=dialect, timezone=config.timezone)
     print(f"exported {count} rows", file=sys.stderr)
     return EXIT_OK
 

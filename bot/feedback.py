@@ -8,7 +8,6 @@ text can hold what the citizen never meant for a spreadsheet.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -22,8 +21,6 @@ from bot.storage.repositories.feedback import FeedbackRow
 from nlp.redact import redact
 
 FORMATS = ("csv", "jsonl")
-# A cell starting like a formula would be run by spreadsheet programs ("=HYPERLINK(…)" in a citizen's text).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _BASE_COLUMNS = (
     "kind", "id", "citizen", "created_at", "survey", "question", "question_text", "text", "fields", "field_source",
     "proposed_field", "confident", "model_version", "status",
@@ -61,35 +58,11 @@ def write_jsonl(rows: Iterable[FeedbackRow], out: TextIO, *, keep_text: bool = F
 
 def write_csv(
     rows: Iterable[FeedbackRow], out: TextIO, field_keys: Sequence[str], *, keep_text: bool = False,
-    excel: bool = False,
-) -> int:
-    """A header, then one line per row: several fields joined by "|", one `score_<field>` column per field.
-
-    `excel`: semicolons and a byte-order mark, which is what spreadsheet programs in German locales open
-    directly; otherwise RFC 4180 (commas), UTF-8.
-    """
-    if excel:
-        out.write("\ufeff")
-    writer = csv.writer(out, delimiter=";" if excel else ",", lineterminator="\r\n")
-    writer.writerow([*_BASE_COLUMNS, *(f"score_{key}" for key in field_keys)])
-    count = 0
-    for row in rows:
-        record = _record(row, keep_text)
-        cells: list[object] = [record[column] for column in _BASE_COLUMNS]
-        cells[_BASE_COLUMNS.index("fields")] = "|".join(row.fields)
-        cells = ["" if cell is None else _inert(cell) for cell in cells]
-        scores = [f"{row.scores[key]:.4f}" if key in row.scores else "" for key in field_keys]
-        writer.writerow([*cells, *scores])
-        count += 1
-    return count
-
-
-def write_csv_dialect(
-    rows: Iterable[FeedbackRow], out: TextIO, field_keys: Sequence[str], *, keep_text: bool = False,
     dialect: str = "excel", timezone: ZoneInfo,
 ) -> int:
-    """The same columns as `write_csv`, in the CSV convention every analyst export shares
-    (`bot.analytics.writers.csvout`: excel — `;`, decimal comma, BOM, local time — or plain)."""
+    """A header, then one line per row: several fields joined by "|", one `score_<field>` column per field —
+    in the CSV convention every analyst export shares (`bot.analytics.writers.csvout`: excel — `;`, decimal
+    comma, BOM, local time — or plain; formula-looking texts kept inert)."""
     from bot.analytics.writers.csvout import write_csv_rows
 
     def cells(row: FeedbackRow) -> list[CellValue]:
@@ -109,13 +82,6 @@ def write_csv_dialect(
 
     header = [*_BASE_COLUMNS, *(f"score_{key}" for key in field_keys)]
     return write_csv_rows(header, (cells(row) for row in rows), out, dialect=dialect, timezone=timezone)
-
-
-def _inert(cell: object) -> object:
-    """Text that a spreadsheet would read as a formula gets a leading apostrophe (OWASP's CSV-injection advice)."""
-    if isinstance(cell, str) and cell.startswith(_FORMULA_START):
-        return "'" + cell
-    return cell
 
 
 @dataclass

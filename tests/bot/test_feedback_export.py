@@ -8,6 +8,7 @@ import json
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,6 +18,7 @@ from bot.storage.db import Database, UnitOfWork
 from handlers.events import CitizenState, FieldScores
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+CITY = ZoneInfo("Europe/Berlin")
 KEYS = ("verwaltung", "mobilitaet", "umwelt")
 SURVEY = {
     "id": "quartier",
@@ -80,10 +82,10 @@ def test_csv_and_jsonl_are_redacted_unless_asked_otherwise(filled: Database) -> 
     with filled.unit_of_work(read_only=True) as uow:
         rows = list(uow.feedback.rows())
     out = io.StringIO()
-    assert write_csv(rows, out, KEYS) == 4
+    assert write_csv(rows, out, KEYS, dialect="plain", timezone=CITY) == 4
     table = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert table[0]["text"] == "Mehr Busse nachts, Rückfragen an [EMAIL]"
-    assert table[1]["fields"] == "verwaltung|umwelt" and table[1]["score_umwelt"] == "0.9000"
+    assert table[1]["fields"] == "verwaltung|umwelt" and table[1]["score_umwelt"] == "0.9"
     assert table[3]["text"] == "Mehr Grün im Hinterhof, Tel. [TELEFON]"
     assert "4711" not in out.getvalue(), "channel ids never leave the contacts table"
     raw = io.StringIO()
@@ -98,7 +100,7 @@ def test_a_text_that_looks_like_a_formula_is_kept_inert_in_csv(database: Databas
         uow.ideas.add("i9", "c_x", '=HYPERLINK("http://example.org","Klick")', None, NOW)
     with database.unit_of_work(read_only=True) as uow:
         out = io.StringIO()
-        write_csv(uow.feedback.rows(), out, KEYS)
+        write_csv(uow.feedback.rows(), out, KEYS, dialect="plain", timezone=CITY)
     (row,) = csv.DictReader(io.StringIO(out.getvalue()))
     assert row["text"] == "'=HYPERLINK(\"http://example.org\",\"Klick\")"
 
@@ -106,7 +108,7 @@ def test_a_text_that_looks_like_a_formula_is_kept_inert_in_csv(database: Databas
 def test_excel_flavour_has_semicolons_and_a_byte_order_mark(filled: Database) -> None:
     with filled.unit_of_work(read_only=True) as uow:
         out = io.StringIO()
-        write_csv(uow.feedback.rows(), out, KEYS, excel=True)
+        write_csv(uow.feedback.rows(), out, KEYS, dialect="excel", timezone=CITY)
     assert out.getvalue().startswith("\ufeffkind;id;citizen;")
 
 
