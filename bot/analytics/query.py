@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +45,10 @@ class ExportFilter:
     since: datetime | None = None
     until: datetime | None = None
     channel: str | None = None
+
+    def for_survey(self, key: str | None) -> ExportFilter:
+        """The same filter for survey `key` (None: every survey)."""
+        return replace(self, survey=key)
 
 
 @dataclass(frozen=True)
@@ -140,8 +144,7 @@ def survey_keys(session: Session) -> list[str]:
 
 def surveys_with_responses(session: Session, flt: ExportFilter) -> list[str]:
     """Keys of the surveys that have at least one response matching `flt` (its `survey` is ignored), sorted."""
-    query = filtered_responses(select(m.Survey.key).distinct(), session, ExportFilter(None, flt.campaign, flt.since,
-                                                                            flt.until, flt.channel))
+    query = filtered_responses(select(m.Survey.key).distinct(), session, flt.for_survey(None))
     return sorted(session.execute(query).scalars())
 
 
@@ -187,6 +190,18 @@ def _channel_of(citizen: Any) -> ColumnElement[Any]:
     )
 
 
+def _in_period_and_channel(query: Select[Any], when: Any, citizen: Any, flt: ExportFilter) -> Select[Any]:
+    """`query` restricted to `when` in [since, until) and to citizens of `flt.channel` (what applies to every
+    kind of row: responses by their start, ideas by their submission)."""
+    if flt.since is not None:
+        query = query.where(when >= flt.since)
+    if flt.until is not None:
+        query = query.where(when < flt.until)
+    if flt.channel is not None:
+        query = query.where(_channel_of(citizen) == flt.channel)
+    return query
+
+
 def filtered_responses(query: Select[Any], session: Session, flt: ExportFilter) -> Select[Any]:
     """`query` over responses (joined with their survey) restricted by `flt`."""
     query = query.select_from(m.Response).join(m.Survey, m.Survey.id == m.Response.survey_id)
@@ -194,13 +209,7 @@ def filtered_responses(query: Select[Any], session: Session, flt: ExportFilter) 
         query = query.where(m.Survey.key == flt.survey)
     if flt.campaign is not None:
         query = query.where(m.Response.campaign_id.in_(campaign_ids(session, flt.campaign) or [-1]))
-    if flt.since is not None:
-        query = query.where(m.Response.started_at >= flt.since)
-    if flt.until is not None:
-        query = query.where(m.Response.started_at < flt.until)
-    if flt.channel is not None:
-        query = query.where(_channel_of(m.Response.citizen_id) == flt.channel)
-    return query
+    return _in_period_and_channel(query, m.Response.started_at, m.Response.citizen_id, flt)
 
 
 def _scores(stored: Any) -> dict[str, float]:
@@ -301,7 +310,7 @@ def iter_responses(session: Session, key: str, flt: ExportFilter) -> Iterator[Re
             m.Response.completed_at, m.Campaign.name, _channel_of(m.Response.citizen_id),
         ),
         session,
-        ExportFilter(key, flt.campaign, flt.since, flt.until, flt.channel),
+        flt.for_survey(key),
     )
     query = query.outerjoin(m.Campaign, m.Campaign.id == m.Response.campaign_id)
     query = query.order_by(m.Response.started_at, m.Response.id).execution_options(yield_per=PAGE_SIZE)
@@ -328,7 +337,7 @@ def iter_responses(session: Session, key: str, flt: ExportFilter) -> Iterator[Re
 def count_responses(session: Session, key: str, flt: ExportFilter) -> int:
     """How many responses `iter_responses` would yield."""
     query = filtered_responses(select(func.count(m.Response.id)), session,
-                      ExportFilter(key, flt.campaign, flt.since, flt.until, flt.channel))
+                      flt.for_survey(key))
     return int(session.execute(query).scalar_one())
 
 
@@ -341,12 +350,7 @@ def iter_ideas(session: Session, flt: ExportFilter) -> Iterator[IdeaRecord]:
         m.Idea.id, m.Idea.citizen_id, m.Idea.created_at, m.Idea.status, m.Idea.text, m.Idea.field, m.Idea.fields,
         m.Idea.proposed_field, m.Idea.confident, m.Idea.scores, m.Idea.model_version, _channel_of(m.Idea.citizen_id),
     )
-    if flt.since is not None:
-        query = query.where(m.Idea.created_at >= flt.since)
-    if flt.until is not None:
-        query = query.where(m.Idea.created_at < flt.until)
-    if flt.channel is not None:
-        query = query.where(_channel_of(m.Idea.citizen_id) == flt.channel)
+    query = _in_period_and_channel(query, m.Idea.created_at, m.Idea.citizen_id, flt)
     query = query.order_by(m.Idea.created_at, m.Idea.id).execution_options(yield_per=PAGE_SIZE)
     for row in session.execute(query):
         idea_id, citizen_id, created_at, status, text, first, chosen, proposed, confident, scores, model, channel = row
@@ -368,7 +372,7 @@ def iter_follow_ups(session: Session, key: str, flt: ExportFilter) -> Iterator[F
             m.Campaign.name, _channel_of(m.Response.citizen_id),
         ),
         session,
-        ExportFilter(key, flt.campaign, flt.since, flt.until, flt.channel),
+        flt.for_survey(key),
     )
     query = (
         query.join(m.FollowUp, m.FollowUp.response_id == m.Response.id)

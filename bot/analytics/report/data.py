@@ -157,7 +157,7 @@ def _asked_follow_ups(session: Session, key: str, flt: ExportFilter) -> set[tupl
     Only the follow_ups rows (no answers: those come with the responses) — one light query."""
     query = filtered_responses(
         select(m.FollowUp.response_id, m.FollowUp.payload), session,
-        ExportFilter(key, flt.campaign, flt.since, flt.until, flt.channel),
+        flt.for_survey(key),
     )
     query = query.join(m.FollowUp, m.FollowUp.response_id == m.Response.id).where(
         m.FollowUp.kind == SURVEY_FOLLOWUP_KIND, m.FollowUp.sent_at.is_not(None))
@@ -211,7 +211,7 @@ def _lean_responses(session: Session, key: str, flt: ExportFilter) -> Iterator[_
         select(m.Response.id, m.Survey.version, m.Response.status, m.Response.started_at, m.Answer.question_id,
                m.Answer.value, m.Answer.field),
         session,
-        ExportFilter(key, flt.campaign, flt.since, flt.until, flt.channel),
+        flt.for_survey(key),
     )
     query = query.outerjoin(m.Answer, m.Answer.response_id == m.Response.id).order_by(m.Response.id)
     current: _LeanResponse | None = None
