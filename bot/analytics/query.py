@@ -283,6 +283,12 @@ def _follow_up_state(status: str, sent_at: datetime | None) -> str:
     return FOLLOW_UP_NOT_SENT
 
 
+def follow_up_id_of(payload: Any) -> str | None:
+    """The survey follow-up a `survey_followup` row asks (its payload's `followup_id`); None for a malformed row."""
+    follow_up_id = payload.get("followup_id") if isinstance(payload, dict) else None
+    return follow_up_id if isinstance(follow_up_id, str) else None
+
+
 def _follow_up_states(session: Session, response_ids: Sequence[str]) -> dict[str, dict[str, str]]:
     rows = session.execute(
         select(m.FollowUp.response_id, m.FollowUp.payload, m.FollowUp.status, m.FollowUp.sent_at)
@@ -291,8 +297,8 @@ def _follow_up_states(session: Session, response_ids: Sequence[str]) -> dict[str
     )
     states: dict[str, dict[str, str]] = {}
     for response_id, payload, status, sent_at in rows:
-        follow_up_id = payload.get("followup_id") if isinstance(payload, dict) else None
-        if response_id is None or not isinstance(follow_up_id, str):
+        follow_up_id = follow_up_id_of(payload)
+        if response_id is None or follow_up_id is None:
             continue
         per_response = states.setdefault(response_id, {})
         state = _follow_up_state(status, sent_at)
@@ -386,8 +392,8 @@ def iter_follow_ups(session: Session, key: str, flt: ExportFilter) -> Iterator[F
         answers = _answers(session, sorted({row[2] for row in page}), decode, details=True)
         for (row_id, citizen_id, response_id, survey, version, payload, status, outcome, due_at, sent_at, campaign,
              channel) in page:
-            follow_up_id = payload.get("followup_id") if isinstance(payload, dict) else None
-            if not isinstance(follow_up_id, str):
+            follow_up_id = follow_up_id_of(payload)
+            if follow_up_id is None:
                 continue
             yield FollowUpRecord(
                 row_id=row_id,

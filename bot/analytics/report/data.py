@@ -26,6 +26,7 @@ from bot.analytics.query import (
     StoredAnswer,
     check_filter,
     filtered_responses,
+    follow_up_id_of,
     iter_ideas,
     survey_versions,
     surveys_with_responses,
@@ -163,8 +164,8 @@ def _asked_follow_ups(session: Session, key: str, flt: ExportFilter) -> set[tupl
         m.FollowUp.kind == SURVEY_FOLLOWUP_KIND, m.FollowUp.sent_at.is_not(None))
     asked: set[tuple[str, str]] = set()
     for response_id, payload in session.execute(query):
-        follow_up_id = payload.get("followup_id") if isinstance(payload, dict) else None
-        if isinstance(follow_up_id, str):
+        follow_up_id = follow_up_id_of(payload)
+        if follow_up_id is not None:
             asked.add((response_id, follow_up_id))
     return asked
 
