@@ -9,9 +9,10 @@ afterwards. Then every export runs as its own process, exactly as an analyst run
 
 Figures per run: wall time (process start to exit, imports included), the child's CPU time (user + system: on a
 machine shared with other jobs the wall time grows with the load, the CPU time hardly), the child's peak RSS, rows
-written and file size. Peak RSS comes from `os.wait4()` on that very child: the kernel's `ru_maxrss` of the process
-(and any children it waited for), so no polling can miss a short peak and no earlier child's peak leaks in (the
-trouble with deltas of `getrusage(RUSAGE_CHILDREN)`, a running maximum over all children).
+written and file size. Peak RSS is the child's own VmHWM, which `benchmarks.peak_child` writes when it exits: no
+polling can miss a short peak, no earlier child's peak leaks in (the trouble with deltas of
+`getrusage(RUSAGE_CHILDREN)`), and — unlike `ru_maxrss` from `wait4()`, which Linux seeds with the RSS of the
+process that spawned the child — this benchmark's own memory (the generated data) does not count.
 
 "Flat memory" for CSV and JSONL: both also run against a second database with a quarter of the responses (and
 ideas); `flat_ratio` = peak at full size ÷ peak at a quarter (1.0 = no growth with 4× the rows; target ≤ 1.2).
@@ -65,22 +66,25 @@ class Run:
 
 
 def run_child(arguments: Sequence[str], environ: dict[str, str], *, profile: Path | None = None) -> Run:
-    """Run `python -m bot.cli ARGUMENTS` and measure it (wall time, the child's own peak RSS via wait4)."""
-    command = [sys.executable]
-    if profile is not None:
-        command += ["-m", "cProfile", "-o", str(profile)]
-    command += ["-m", "bot.cli", *arguments]
-    with tempfile.TemporaryFile() as errors:
-        began = time.perf_counter()
-        process = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - began
-        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: tell Popen, so it does not wait again
-        errors.seek(0)
-        stderr = errors.read().decode("utf-8", "replace")
+    """Run `python -m bot.cli ARGUMENTS` and measure it: wall time, CPU time via wait4, and the child's own peak
+    RSS (VmHWM, written by `benchmarks.peak_child` at exit — wait4's ru_maxrss would include this parent's RSS)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        peak_file = Path(scratch) / "peak"
+        command = [sys.executable]
+        if profile is not None:
+            command += ["-m", "cProfile", "-o", str(profile)]
+        command += ["-m", "benchmarks.peak_child", str(peak_file), "bot.cli", *arguments]
+        with tempfile.TemporaryFile() as errors:
+            began = time.perf_counter()
+            process = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=errors)
+            _, status, usage = os.wait4(process.pid, 0)
+            seconds = time.perf_counter() - began
+            process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+            errors.seek(0)
+            stderr = errors.read().decode("utf-8", "replace")
+        peak_kib = int(peak_file.read_text(encoding="ascii")) if peak_file.is_file() else 0
     cpu = usage.ru_utime + usage.ru_stime  # this child's own CPU time: what a busy machine does not inflate
-    return Run(round(seconds, 2), round(cpu, 2), round(usage.ru_maxrss / 1024, 1), process.returncode,
-               stderr)  # ru_maxrss is in KiB on Linux
+    return Run(round(seconds, 2), round(cpu, 2), round(peak_kib / 1024, 1), process.returncode, stderr)
 
 
 def count_rows(path: Path, file_format: str) -> int | None:

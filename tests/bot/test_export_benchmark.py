@@ -7,6 +7,9 @@ No timing is asserted here; the benchmark itself measures that.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -95,3 +98,26 @@ def test_generator_writes_what_it_claims(tmp_path: Path) -> None:
     assert {"answered", "not_reached"} <= set(statuses["rad_seitdem"])
     for per_question in statuses.values():
         assert sum(per_question.values()) == 200
+
+
+def test_a_child_reports_its_own_peak_not_its_parents(tmp_path: Path) -> None:
+    """`benchmarks.peak_child` writes the child's VmHWM: a parent holding 300 MB does not show in it (it would in
+    wait4's ru_maxrss), and the child's own allocation does."""
+    ballast = bytearray(300 * 1024 * 1024)
+    ballast[:: 4096] = b"x" * len(range(0, len(ballast), 4096))  # touch every page: resident, not just reserved
+
+    def child_peak_mb(code: str) -> float:
+        peak = tmp_path / "peak"
+        script = tmp_path / "child.py"
+        script.write_text(code, encoding="utf-8")
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.peak_child", str(peak), "child"],
+            cwd=Path(__file__).resolve().parents[2], env={**os.environ, "PYTHONPATH": str(tmp_path)}, check=True,
+        )
+        return int(peak.read_text(encoding="ascii")) / 1024
+
+    idle = child_peak_mb("pass\n")
+    busy = child_peak_mb("data = bytearray(80 * 1024 * 1024)\ndata[::4096] = b'y' * len(range(0, len(data), 4096))\n")
+    assert idle < 100, f"the child's peak ({idle:.0f} MB) must not include its 300 MB parent"
+    assert busy - idle > 70, f"the child's own 80 MB must show ({idle:.0f} MB idle, {busy:.0f} MB busy)"
+    del ballast
