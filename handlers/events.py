@@ -314,6 +314,47 @@ class ReleaseHeld:
     """The citizen is idle again: their held follow-ups become due now."""
 
 
+IDEA_NEW = "new"
+IDEA_REVIEW = "review"
+IDEA_PLANNED = "planned"
+IDEA_DONE = "done"
+IDEA_REJECTED = "rejected"
+IDEA_STATUSES = (IDEA_NEW, IDEA_REVIEW, IDEA_PLANNED, IDEA_DONE, IDEA_REJECTED)
+"""An idea's status: eingegangen → in Prüfung → wird umgesetzt → umgesetzt, or nicht umsetzbar (note mandatory)."""
+NOTE_REQUIRED = frozenset({IDEA_REJECTED})
+"""Statuses that may only be set with a public note saying why."""
+IDEA_STATUS_KIND = "idea_news"
+"""The follow_ups kind of the news to an idea's author that its status changed (needs the idea_news opt-in)."""
+
+ROLE_STAFF = "staff"
+ROLE_ANALYST = "analyst"
+STAFF_VIEWS = ("campaigns", "campaign", "new_ideas", "idea")
+"""Staff requests that only read: allowed to analysts and staff."""
+STAFF_CHANGES = ("launch_preview", "launch", "close_preview", "close", "idea_status")
+"""Staff requests that change something (or preview a change): staff only."""
+
+
+@dataclass(frozen=True)
+class StaffRequest:
+    """A staff member asks to see figures or ideas, or to change something (`action`: STAFF_VIEWS / STAFF_CHANGES).
+
+    The runtime checks the sender's role again, reads or changes the data, writes the staff audit log and renders
+    the answer (`handlers.staff_render`). `target`: the campaign id, idea id or field key it is about; `status`,
+    `note`, `note_en`: for "idea_status".
+    """
+
+    action: str
+    target: str = ""
+    status: str = ""
+    note: str = ""
+    note_en: str = ""
+
+
+@dataclass(frozen=True)
+class ShowMyIdeas:
+    """Load the citizen's ideas with their status and send them (`handlers.staff_render.render_my_ideas`)."""
+
+
 Effect = (
     StartResponse
     | SaveAnswer
@@ -328,6 +369,8 @@ Effect = (
     | StopOutreach
     | FollowUpOutcome
     | ReleaseHeld
+    | StaffRequest
+    | ShowMyIdeas
 )
 
 
@@ -404,6 +447,7 @@ class Context:
     outreach: OutreachSettings = field(default_factory=OutreachSettings)
     controller: str = ""  # who is responsible for the data (name and contact), for the privacy notice
     complaints: str = ""  # the supervisory authority citizens may complain to
+    staff_role: str | None = None  # ROLE_STAFF / ROLE_ANALYST when the sender is on the staff allowlist
 
 
 @dataclass(frozen=True)

@@ -201,7 +201,45 @@ class Idea(Base):
     proposed_field: Mapped[str | None] = mapped_column(String(SURVEY_KEY_LENGTH))  # the classifier's best
     confident: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20))  # handlers.events.IDEA_STATUSES
+    status_note: Mapped[str | None] = mapped_column(Text)  # the city's public note on the status (German)
+    status_note_en: Mapped[str | None] = mapped_column(Text)  # the same in English (optional)
+    status_at: Mapped[datetime | None]  # when staff last set the status (None: still as filed)
+
+
+class IdeaStatusChange(Base):
+    """The history of an idea's status: every change staff made, with its public note (deleted with the idea)."""
+
+    __tablename__ = "idea_status_changes"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idea_id: Mapped[str] = mapped_column(String(64), ForeignKey("ideas.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    note_en: Mapped[str | None] = mapped_column(Text)
+    changed_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(20))  # "chat" or "cli" (who did it is in the staff audit log)
+
+
+class StaffAudit(Base):
+    """Every staff action (views of citizens' data included): who, in which role, what, when, from where.
+
+    Holds employees' data: purged after `STADTDIALOG_AUDIT_RETENTION_DAYS`. Never holds citizens' texts.
+    """
+
+    __tablename__ = "staff_audit"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(CHAT_KEY_LENGTH))  # "telegram:12345", "matrix:@ana:…", "cli:alice"
+    role: Mapped[str] = mapped_column(String(20))  # staff / analyst / cli
+    channel: Mapped[str] = mapped_column(String(CHANNEL_LENGTH))  # telegram / matrix / terminal / cli
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str | None] = mapped_column(String(100))  # campaign id, idea reference (i_…), field key
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    outcome: Mapped[str] = mapped_column(String(20))  # "ok", "refused", "error"
 
 
 class Campaign(Base):
