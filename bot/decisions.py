@@ -14,6 +14,8 @@ from datetime import datetime
 
 from bot.config import Config
 from bot.identity import pseudonym
+from bot.staffdesk.desk import Sender, StaffDesk
+from bot.staffdesk.roles import role_of
 from bot.storage.db import UnitOfWork
 from bot.storage.items import (
     FOLLOW_UP_SKIPPED,
@@ -45,11 +47,14 @@ from handlers.events import (
     SaveIdea,
     ScheduleFollowUp,
     SetOptIn,
+    ShowMyIdeas,
+    StaffRequest,
     StartResponse,
     StopOutreach,
     Texts,
 )
 from handlers.my_data import render_export
+from handlers.turn import offer
 from surveys.catalog import SurveyCatalog
 
 log = logging.getLogger(__name__)
@@ -79,13 +84,15 @@ class DecisionStore:
         self.texts = texts
         self.fields = tuple(fields)
         self._catalog = catalog  # the runtime's current catalog (reloaded when the CLI changed surveys)
+        self.desk = StaffDesk(config, texts, self.fields, catalog)
         self.unsent: list[tuple[str, int]] = []
         """(channel, follow_up_id) of claimed rows that sent nothing (held, skipped, rescheduled): the runtime
         tells the pacer, which counted them as bulk on their way (appended from database threads, drained in
         the event loop)."""
 
-    def context(self, now: datetime) -> Context:
-        """What the core may consult besides the citizen's state, for an event handled at `now`."""
+    def context(self, now: datetime, staff_role: str | None = None) -> Context:
+        """What the core may consult besides the citizen's state, for an event handled at `now` (`staff_role`: the
+        sender's role on the staff allowlist)."""
         quiet = self.config.quiet_hours
         return Context(
             catalog=self._catalog(),
@@ -103,6 +110,7 @@ class DecisionStore:
             ),
             controller=self.config.controller,
             complaints=self.config.complaints,
+            staff_role=staff_role,
         )
 
     def process(self, uow: UnitOfWork, event: Inbound, now: datetime) -> bool:
@@ -115,7 +123,8 @@ class DecisionStore:
                 uow.follow_ups.finish(follow_up_id, FOLLOW_UP_SKIPPED, OUTCOME_NOT_NEEDED, now)
             return False
         before = stored or CitizenState()
-        decision = handle(event, before, self.context(now))
+        role = None if event.kind is InboundKind.FOLLOW_UP else role_of(self.config.staff, event.channel, event.user_id)
+        decision = handle(event, before, self.context(now, role))
         uow.citizens.save_state(citizen, decision.state, now)
         if event.kind is not InboundKind.FOLLOW_UP:  # a citizen who writes is reachable (again)
             uow.contacts.upsert(citizen, event.channel, event.user_id, event.chat_id)
@@ -123,9 +132,15 @@ class DecisionStore:
             uow.citizens.set_last_seen(citizen, before.last_active_at)
         messages = list(decision.messages)
         outcome: FollowUpOutcome | None = None
+        loaded: list[Outbound] = []  # answers the runtime rendered from stored data (their buttons count as offered)
         for effect in decision.effects:
             if isinstance(effect, FollowUpOutcome):
                 outcome = effect
+            elif isinstance(effect, StaffRequest):
+                sender = Sender(event.channel, event.user_id, decision.state.language)
+                loaded.extend(self.desk.handle(uow, effect, sender, now))
+            elif isinstance(effect, ShowMyIdeas):
+                loaded.extend(self.desk.my_ideas(uow, citizen, decision.state.language))
             elif isinstance(effect, ExportData):
                 export = uow.citizens.export(citizen)
                 messages.extend(
@@ -136,6 +151,10 @@ class DecisionStore:
                 )
             else:
                 self._apply(uow, citizen, before, effect, now)
+        if loaded:
+            messages.extend(loaded)
+            if any(message.buttons for message in loaded):  # typed numbers and labels press these buttons too
+                uow.citizens.save_state(citizen, offer(decision.state, loaded), now)
         delete = any(isinstance(effect, DeleteCitizen) for effect in decision.effects)
         if delete and messages:  # the goodbye: the channel may then drop what it keeps of the chat itself
             messages[-1] = replace(messages[-1], farewell=True)

@@ -5,9 +5,11 @@ flood limit, group chats, consent — and then the tables below decide: `STEPS` 
 with typed text and /abbrechen), `BUTTONS` (payload prefix → handler, and in which steps it is valid) and
 `COMMANDS` (German names and English aliases).
 
-Due follow_ups rows (FOLLOW_UP events) go to `handlers.followup_flow`. After every decision, a queued opt-in
-question is added when the citizen is idle at the menu with nothing else asked (`outreach.ask_if_due`), and rows
-held while the citizen was busy are released once they are idle again (`ReleaseHeld`, see `_settle`).
+Staff on the allowlist (`Context.staff_role`) are served by `handlers.staff` first; for everyone else
+its commands and buttons do not exist. Due follow_ups rows (FOLLOW_UP events) go to `handlers.followup_flow`.
+After every decision, a queued opt-in question is added when the citizen is idle at the menu with nothing else
+asked (`outreach.ask_if_due`), and rows held while the citizen was busy are released once they are idle again
+(`ReleaseHeld`, see `_settle`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from handlers import (
     outreach,
     privacy,
     questions,
+    staff,
     survey_flow,
     training,
 )
@@ -74,6 +77,8 @@ STEPS: Mapping[Flow, Step] = MappingProxyType(
         Flow.FOLLOW_UP: Step(
             prompt=followup_flow.show_question, on_text=followup_flow.on_text, on_cancel=followup_flow.cancel
         ),
+        Flow.STAFF_NOTE: Step(prompt=staff.prompt, on_cancel=staff.cancel),
+        Flow.STAFF_CONFIRM: Step(prompt=staff.prompt, on_cancel=staff.cancel),
     }
 )
 
@@ -163,7 +168,7 @@ def _language(turn: Turn) -> Decision:
     return with_lead(STEPS[switched.flow].prompt(switched), switched.t("language.changed"))
 
 
-_RIGHTS: tuple[Handler, ...] = (privacy.export, outreach.stop_command)
+_RIGHTS: tuple[Handler, ...] = (privacy.export, privacy.my_ideas, outreach.stop_command)
 
 
 def _commands(*entries: tuple[tuple[str, ...], Handler, bool]) -> Mapping[str, Command]:
@@ -191,6 +196,7 @@ COMMANDS: Mapping[str, Command] = _commands(
     (("abbrechen", "cancel"), _cancel, False),
     (("idee", "idea"), ideas.start, False),
     (("meinedaten", "mydata"), privacy.export, False),
+    (("meineideen", "myideas"), privacy.my_ideas, False),
     (("training",), training.toggle, False),
     (("abo", "abos", "subscriptions"), outreach.show_abo, False),
     (("pause",), outreach.pause_command, False),
@@ -253,6 +259,10 @@ def _written_text(inbound: Inbound) -> str:
 
 
 def _dispatch(turn: Turn) -> Decision:
+    turn = staff.leave(turn)
+    staff_decision = staff.route(turn)  # None for anyone not on the staff allowlist: the citizen's path below
+    if staff_decision is not None:
+        return staff_decision
     inbound = turn.inbound
     kind = inbound.kind
     if kind is InboundKind.GROUP:

@@ -330,7 +330,7 @@ ROLE_STAFF = "staff"
 ROLE_ANALYST = "analyst"
 STAFF_VIEWS = ("campaigns", "campaign", "new_ideas", "idea")
 """Staff requests that only read: allowed to analysts and staff."""
-STAFF_CHANGES = ("launch_preview", "launch", "close_preview", "close", "idea_status")
+STAFF_CHANGES = ("launch_preview", "launch", "close_preview", "close", "idea_status_preview", "idea_status")
 """Staff requests that change something (or preview a change): staff only."""
 
 

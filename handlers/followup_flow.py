@@ -29,6 +29,7 @@ from handlers.events import (
     FOLLOW_UP_HELD,
     FOLLOW_UP_SENT,
     FOLLOW_UP_SKIPPED,
+    IDEA_STATUS_KIND,
     Button,
     Decision,
     Effect,
@@ -37,6 +38,7 @@ from handlers.events import (
     SaveAnswer,
 )
 from handlers.questions import explain, render_question
+from handlers.staff_render import render_idea_news
 from handlers.state import IDLE_FLOWS, Flow, FollowUpQuestion
 from handlers.turn import Turn, column
 from surveys.catalog import SurveyVersion
@@ -138,6 +140,8 @@ def _unwanted(turn: Turn, row: _Row, version: SurveyVersion | None) -> str | Non
 def on_follow_up(turn: Turn) -> Decision:
     """A due follow_ups row: send it, hold it while the citizen is busy, or skip it."""
     row = _row(turn)
+    if row.kind == IDEA_STATUS_KIND:
+        return _idea_news(turn, row)
     version = _version(turn, row)
     progress = turn.data.survey
     if version is None and row.kind == outreach.SURVEY_REMINDER and progress is not None:
@@ -152,6 +156,17 @@ def on_follow_up(turn: Turn) -> Decision:
     if outreach.is_busy(turn):
         return _outcome(turn, row, FOLLOW_UP_HELD)
     return _outcome(turn, row, FOLLOW_UP_SENT, decision)
+
+
+def _idea_news(turn: Turn, row: _Row) -> Decision:
+    """News about one of the citizen's ideas (staff changed its status): only with the idea_news opt-in."""
+    reason = _unwanted(turn, row, None)
+    if reason is not None:
+        return _outcome(turn, row, FOLLOW_UP_SKIPPED, reason=reason)
+    if outreach.is_busy(turn):
+        return _outcome(turn, row, FOLLOW_UP_HELD)
+    message = render_idea_news(row.payload, turn.ctx.texts, turn.lang, turn.ctx.outreach.timezone)
+    return _outcome(turn, row, FOLLOW_UP_SENT, turn.reply(message))
 
 
 # --------------------------------------------------------------------------------------------------- follow-ups

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from handlers.events import Document, FieldInfo, Outbound, Texts
+from handlers.formats import local_day
 from handlers.turn import MAX_TEXT
 from surveys.answers import answer_label
 from surveys.catalog import SurveyCatalog
@@ -96,10 +97,7 @@ class _View:
                 moment = datetime.fromisoformat(str(value))
             except ValueError:
                 return "–"
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        local = moment.astimezone(self.tz)
-        return local.strftime("%d.%m.%Y") if self.lang == "de" else local.strftime("%Y-%m-%d")
+        return local_day(moment, self.lang, self.tz)
 
     def summary(self, data: Mapping[str, Any], detail: _Detail) -> str:
         citizen = data.get("citizen")

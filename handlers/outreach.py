@@ -22,7 +22,17 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from handlers import onboarding
-from handlers.events import Button, Decision, Effect, Outbound, PauseOutreach, SetOptIn, StopOutreach
+from handlers.events import (
+    IDEA_STATUS_KIND,
+    Button,
+    Decision,
+    Effect,
+    Outbound,
+    PauseOutreach,
+    SetOptIn,
+    StopOutreach,
+)
+from handlers.formats import local_day
 from handlers.state import IDLE_FLOWS, DialogueData, Flow
 from handlers.turn import Turn, column
 from surveys.engine import fold
@@ -47,6 +57,7 @@ OPT_IN_OF_KIND: Mapping[str, str] = {
     CAMPAIGN_REMINDER: SURVEYS,
     SURVEY_FOLLOWUP: FOLLOWUPS,
     SURVEY_REMINDER: FOLLOWUPS,
+    IDEA_STATUS_KIND: IDEA_NEWS,
 }
 
 ABO = "ab"
@@ -94,8 +105,7 @@ def is_paused(turn: Turn) -> bool:
 
 def local_date(turn: Turn, moment: datetime) -> str:
     """`moment` as the date a citizen reads, in the city's time zone."""
-    local = moment.astimezone(turn.ctx.outreach.timezone)
-    return local.strftime("%d.%m.%Y") if turn.lang == "de" else local.strftime("%Y-%m-%d")
+    return local_day(moment, turn.lang, turn.ctx.outreach.timezone)
 
 
 def _field_names(turn: Turn, keys: tuple[str, ...]) -> str:

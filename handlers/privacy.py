@@ -1,9 +1,10 @@
-"""The citizen's rights: /meinedaten (see everything stored) and /loeschen (delete everything)."""
+"""The citizen's rights: /meinedaten (see everything stored), /meineideen (what became of their ideas) and
+/loeschen (delete everything)."""
 
 from __future__ import annotations
 
 from handlers import onboarding
-from handlers.events import Button, CitizenState, Decision, DeleteCitizen, ExportData, Outbound
+from handlers.events import Button, CitizenState, Decision, DeleteCitizen, ExportData, Outbound, ShowMyIdeas
 from handlers.state import Flow
 from handlers.turn import Turn
 
@@ -18,6 +19,12 @@ def export(turn: Turn) -> Decision:
     (`handlers.my_data.render_export`).
     """
     return turn.reply(effects=[ExportData()])
+
+
+def my_ideas(turn: Turn) -> Decision:
+    """/meineideen: each own idea with its status, the city's note and the date; the runtime loads them and sends
+    what `handlers.staff_render.render_my_ideas` makes of them."""
+    return turn.reply(effects=[ShowMyIdeas()])
 
 
 def ask_delete(turn: Turn) -> Decision:

@@ -38,6 +38,8 @@ class Flow(StrEnum):
     ABO = "abo"  # /abo: the opt-ins shown with buttons to switch them
     ABO_FIELDS = "abo_fields"  # ticking the strategy fields new surveys are announced for, then "Fertig"
     FOLLOW_UP = "follow_up"  # answering the follow-up question of `DialogueData.answering`
+    STAFF_NOTE = "staff_note"  # staff: typing the public note for `DialogueData.staff` (an idea's new status)
+    STAFF_CONFIRM = "staff_confirm"  # staff: the citizen's message previewed, waiting for "Speichern" / "Abbrechen"
 
     @classmethod
     def of(cls, value: str, consented: bool) -> Flow:
@@ -251,6 +253,23 @@ class FollowUpOffer:
 
 
 @dataclass(frozen=True)
+class StaffDraft:
+    """A staff member's status change in progress: the idea (internal id), the new status and the public note."""
+
+    idea_id: str
+    status: str
+    note: str = ""
+    note_en: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"idea_id": self.idea_id, "status": self.status, "note": self.note, "note_en": self.note_en}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StaffDraft:
+        return cls(str(data["idea_id"]), str(data["status"]), str(data.get("note", "")), str(data.get("note_en", "")))
+
+
+@dataclass(frozen=True)
 class DialogueData:
     """Typed view of `CitizenState.data`.
 
@@ -260,7 +279,8 @@ class DialogueData:
     Outreach: `asked` names the opt-in topics the citizen was asked about (each once); `to_ask` holds questions
     due at the next idle moment as "topic:source" (one question per turn, never stacked); `held` says that
     follow_ups rows wait until the citizen is idle; `answering` is the follow-up question being answered;
-    `offer` the follow-ups offered at the end of a survey; `abo_fields` the fields ticked in /abo so far.
+    `offer` the follow-ups offered at the end of a survey; `abo_fields` the fields ticked in /abo so far; `staff` a
+    staff member's status change in progress.
     """
 
     offered: Offered = Offered()
@@ -274,6 +294,7 @@ class DialogueData:
     answering: FollowUpQuestion | None = None
     offer: FollowUpOffer | None = None
     abo_fields: tuple[str, ...] = ()
+    staff: StaffDraft | None = None
 
     def evolve(self, **changes: Any) -> DialogueData:
         """A copy with `changes` applied."""
@@ -292,6 +313,7 @@ class DialogueData:
             "answering": None if self.answering is None else self.answering.to_dict(),
             "offer": None if self.offer is None else self.offer.to_dict(),
             "abo_fields": list(self.abo_fields),
+            "staff": None if self.staff is None else self.staff.to_dict(),
         }
 
     @classmethod
@@ -300,6 +322,7 @@ class DialogueData:
         idea = data.get("idea")
         answering = data.get("answering")
         offer = data.get("offer")
+        staff = data.get("staff")
         return cls(
             offered=Offered.from_list(data.get("offered", ())),
             survey=None if survey is None else SurveyProgress.from_dict(survey),
@@ -312,6 +335,7 @@ class DialogueData:
             answering=None if answering is None else FollowUpQuestion.from_dict(answering),
             offer=None if offer is None else FollowUpOffer.from_dict(offer),
             abo_fields=tuple(str(k) for k in data.get("abo_fields", ())),
+            staff=None if not isinstance(staff, Mapping) else StaffDraft.from_dict(staff),
         )
 
     @staticmethod

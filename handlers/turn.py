@@ -67,9 +67,8 @@ class Turn:
         if new_data.idea is not None and new_flow not in (Flow.IDEA_TEXT, Flow.IDEA_FIELD, Flow.IDEA_FIELDS):
             new_data = new_data.evolve(idea=None)
         sent = split_long(messages)
-        with_buttons = [m for m in sent if m.buttons]
-        if with_buttons:
-            offered = Offered(tuple((b.payload, b.label) for b in with_buttons[-1].all_buttons()))
+        offered = _offered(sent)
+        if offered is not None:
             new_data = new_data.evolve(offered=offered)
         elif new_flow is not self.flow:
             new_data = new_data.evolve(offered=Offered())
@@ -81,6 +80,24 @@ class Turn:
         if self.inbound.kind is not InboundKind.BUTTON or self.inbound.message_ref is None:
             return ()
         return (Outbound(text=f"{question} ✓ {answer}", replaces=self.inbound.message_ref),)
+
+
+def _offered(messages: Sequence[Outbound]) -> Offered | None:
+    """The buttons of the last message that has any (None: no message has buttons)."""
+    with_buttons = [m for m in messages if m.buttons]
+    if not with_buttons:
+        return None
+    return Offered(tuple((b.payload, b.label) for b in with_buttons[-1].all_buttons()))
+
+
+def offer(state: CitizenState, messages: Sequence[Outbound]) -> CitizenState:
+    """`state` with the buttons of `messages` as the ones typed numbers and labels refer to — for answers the
+    runtime renders from stored data after the core decided (staff views)."""
+    offered = _offered(messages)
+    if offered is None:
+        return state
+    data = DialogueData.from_dict(state.data).evolve(offered=offered)
+    return state.evolve(data=data.to_dict())
 
 
 def column(buttons: Iterable[Button]) -> tuple[tuple[Button, ...], ...]:

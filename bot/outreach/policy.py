@@ -15,12 +15,11 @@ from enum import StrEnum
 from typing import Final
 
 from bot.config import QuietHours
-from handlers.outreach import IDEA_NEWS, OPT_IN_OF_KIND
+from handlers.outreach import OPT_IN_OF_KIND
 
-OPT_IN_FOR_KIND: Final[Mapping[str, str]] = {**OPT_IN_OF_KIND, "idea_news": IDEA_NEWS}
-"""The opt-in each unsolicited kind needs: the dialogue core's table (it checks the same when a row arrives),
-plus idea news, which the claimer already guards before the core sends any. A kind not listed needs none here
-(the core decides)."""
+OPT_IN_FOR_KIND: Final[Mapping[str, str]] = OPT_IN_OF_KIND
+"""The opt-in each unsolicited kind needs: the dialogue core's table (it checks the same when a row arrives,
+idea-status news included). A kind not listed needs none here (the core decides)."""
 
 OUTCOME_MISSED: Final = "missed"
 OUTCOME_UNREACHABLE: Final = "unreachable"

@@ -32,6 +32,8 @@ from handlers.events import (
     SaveIdea,
     ScheduleFollowUp,
     SetOptIn,
+    ShowMyIdeas,
+    StaffRequest,
     StartResponse,
     StopOutreach,
 )
@@ -79,6 +81,8 @@ class Store:
     scheduled: list[ScheduleFollowUp] = field(default_factory=list)
     outcomes: list[FollowUpOutcome] = field(default_factory=list)
     releases: int = 0
+    staff_requests: list[StaffRequest] = field(default_factory=list)
+    my_ideas: int = 0
     pauses: list[PauseOutreach] = field(default_factory=list)
     stops: int = 0
 
@@ -110,6 +114,10 @@ class Store:
                 self.ideas.append(effect)
             elif isinstance(effect, ExportData):
                 self.exports += 1
+            elif isinstance(effect, StaffRequest):
+                self.staff_requests.append(effect)
+            elif isinstance(effect, ShowMyIdeas):
+                self.my_ideas += 1
             elif isinstance(effect, DeleteCitizen):
                 self.responses.clear()
                 self.ideas.clear()
@@ -142,8 +150,10 @@ class Chat:
         consent_version: str = "2025-1",
         controller: str = "",
         complaints: str = "",
+        staff_role: str | None = None,
     ) -> None:
         self.catalog = catalog
+        self.staff_role = staff_role  # the sender's role on the staff allowlist (None: a citizen)
         self.controller = controller
         self.complaints = complaints
         self.consent_version = consent_version  # the privacy notice in force; tests may change it mid-chat
@@ -181,6 +191,7 @@ class Chat:
             idea_max_length=self.idea_max_length,
             controller=self.controller,
             complaints=self.complaints,
+            staff_role=self.staff_role,
         )
         state = self.state
         if kind is InboundKind.FOLLOW_UP:  # as the runtime loads it: when the citizen last wrote

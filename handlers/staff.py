@@ -1,0 +1,349 @@
+"""Staff in the chat: campaigns with live figures, the newest ideas, idea statuses — for allowlisted accounts only.
+
+The runtime tells the core the sender's role (`Context.staff_role`, from `STADTDIALOG_STAFF`). For anyone else
+`route` returns None and the event takes the citizen's path: a staff command is then an unknown command, a staff
+button a stale one — exactly what a citizen sees for any other unknown command or old button. Staff commands
+need no consent and store nothing about the staff member beyond the conversation step.
+
+Figures and ideas live in the database, so the core never renders them itself: it asks with a `StaffRequest`
+effect and the runtime (bot/staffdesk) checks the role again, reads or changes, writes the audit log and renders
+the answer with `handlers.staff_render`. The core owns the steps: which request a command or button means, the
+public note of a status change (`Flow.STAFF_NOTE`) and the confirmation before anything reaches a citizen
+(`Flow.STAFF_CONFIRM`).
+
+Roles: `analyst` sees figures and ideas; `staff` may also launch and close campaigns and set idea statuses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+from handlers.events import (
+    IDEA_STATUSES,
+    NOTE_REQUIRED,
+    ROLE_ANALYST,
+    ROLE_STAFF,
+    STAFF_CHANGES,
+    Button,
+    Decision,
+    InboundKind,
+    Outbound,
+    StaffRequest,
+)
+from handlers.staff_render import status_label
+from handlers.state import DialogueData, Flow, StaffDraft
+from handlers.turn import Turn, column
+from surveys.engine import fold
+
+PREFIX = "sf"
+"""Payload prefix of every staff button."""
+STAFF_FLOWS = frozenset({Flow.STAFF_NOTE, Flow.STAFF_CONFIRM})
+NOTE_MAX = 500
+"""Longest public note (the same limit the CLI applies)."""
+_EN_LINE = re.compile(r"^\s*EN\s*:\s*", re.IGNORECASE)
+_IDEA_ID = re.compile(r"[0-9a-f]{8,64}")
+
+Handler = Callable[[Turn], Decision]
+ButtonHandler = Callable[[Turn, str], Decision]
+
+
+def in_staff_flow(flow: Flow) -> bool:
+    return flow in STAFF_FLOWS
+
+
+def route(turn: Turn) -> Decision | None:
+    """The decision for a staff member's command, button or note; None when the event is not staff business (or
+    the sender is not on the allowlist) and takes the citizen's path."""
+    role = turn.ctx.staff_role
+    if role not in (ROLE_STAFF, ROLE_ANALYST):
+        return None
+    inbound = turn.inbound
+    if inbound.kind is InboundKind.COMMAND:
+        command = COMMANDS.get(inbound.command)
+        if command is not None:
+            return command(turn)
+        if turn.flow in STAFF_FLOWS and inbound.command in ("abbrechen", "cancel"):
+            return cancel(turn)
+        return None
+    if inbound.kind is InboundKind.BUTTON:
+        return _button(turn, inbound.payload)
+    if inbound.kind in (InboundKind.MEDIA, InboundKind.EDITED) and turn.flow in STAFF_FLOWS:
+        return show_pending(turn, lead=turn.t("common.media" if inbound.kind is InboundKind.MEDIA else "common.edited"))
+    if inbound.kind is InboundKind.TEXT and turn.flow in STAFF_FLOWS:
+        typed = turn.data.offered.match(inbound.text)
+        if typed is not None and typed.startswith(f"{PREFIX}:"):
+            return _button(turn, typed)
+        if turn.flow is Flow.STAFF_NOTE:
+            return on_note(turn, inbound.text)
+        return show_pending(turn)
+    return None
+
+
+def leave(turn: Turn) -> Turn:
+    """Someone taken off the allowlist while in a staff step goes back to where a citizen would be."""
+    if turn.flow not in STAFF_FLOWS or turn.ctx.staff_role is not None:
+        return turn
+    base = Flow.MENU if turn.consented else Flow.NEW
+    data = turn.data.evolve(staff=None)
+    return turn.with_state(turn.state.evolve(flow=base.value, data=data.to_dict()))
+
+
+# ------------------------------------------------------------------------------------------------------- commands
+
+
+def _request(turn: Turn, action: str, target: str = "", **values: str) -> Decision:
+    """Ask the runtime for `action`; an analyst asking for a change is told it needs the staff role."""
+    if action in STAFF_CHANGES and turn.ctx.staff_role != ROLE_STAFF:
+        return turn.reply(Outbound(text=turn.t("staff.needs_staff")))
+    return turn.reply(effects=(StaffRequest(action, target, **values),))
+
+
+def show_help(turn: Turn) -> Decision:
+    """/team: the staff commands of the sender's role."""
+    key = "staff.help_staff" if turn.ctx.staff_role == ROLE_STAFF else "staff.help_analyst"
+    return turn.reply(Outbound(text=turn.t(key, role=turn.ctx.staff_role or "")))
+
+
+def _campaign_id(turn: Turn) -> str | None:
+    args = turn.inbound.args.strip().removeprefix("#")
+    return args if args.isdigit() and len(args) <= 9 else None
+
+
+def campaigns(turn: Turn) -> Decision:
+    """/kampagnen: the list of campaigns with their figures."""
+    return _request(turn, "campaigns")
+
+
+def campaign(turn: Turn) -> Decision:
+    """/kampagne N: one campaign's live figures (without a number: the list)."""
+    number = _campaign_id(turn)
+    if number is None:
+        return _usage(turn, "staff.usage_campaign") if turn.inbound.args.strip() else campaigns(turn)
+    return _request(turn, "campaign", number)
+
+
+def _preview(action: str, usage: str) -> Handler:
+    def command(turn: Turn) -> Decision:
+        number = _campaign_id(turn)
+        if turn.ctx.staff_role != ROLE_STAFF:
+            return turn.reply(Outbound(text=turn.t("staff.needs_staff")))
+        if number is None:
+            return _usage(turn, usage)
+        return _request(turn, f"{action}_preview", number)
+
+    return command
+
+
+def new_ideas(turn: Turn) -> Decision:
+    """/ideen_neu [field]: the latest ideas of every field, or more of one field."""
+    wanted = turn.inbound.args.strip()
+    if not wanted:
+        return _request(turn, "new_ideas")
+    field = _field_key(turn, wanted)
+    if field is None:
+        names = ", ".join(f"{info.key} ({info.label(turn.lang)})" for info in turn.ctx.fields)
+        return turn.reply(Outbound(text=turn.t("staff.unknown_field", fields=names)))
+    return _request(turn, "new_ideas", field)
+
+
+def _field_key(turn: Turn, text: str) -> str | None:
+    typed = fold(text)
+    for info in turn.ctx.fields:
+        if typed in (fold(info.key), *(fold(name) for name in info.name.values())):
+            return info.key
+    return None
+
+
+def idea(turn: Turn) -> Decision:
+    """/status REF: one idea with its status; staff get a button per status they can set."""
+    ref = turn.inbound.args.strip()
+    if not ref:
+        return _usage(turn, "staff.usage_status")
+    return _request(turn, "idea", ref[:100])
+
+
+def _usage(turn: Turn, key: str) -> Decision:
+    return turn.reply(Outbound(text=turn.t(key)))
+
+
+def _commands(*entries: tuple[tuple[str, ...], Handler]) -> Mapping[str, Handler]:
+    return MappingProxyType({name: handler for names, handler in entries for name in names})
+
+
+COMMANDS: Mapping[str, Handler] = _commands(
+    (("team", "staff"), show_help),
+    (("kampagnen", "campaigns"), campaigns),
+    (("kampagne", "campaign"), campaign),
+    (("starten", "launch"), _preview("launch", "staff.usage_launch")),
+    (("schliessen", "close"), _preview("close", "staff.usage_close")),
+    (("ideen_neu", "new_ideas", "ideenneu"), new_ideas),
+    (("status", "idea_status"), idea),
+)
+"""Staff commands (German names and English aliases); they exist only for senders on the allowlist."""
+
+
+# -------------------------------------------------------------------------------------------------------- buttons
+
+
+def _button(turn: Turn, payload: str) -> Decision | None:
+    prefix, _, rest = payload.partition(":")
+    if prefix != PREFIX:
+        return None
+    action, _, argument = rest.partition(":")
+    handler = BUTTONS.get(action)
+    if handler is None:
+        return None
+    return handler(turn, argument)
+
+
+def _on_campaign(action: str) -> ButtonHandler:
+    def press(turn: Turn, argument: str) -> Decision:
+        if not argument.isdigit():
+            return stale(turn)
+        return _request(turn, action, argument)
+
+    return press
+
+
+def _on_new_ideas(turn: Turn, field: str) -> Decision:
+    known = {info.key for info in turn.ctx.fields} | {""}
+    return _request(turn, "new_ideas", field) if field in known else stale(turn)
+
+
+def _on_idea(turn: Turn, idea_id: str) -> Decision:
+    return _request(turn, "idea", idea_id) if _IDEA_ID.fullmatch(idea_id) else stale(turn)
+
+
+def _on_status(turn: Turn, argument: str) -> Decision:
+    """A status button: ask for the public note (mandatory for "nicht umsetzbar")."""
+    idea_id, _, status = argument.partition(":")
+    if not _IDEA_ID.fullmatch(idea_id) or status not in IDEA_STATUSES:
+        return stale(turn)
+    if turn.ctx.staff_role != ROLE_STAFF:
+        return turn.reply(Outbound(text=turn.t("staff.needs_staff")))
+    data = turn.data.evolve(staff=StaffDraft(idea_id, status))
+    return _ask_note(turn, data)
+
+
+def _ask_note(turn: Turn, data: DialogueData) -> Decision:
+    draft = data.staff
+    assert draft is not None
+    label = status_label(turn.ctx.texts, turn.lang, draft.status)
+    buttons = [Button(f"{PREFIX}:no", turn.t("staff.cancel"))]
+    if draft.status not in NOTE_REQUIRED:
+        buttons.insert(0, Button(f"{PREFIX}:nn", turn.t("staff.without_note")))
+    key = "staff.note_required" if draft.status in NOTE_REQUIRED else "staff.note_optional"
+    text = turn.t(key, status=label, limit=NOTE_MAX)
+    return turn.reply(Outbound(text=text, buttons=column(buttons)), flow=Flow.STAFF_NOTE, data=data)
+
+
+def on_note(turn: Turn, text: str) -> Decision:
+    """The typed public note: German, optionally a line "EN: …" with the English note; then the preview."""
+    draft = turn.data.staff
+    if draft is None:
+        return cancel(turn)
+    german: list[str] = []
+    english: list[str] = []
+    target = german
+    for line in text.splitlines():
+        if _EN_LINE.match(line):
+            target = english
+            line = _EN_LINE.sub("", line, count=1)
+        target.append(line)
+    note = "\n".join(german).strip()
+    note_en = "\n".join(english).strip()
+    if not note:
+        return turn.reply(Outbound(text=turn.t("staff.note_german_missing")))
+    if len(note) > NOTE_MAX or len(note_en) > NOTE_MAX:
+        return turn.reply(
+            Outbound(text=turn.t("staff.note_too_long", limit=NOTE_MAX, length=max(len(note), len(note_en))))
+        )
+    return _confirm(turn, StaffDraft(draft.idea_id, draft.status, note, note_en))
+
+
+def _on_no_note(turn: Turn, _: str) -> Decision:
+    draft = turn.data.staff
+    if turn.flow is not Flow.STAFF_NOTE or draft is None:
+        return stale(turn)
+    if draft.status in NOTE_REQUIRED:
+        return _ask_note(turn, turn.data)
+    return _confirm(turn, StaffDraft(draft.idea_id, draft.status))
+
+
+def _confirm(turn: Turn, draft: StaffDraft) -> Decision:
+    """Show the staff member exactly what the idea's author would receive, then wait for "Speichern"."""
+    data = turn.data.evolve(staff=draft)
+    request = StaffRequest("idea_status_preview", draft.idea_id, status=draft.status, note=draft.note,
+                           note_en=draft.note_en)  # fmt: skip
+    return turn.reply(flow=Flow.STAFF_CONFIRM, data=data, effects=(request,))
+
+
+def _on_save(turn: Turn, _: str) -> Decision:
+    draft = turn.data.staff
+    if turn.flow is not Flow.STAFF_CONFIRM or draft is None:
+        return stale(turn)
+    request = StaffRequest("idea_status", draft.idea_id, status=draft.status, note=draft.note, note_en=draft.note_en)
+    return _back(turn, effects=(request,))
+
+
+def _on_cancel(turn: Turn, _: str) -> Decision:
+    return cancel(turn)
+
+
+def cancel(turn: Turn) -> Decision:
+    """ "Abbrechen" (or /abbrechen in a staff step): nothing changes, nothing is sent."""
+    return _back(turn, Outbound(text=turn.t("staff.cancelled")))
+
+
+def _back(turn: Turn, *messages: Outbound, effects: tuple[StaffRequest, ...] = ()) -> Decision:
+    """Leave the staff steps: back to the menu step (or, without consent, to where a new visitor is)."""
+    flow = turn.flow
+    if flow in STAFF_FLOWS:
+        flow = Flow.MENU if turn.consented else Flow.NEW
+    return turn.reply(*messages, flow=flow, data=turn.data.evolve(staff=None), effects=effects)
+
+
+def stale(turn: Turn) -> Decision:
+    """An old or unknown staff button: say so; the pending step (if any) is shown again."""
+    if turn.flow in STAFF_FLOWS:
+        return show_pending(turn, lead=turn.t("common.stale"))
+    return turn.reply(Outbound(text=turn.t("staff.stale")))
+
+
+def show_pending(turn: Turn, lead: str | None = None) -> Decision:
+    """The staff step waiting for an answer, shown again (a stray text, sticker or old button)."""
+    if turn.flow is Flow.STAFF_NOTE and turn.data.staff is not None:
+        decision = _ask_note(turn, turn.data)
+    elif turn.flow is Flow.STAFF_CONFIRM and turn.data.staff is not None:
+        decision = _confirm(turn, turn.data.staff)
+    else:
+        return _back(turn, Outbound(text=turn.t("staff.cancelled")))
+    if lead is None:
+        return decision
+    return Decision(decision.state, (Outbound(text=lead), *decision.messages), decision.effects)
+
+
+def prompt(turn: Turn) -> Decision:
+    """The `Step.prompt` of the staff steps (used when a citizen-side path re-shows the current step)."""
+    if turn.ctx.staff_role is None:
+        return _back(turn)
+    return show_pending(turn)
+
+
+BUTTONS: Mapping[str, ButtonHandler] = MappingProxyType(
+    {
+        "c": _on_campaign("campaign"),
+        "lp": _on_campaign("launch_preview"),
+        "cp": _on_campaign("close_preview"),
+        "L": _on_campaign("launch"),
+        "C": _on_campaign("close"),
+        "n": _on_new_ideas,
+        "i": _on_idea,
+        "s": _on_status,
+        "nn": _on_no_note,
+        "S": _on_save,
+        "no": _on_cancel,
+    }
+)
