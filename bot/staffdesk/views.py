@@ -146,7 +146,7 @@ def _median_minutes(uow: UnitOfWork, campaign_id: int, staff: Sequence[str]) -> 
         return None
     middle = completed.order_by(minutes).offset((count - 1) // 2).limit(1 if count % 2 else 2)
     values = [float(value) for value in uow.session.execute(middle).scalars()]
-    return sum(values) / len(values)
+    return round(sum(values) / len(values), 2)  # SQLite's julianday leaves float noise below a second
 
 
 def _drop_off(
