@@ -17,8 +17,9 @@ from typing import Any, Literal
 from sqlalchemy import Select, case, func, literal_column, select
 
 from bot.analytics.pseudonyms import idea_pseudonym
-from bot.campaigns.audience import audience, campaign_fields, staff_citizens
+from bot.campaigns.audience import audience, campaign_fields
 from bot.campaigns.status import Progress, progress
+from bot.staffdesk.roles import staff_citizens as find_staff
 from bot.storage import models as m
 from bot.storage.db import UnitOfWork
 from bot.storage.items import RESPONSE_COMPLETED
@@ -230,7 +231,7 @@ def campaign_preview(
     campaign = uow.campaigns.get(campaign_id)
     if campaign is None:
         return None
-    line = _line(progress(uow, campaign, staff_citizens(uow, staff, secret)))
+    line = _line(progress(uow, campaign, find_staff(uow, staff, secret)))
     if action == "launch":
         problem = _launch_problem(campaign, catalog, now)
         offered = catalog.latest(campaign.survey_key)
