@@ -92,8 +92,7 @@ def audience(
     if languages:
         query = query.where(m.Citizen.language.in_(languages))
     rows = uow.session.execute(query).all()
-    staff_pairs, staff_citizens = staff_ids(staff, secret)
-    excluded = staff_citizens | _completed(uow, campaign.survey_key) | _staff_contacts(uow, staff_pairs)
+    excluded = staff_citizens(uow, staff, secret) | _completed(uow, campaign.survey_key)
     members: dict[str, Member] = {}
     for row in rows:
         if row.id in excluded or row.id in members:
@@ -120,7 +119,14 @@ def _completed(uow: UnitOfWork, survey_key: str) -> set[str]:
     return set(uow.session.execute(query).scalars())
 
 
-def _staff_contacts(uow: UnitOfWork, pairs: Iterable[tuple[str, str]]) -> set[str]:
+def staff_citizens(uow: UnitOfWork, staff: Mapping[str, str], secret: bytes) -> set[str]:
+    """Pseudonymous ids of staff: the allowlist entries' pseudonyms plus every citizen with a contact on the
+    allowlist (a contact's citizen id need not be that contact's own pseudonym)."""
+    pairs, pseudonyms = staff_ids(staff, secret)
+    return pseudonyms | staff_contacts(uow, pairs)
+
+
+def staff_contacts(uow: UnitOfWork, pairs: Iterable[tuple[str, str]]) -> set[str]:
     """Citizens any of whose contacts is a staff account."""
     found: set[str] = set()
     for channel, user in pairs:
