@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Text, and_, cast, func, or_, select
+from sqlalchemy import ColumnElement, Select, Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from bot.storage import models as m
@@ -209,19 +209,10 @@ def _in_period_and_channel(query: Select[Any], when: Any, citizen: Any, flt: Exp
 
 
 def staff_citizens(session: Session, staff: Mapping[str, str], secret: bytes) -> frozenset[str]:
-    """Citizen ids of the staff on `STADTDIALOG_STAFF`: the ids their allowlisted accounts hash to, and the
-    citizens holding a contact on the allowlist (whose id came from another channel first)."""
-    from bot.campaigns.audience import staff_ids  # the campaigns' own definition of who is staff
+    """Citizen ids of the staff on `STADTDIALOG_STAFF` (the campaigns' own definition of who is staff)."""
+    from bot.campaigns.audience import staff_citizen_ids
 
-    pairs, ids = staff_ids(staff, secret)
-    if not pairs:
-        return frozenset(ids)
-    contacts = session.execute(
-        select(m.Contact.citizen_id).where(
-            or_(*(and_(m.Contact.channel == channel, m.Contact.channel_user_id == user) for channel, user in pairs))
-        )
-    ).scalars()
-    return frozenset(ids) | frozenset(contacts)
+    return staff_citizen_ids(session, staff, secret)
 
 
 def filtered_responses(query: Select[Any], session: Session, flt: ExportFilter) -> Select[Any]:

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from bot.analytics.pseudonyms import idea_pseudonym
 from handlers.events import (
@@ -26,6 +26,7 @@ from handlers.events import (
     IDEA_STATUSES,
     NOTE_REQUIRED,
 )
+from handlers.turn import clip
 
 if TYPE_CHECKING:
     from bot.storage.db import UnitOfWork
@@ -135,8 +136,22 @@ def _note(text: str | None, language: str) -> str | None:
 
 def excerpt(text: str, limit: int = EXCERPT_MAX) -> str:
     """The idea's text on one line, clipped to `limit` characters (ending in "…" when clipped)."""
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+    return clip(text, limit)
+
+
+def news_payload(
+    idea_id: str, text: str, created_at: datetime, status: str, note: str | None, note_en: str | None
+) -> dict[str, Any]:
+    """The payload of the author's news row (rendered by `handlers.staff_render.render_idea_news`); the staff
+    preview is made from the same payload, so staff see what the author will read."""
+    return {
+        "idea_id": idea_id,
+        "status": status,
+        "note": note,
+        "note_en": note_en,
+        "excerpt": excerpt(text),
+        "filed_at": created_at.isoformat(),
+    }
 
 
 def set_idea_status(
@@ -171,13 +186,6 @@ def set_idea_status(
         raise IdeaStatusError("unchanged", f"the idea already has status {status} with this note")
     uow.ideas.set_status(idea.id, status, german, english, now, source)
     uow.follow_ups.supersede(idea.citizen_id, IDEA_STATUS_KIND, "idea_id", idea.id, now)
-    payload = {
-        "idea_id": idea.id,
-        "status": status,
-        "note": german,
-        "note_en": english,
-        "excerpt": excerpt(idea.text),
-        "filed_at": idea.created_at.isoformat(),
-    }
+    payload = news_payload(idea.id, idea.text, idea.created_at, status, german, english)
     uow.follow_ups.add(idea.citizen_id, now, IDEA_STATUS_KIND, payload, now=now, unsolicited=True)
     return StatusChange(idea.id, idea_pseudonym(secret, idea.id), idea.status, status, german, english, now)
