@@ -301,6 +301,10 @@ def _command(turn: Turn) -> Decision:
 
 
 def _button(turn: Turn, payload: str) -> Decision:
+    if turn.ctx.staff_role is not None:  # a staff button picked by typing its number or label
+        staff_decision = staff.press(turn, payload)
+        if staff_decision is not None:
+            return staff_decision
     prefix, _, rest = payload.partition(":")
     route = BUTTONS.get(prefix)
     if (

@@ -68,15 +68,17 @@ def route(turn: Turn) -> Decision | None:
             return cancel(turn)
         return None
     if inbound.kind is InboundKind.BUTTON:
-        return _button(turn, inbound.payload)
+        return press(turn, inbound.payload)
     if inbound.kind in (InboundKind.MEDIA, InboundKind.EDITED) and turn.flow in STAFF_FLOWS:
         return show_pending(turn, lead=turn.t("common.media" if inbound.kind is InboundKind.MEDIA else "common.edited"))
     if inbound.kind is InboundKind.TEXT and turn.flow in STAFF_FLOWS:
         typed = turn.data.offered.match(inbound.text)
         if typed is not None and typed.startswith(f"{PREFIX}:"):
-            return _button(turn, typed)
+            return press(turn, typed)
         if turn.flow is Flow.STAFF_NOTE:
             return on_note(turn, inbound.text)
+        if _EN_LINE.match(inbound.text) and turn.data.staff is not None:  # the English note sent on its own
+            return on_note(turn, f"{turn.data.staff.note}\n{inbound.text}")
         return show_pending(turn)
     return None
 
@@ -187,7 +189,10 @@ COMMANDS: Mapping[str, Handler] = _commands(
 # -------------------------------------------------------------------------------------------------------- buttons
 
 
-def _button(turn: Turn, payload: str) -> Decision | None:
+def press(turn: Turn, payload: str) -> Decision | None:
+    """A staff button (pressed, or picked by typing its number or label); None for any other payload."""
+    if turn.ctx.staff_role not in (ROLE_STAFF, ROLE_ANALYST):
+        return None
     prefix, _, rest = payload.partition(":")
     if prefix != PREFIX:
         return None

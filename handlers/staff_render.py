@@ -53,6 +53,12 @@ CAMPAIGN_STATUS_TEXTS: Mapping[str, str] = {
     "closed": "campaign_status.closed",
     "cancelled": "campaign_status.cancelled",
 }
+AUDIENCE_TEXTS: Mapping[str, str] = {
+    "channels": "staff.audience_channels",
+    "languages": "staff.audience_languages",
+    "fields": "staff.audience_fields",
+}
+"""The names of a campaign's audience filters (`CampaignFigures.audience` keys) → text key."""
 PROBLEM_TEXTS: Mapping[str, str] = {
     "not_draft": "staff.problem_not_draft",
     "not_running": "staff.problem_not_running",
@@ -210,7 +216,12 @@ def render_campaign(
     w = _Writer(texts, lang, tz, fields)
     line = figures.line
     version = "" if line.survey_version is None else f" v{line.survey_version}"
-    filters = "; ".join(f"{name}: {', '.join(values)}" for name, values in figures.audience.items() if values)
+    filters = "; ".join(
+        f"{w.t(AUDIENCE_TEXTS.get(name, 'staff.audience_other'), name=name)}: "
+        + ", ".join(w.field(value) if name == "fields" else value for value in values)
+        for name, values in figures.audience.items()
+        if values
+    )
     parts = [
         w.t(
             "staff.campaign_head",

@@ -300,3 +300,93 @@ def test_meinedaten_shows_what_became_of_an_idea() -> None:
     assert "not feasible" in english and "No room." in english
     untouched = render_export({**data, "ideas": [{**idea, "status": "new"}]}, "de", texts())[0].text
     assert "Stand:" not in untouched
+
+
+def test_staff_buttons_can_be_picked_by_typing_their_number_as_every_button_can() -> None:
+    chat = new_chat(ROLE_STAFF)
+    chat.command("status", "i_0123abcd")
+    # what the runtime renders and offers (bot/decisions.py puts the buttons into the state with `offer`)
+    from handlers.events import Button
+    from handlers.turn import offer
+
+    buttons = ((Button(f"sf:s:{IDEA_ID}:review", "in Prüfung"),), (Button(f"sf:s:{IDEA_ID}:done", "umgesetzt"),))
+    chat.state = offer(chat.state, [Outbound(text="Idee", buttons=buttons)])
+    chat.say("2")
+    assert chat.flow == Flow.STAFF_NOTE.value
+    assert chat.data["staff"]["status"] == "done"
+    citizen = new_chat()
+    citizen.state = offer(citizen.state, [Outbound(text="Idee", buttons=buttons)])
+    citizen.say("2")  # the same typed number from someone not on the list presses nothing of staff's
+    assert citizen.flow == Flow.MENU.value and citizen.store.staff_requests == []
+
+
+def test_the_english_note_may_follow_as_a_message_of_its_own() -> None:
+    chat = new_chat(ROLE_STAFF)
+    chat.event(InboundKind.BUTTON, payload=f"sf:s:{IDEA_ID}:review", message_ref="m7")
+    chat.say("Wir prüfen das.")
+    chat.say("EN: We are looking into it.")
+    assert chat.flow == Flow.STAFF_CONFIRM.value
+    assert chat.store.staff_requests[-1] == StaffRequest(
+        "idea_status_preview", IDEA_ID, status="review", note="Wir prüfen das.", note_en="We are looking into it."
+    )
+    chat.say("noch was")  # anything else re-shows the preview, changes nothing
+    assert chat.store.staff_requests[-1].note == "Wir prüfen das."
+
+
+def _line(status: str = "draft", invited: int = 40) -> object:
+    from handlers.staff_views import CampaignLine
+
+    start = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+    return CampaignLine(3, "Mobilität im Quartier", status, "mobil", 1, start, start.replace(day=15), invited, 38, 20,
+                        15)  # fmt: skip
+
+
+def test_campaign_figures_render_rates_drop_off_and_only_fitting_buttons_for_staff() -> None:
+    from handlers.staff_render import render_campaign
+    from handlers.staff_views import CampaignFigures, QuestionDropOff
+    from tests.handlers.chat import fields
+
+    figures = CampaignFigures(
+        line=_line("running"), audience={"channels": ("telegram",), "fields": ("mobilitaet",), "languages": ()},  # type: ignore[arg-type]
+        reminder_after_days=None, waiting=2, unreachable=0, skipped=0, cancelled=0, reminders_sent=0,
+        completion_rate=0.75, median_minutes=4.5,
+        drop_off=(QuestionDropOff("q1", {"de": "Wo wohnen Sie?", "en": "Where do you live?"}, 20, 3),),
+        ideas_per_field={"mobilitaet": 4, "": 1},
+    )  # fmt: skip
+    now = datetime(2025, 3, 2, 12, 0, tzinfo=UTC)
+    (staff_view,) = render_campaign(figures, ROLE_STAFF, texts(), "de", UTC, fields(), now)
+    assert "38 von 40 (95 %)" in staff_view.text and "75 %" in staff_view.text and "4 Min." in staff_view.text
+    assert "Wo wohnen Sie?: 20 / 3" in staff_view.text and "Smarte Mobilität: 4" in staff_view.text
+    assert "Kanäle: telegram" in staff_view.text and "Handlungsfelder: Smarte Mobilität" in staff_view.text
+    assert [b.payload for b in staff_view.all_buttons()] == ["sf:cp:3", "sf:c:3"]
+    (analyst_view,) = render_campaign(figures, ROLE_ANALYST, texts(), "en", UTC, fields(), now)
+    assert [b.payload for b in analyst_view.all_buttons()] == ["sf:c:3"]
+    assert "Where do you live?" in analyst_view.text
+
+
+def test_previews_name_the_problem_or_offer_exactly_one_confirm_button() -> None:
+    from handlers.staff_render import render_preview
+    from handlers.staff_views import CampaignPreview
+
+    (blocked,) = render_preview(CampaignPreview("launch", _line("running"), problem="not_draft"), texts(), "de", UTC)  # type: ignore[arg-type]
+    assert "nur ein Entwurf" in blocked.text and blocked.buttons == ()
+    ready = CampaignPreview("launch", _line(), audience=120, by_channel={"telegram": 100, "matrix": 20})  # type: ignore[arg-type]
+    (preview,) = render_preview(ready, texts(), "de", UTC)
+    assert "120 Personen" in preview.text and "matrix 20, telegram 100" in preview.text
+    assert [b.payload for b in preview.all_buttons()] == ["sf:L:3", "sf:no"]
+
+
+def test_new_ideas_on_telegram_say_that_texts_are_redacted() -> None:
+    from handlers.staff_render import render_new_ideas
+    from handlers.staff_views import FieldIdeas, IdeaItem, NewIdeas
+    from tests.handlers.chat import fields
+
+    item = IdeaItem("i_0123456789abcdef", IDEA_ID, "Bänke an der Trasse, Kontakt [EMAIL]", ("leben",),
+                    datetime(2025, 3, 1, tzinfo=UTC), "new", None, None, None, True)  # fmt: skip
+    new = NewIdeas((FieldIdeas("leben", (item,), 7), FieldIdeas("umwelt", (), 0)), redacted=True)
+    (message,) = render_new_ideas(new, texts(), "de", UTC, fields())
+    assert "i_0123456789abcdef" in message.text and "[EMAIL]" in message.text
+    assert texts().get("staff.redacted_note", "de") in message.text
+    assert [b.payload for b in message.all_buttons()] == ["sf:n:leben"]  # more than shown: a button to see more
+    (one_field,) = render_new_ideas(new, texts(), "de", UTC, fields(), only_field="leben")
+    assert f"sf:i:{IDEA_ID}" in [b.payload for b in one_field.all_buttons()]
