@@ -25,7 +25,6 @@ from handlers.events import (
     NOTE_REQUIRED,
     ROLE_ANALYST,
     ROLE_STAFF,
-    STAFF_CHANGES,
     Button,
     Decision,
     InboundKind,
@@ -96,9 +95,8 @@ def leave(turn: Turn) -> Turn:
 
 
 def _request(turn: Turn, action: str, target: str = "", **values: str) -> Decision:
-    """Ask the runtime for `action`; an analyst asking for a change is told it needs the staff role."""
-    if action in STAFF_CHANGES and turn.ctx.staff_role != ROLE_STAFF:
-        return turn.reply(Outbound(text=turn.t("staff.needs_staff")))
+    """Ask the runtime for `action`. A change asked for by an analyst is passed on too: the runtime refuses it with
+    "needs the staff role" and writes the refused attempt to the audit log."""
     return turn.reply(effects=(StaffRequest(action, target, **values),))
 
 
@@ -129,8 +127,6 @@ def campaign(turn: Turn) -> Decision:
 def _preview(action: str, usage: str) -> Handler:
     def command(turn: Turn) -> Decision:
         number = _campaign_id(turn)
-        if turn.ctx.staff_role != ROLE_STAFF:
-            return turn.reply(Outbound(text=turn.t("staff.needs_staff")))
         if number is None:
             return _usage(turn, usage)
         return _request(turn, f"{action}_preview", number)
@@ -226,8 +222,8 @@ def _on_status(turn: Turn, argument: str) -> Decision:
     idea_id, _, status = argument.partition(":")
     if not _IDEA_ID.fullmatch(idea_id) or status not in IDEA_STATUSES:
         return stale(turn)
-    if turn.ctx.staff_role != ROLE_STAFF:
-        return turn.reply(Outbound(text=turn.t("staff.needs_staff")))
+    if turn.ctx.staff_role != ROLE_STAFF:  # refused (and logged) by the runtime; no note step for nothing
+        return _request(turn, "idea_status", idea_id, status=status)
     data = turn.data.evolve(staff=StaffDraft(idea_id, status))
     return _ask_note(turn, data)
 

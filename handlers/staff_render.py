@@ -200,6 +200,7 @@ def render_campaigns(lines: Sequence[CampaignLine], texts: Texts, lang: str, tz:
             )
         )
     buttons = [Button(f"{PREFIX}:c:{line.id}", clip(f"#{line.id} {line.name}", 60)) for line in lines]
+    entries.append(w.t("staff.ask_campaign"))  # a question last: Matrix shows it as the poll's heading
     return (Outbound(text="\n\n".join(entries), buttons=column(buttons[:MAX_CAMPAIGN_BUTTONS])),)
 
 
@@ -270,6 +271,7 @@ def render_campaign(
         buttons.append(Button(f"{PREFIX}:cp:{line.id}", w.t("staff.close_button")))
     buttons.append(Button(f"{PREFIX}:c:{line.id}", w.t("staff.refresh")))
     parts.append(w.t("staff.as_of", time=w.minute(now)))
+    parts.append(w.t("staff.ask_next"))
     return (Outbound(text="\n\n".join(parts), buttons=column(buttons)),)
 
 
@@ -332,6 +334,8 @@ def render_new_ideas(
     if new.redacted:
         blocks.append(w.t("staff.redacted_note"))
     blocks.append(w.t("staff.status_hint"))
+    if buttons:
+        blocks.append(w.t("staff.ask_open"))
     return (Outbound(text="\n\n".join(blocks), buttons=column(buttons)),)
 
 

@@ -19,7 +19,11 @@ if TYPE_CHECKING:
 OUTCOME_OK: Final = "ok"
 OUTCOME_REFUSED: Final = "refused"
 OUTCOME_ERROR: Final = "error"
-OUTCOMES: Final = (OUTCOME_OK, OUTCOME_REFUSED, OUTCOME_ERROR)
+OUTCOME_NOT_FOUND: Final = "not_found"
+OUTCOME_UNCHANGED: Final = "unchanged"
+OUTCOMES: Final = (OUTCOME_OK, OUTCOME_REFUSED, OUTCOME_ERROR, OUTCOME_NOT_FOUND, OUTCOME_UNCHANGED)
+"""ok: done; refused: not allowed (role) or invalid; error: failed (e.g. the campaign changed meanwhile);
+not_found: no such campaign or idea; unchanged: nothing to do (the same status and note again)."""
 ROLE_CLI: Final = "cli"
 CHANNEL_CLI: Final = "cli"
 

@@ -128,7 +128,7 @@ class _Act:
             idea_id = idea_status.resolve_idea(self.uow, self.target, self.config.pseudonym_secret)
         except IdeaStatusError as exc:
             key = "staff.ambiguous_idea" if exc.code == "ambiguous" else "staff.not_found_idea"
-            return self.done("not_found", (self.say(key, ref=clip(self.target, 40)),), reason=exc.code)
+            return self.done(audit.OUTCOME_NOT_FOUND, (self.say(key, ref=clip(self.target, 40)),), reason=exc.code)
         self.target = idea_pseudonym(self.config.pseudonym_secret, idea_id)  # the audit names the reference
         return idea_id
 
@@ -138,7 +138,7 @@ class _Act:
         action = self.request.action
         if action == "campaigns":
             lines = views.campaign_lines(self.uow, self.staff, self.now)
-            return self.done("ok", staff_render.render_campaigns(lines, *self.render_args()), count=len(lines))
+            return self.done(audit.OUTCOME_OK, staff_render.render_campaigns(lines, *self.render_args()), count=len(lines))
         if action in ("campaign", "launch_preview", "close_preview", "launch", "close"):
             return self.campaign(action)
         if action == "new_ideas":
@@ -149,14 +149,14 @@ class _Act:
         campaign_id = self.campaign_id()
         missing = (self.say("staff.not_found_campaign", id=self.target),)
         if campaign_id is None:
-            return self.done("not_found", missing)
+            return self.done(audit.OUTCOME_NOT_FOUND, missing)
         catalog = self.desk._catalog()
         if action == "campaign":
             figures = views.campaign_figures(self.uow, campaign_id, catalog, self.staff, self.now)
             if figures is None:
-                return self.done("not_found", missing)
+                return self.done(audit.OUTCOME_NOT_FOUND, missing)
             rendered = staff_render.render_campaign(figures, self.role, *self.render_args(), self.desk.fields, self.now)
-            return self.done("ok", rendered)
+            return self.done(audit.OUTCOME_OK, rendered)
         if action in ("launch_preview", "close_preview"):
             preview = views.campaign_preview(
                 self.uow, campaign_id, "launch" if action == "launch_preview" else "close", catalog,
@@ -164,33 +164,33 @@ class _Act:
                 secret=self.config.pseudonym_secret, now=self.now,
             )  # fmt: skip
             if preview is None:
-                return self.done("not_found", missing)
-            return self.done("ok", staff_render.render_preview(preview, *self.render_args()), problem=preview.problem)
+                return self.done(audit.OUTCOME_NOT_FOUND, missing)
+            return self.done(audit.OUTCOME_OK, staff_render.render_preview(preview, *self.render_args()), problem=preview.problem)
         try:
             if action == "launch":
                 launched = service.launch_campaign(self.uow, campaign_id, catalog, self.now)
                 start = local_minute(launched.starts_at, self.sender.lang, self.config.timezone)
-                return self.done("ok", (self.say("staff.launched", id=campaign_id, start=start),),
+                return self.done(audit.OUTCOME_OK, (self.say("staff.launched", id=campaign_id, start=start),),
                                  survey_version=launched.survey_version)  # fmt: skip
             _, cancelled = service.close_campaign(self.uow, campaign_id, self.now)
             return self.done(
                 "ok", (self.say("staff.closed", id=campaign_id, cancelled=cancelled),), cancelled=cancelled
             )
         except CampaignError as exc:  # the campaign changed since the preview (or never existed)
-            return self.done("error", (self.say("staff.failed", reason=str(exc)),), reason=str(exc)[:200])
+            return self.done(audit.OUTCOME_ERROR, (self.say("staff.failed", reason=str(exc)),), reason=str(exc)[:200])
 
     def new_ideas(self) -> tuple[Outbound, ...]:
         only = self.target or None
         keys = [info.key for info in self.desk.fields]
         if only is not None and only not in (*keys, ""):
-            return self.done("not_found", (self.say("staff.stale"),))
+            return self.done(audit.OUTCOME_NOT_FOUND, (self.say("staff.stale"),))
         found = views.new_ideas(
             self.uow, keys, per_field=LATEST_OF_ONE_FIELD if only is not None else LATEST_PER_FIELD,
             full_text=self.full_text, secret=self.config.pseudonym_secret, staff_citizens=self.staff, only_field=only,
         )  # fmt: skip
         rendered = staff_render.render_new_ideas(found, *self.render_args(), self.desk.fields, only_field=only)
         shown = sum(len(group.latest) for group in found.fields)
-        return self.done("ok", rendered, shown=shown, redacted=found.redacted)
+        return self.done(audit.OUTCOME_OK, rendered, shown=shown, redacted=found.redacted)
 
     def idea(self, action: str) -> tuple[Outbound, ...]:
         idea_id = self.idea_id()
@@ -198,10 +198,10 @@ class _Act:
             return idea_id
         item = views.idea_item(self.uow, idea_id, full_text=self.full_text, secret=self.config.pseudonym_secret)
         if item is None:
-            return self.done("not_found", (self.say("staff.not_found_idea", ref=self.target),))
+            return self.done(audit.OUTCOME_NOT_FOUND, (self.say("staff.not_found_idea", ref=self.target),))
         request = self.request
         if action == "idea":
-            return self.done("ok", staff_render.render_idea(item, self.role, *self.render_args(), self.desk.fields),
+            return self.done(audit.OUTCOME_OK, staff_render.render_idea(item, self.role, *self.render_args(), self.desk.fields),
                              redacted=item.redacted)  # fmt: skip
         if action == "idea_status_preview":
             payload = idea_status.news_payload(
@@ -209,7 +209,7 @@ class _Act:
             )
             rendered = staff_render.render_status_preview(item, request.status, request.note, request.note_en,
                                                           payload, *self.render_args())  # fmt: skip
-            return self.done("ok", rendered, status=request.status)
+            return self.done(audit.OUTCOME_OK, rendered, status=request.status)
         try:
             change = idea_status.set_idea_status(
                 self.uow, idea_id, request.status, request.note or None, request.note_en or None, now=self.now,
@@ -217,8 +217,8 @@ class _Act:
             )  # fmt: skip
         except IdeaStatusError as exc:
             if exc.code == "unchanged":
-                return self.done("unchanged", (self.say("staff.unchanged", ref=self.target),), status=request.status)
-            return self.done("error", (self.say("staff.failed", reason=str(exc)),), reason=exc.code)
+                return self.done(audit.OUTCOME_UNCHANGED, (self.say("staff.unchanged", ref=self.target),), status=request.status)
+            return self.done(audit.OUTCOME_ERROR, (self.say("staff.failed", reason=str(exc)),), reason=exc.code)
         label = staff_render.status_label(self.desk.texts, self.sender.lang, change.status)
-        return self.done("ok", (self.say("staff.status_saved", ref=self.target, status=label),),
+        return self.done(audit.OUTCOME_OK, (self.say("staff.status_saved", ref=self.target, status=label),),
                          old_status=change.old_status, status=change.status, note=request.note or None)  # fmt: skip

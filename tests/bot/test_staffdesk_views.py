@@ -1,4 +1,5 @@
-"""What staff and analysts see in the chat: live campaign figures, launch/close previews, new ideas, own ideas."""
+"""What staff and analysts see in the chat: live campaign figures, launch/close previews, new ideas, own ideas —
+and the desk that answers their requests (role checked again, audit log, redaction on Telegram)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.analytics.pseudonyms import idea_pseudonym
 from bot.app import field_infos
@@ -18,9 +19,13 @@ from bot.campaigns.service import CampaignSpec
 from bot.config import Config
 from bot.identity import pseudonym
 from bot.staffdesk import roles, views
+from bot.staffdesk.desk import Sender, StaffDesk
 from bot.storage import models as m
 from bot.storage.db import Database
+from bot.storage.repositories.campaigns import DRAFT, SCHEDULED
 from bot.survey_sync import import_surveys, load_catalog
+from handlers.events import IDEA_STATUS_KIND, CitizenState, StaffRequest
+from handlers.texts import load_texts
 from tests.bot.campaign_helpers import NOW, STAFF_USER, SURVEY, add_citizen, campaign_config, tick
 
 FIELDS = [f.key for f in field_infos()]
@@ -348,3 +353,90 @@ def test_my_ideas_shows_own_ideas_newest_first_with_status_unredacted(db: Databa
     assert "anna.schmidt@example.org" in old.text  # their own text, not redacted
     assert (old.status, old.status_note, old.status_note_en, old.status_at, old.fields) == (
         "planned", "Kommt 2027", "Coming 2027", NOW, ("umwelt",))
+
+
+# --- the desk: the runtime's side of staff requests (bot/staffdesk/desk.py) -------------------------------------
+
+STAFF = Sender("telegram", STAFF_USER, "de")
+ANALYST_SENDER = Sender("matrix", ANALYST, "de")
+TEXT = "Mehr Bänke an der Nordbahntrasse. Meldet euch: anna.muster@example.org oder 0202 5631234. " + "Bitte! " * 40
+
+
+def desk(db: Database, config: Config) -> StaffDesk:
+    return StaffDesk(config, load_texts(), field_infos(), lambda: load_catalog(db))
+
+
+def ask(db: Database, config: Config, request: StaffRequest, sender: Sender) -> list[str]:
+    with db.unit_of_work() as uow:
+        return [message.text for message in desk(db, config).handle(uow, request, sender, NOW)]
+
+
+def audit_rows(db: Database) -> list[tuple[str, str, str, str, str | None]]:
+    with db.unit_of_work(read_only=True) as uow:
+        return [(e.actor, e.role, e.action, e.outcome, e.target) for e in uow.audit.between()]
+
+
+def author(db: Database) -> str:
+    citizen = pseudonym(b"x" * 32, "telegram", "4711")
+    with db.unit_of_work() as uow:
+        uow.citizens.save_state(citizen, CitizenState(), NOW)
+        uow.ideas.add("a" * 32, citizen, TEXT, "leben", NOW - timedelta(days=3))
+    return citizen
+
+
+def test_an_analyst_is_refused_every_change_and_each_refusal_is_logged(db: Database, config: Config) -> None:
+    campaign_id = draft(db)
+    author(db)
+    needs = load_texts().get("staff.needs_staff", "de")
+    for request in (StaffRequest("launch_preview", str(campaign_id)), StaffRequest("launch", str(campaign_id)),
+                    StaffRequest("idea_status", "a" * 32, status="done", note="Fertig")):  # fmt: skip
+        assert ask(db, config, request, ANALYST_SENDER) == [needs]
+    with db.unit_of_work(read_only=True) as uow:
+        assert uow.campaigns.get(campaign_id).status == DRAFT  # type: ignore[union-attr]
+        assert uow.ideas.get("a" * 32).status == "new"  # type: ignore[union-attr]
+    rows = audit_rows(db)
+    assert [(r[2], r[3]) for r in rows] == [("launch_preview", "refused"), ("launch", "refused"),
+                                            ("idea_status", "refused")]  # fmt: skip
+    assert all(r[0] == f"matrix:{ANALYST}" and r[1] == "analyst" for r in rows)
+
+
+def test_staff_launch_and_status_change_act_and_are_logged_with_the_idea_reference(
+    db: Database, config: Config
+) -> None:
+    campaign_id = draft(db)
+    citizen = author(db)
+    assert "gestartet" in ask(db, config, StaffRequest("launch", str(campaign_id)), STAFF)[0]
+    saved = ask(db, config, StaffRequest("idea_status", "a" * 32, status="planned", note="Kommt im Mai."), STAFF)
+    assert "wird umgesetzt" in saved[0]
+    with db.unit_of_work(read_only=True) as uow:
+        assert uow.campaigns.get(campaign_id).status == SCHEDULED  # type: ignore[union-attr]
+        assert uow.ideas.get("a" * 32).status == "planned"  # type: ignore[union-attr]
+        news = uow.session.execute(
+            select(m.FollowUp.payload).where(m.FollowUp.citizen_id == citizen, m.FollowUp.kind == IDEA_STATUS_KIND)
+        ).scalars().all()
+    rows = audit_rows(db)
+    assert [(r[2], r[3]) for r in rows] == [("launch", "ok"), ("idea_status", "ok")]
+    assert rows[1][4] is not None and rows[1][4].startswith("i_")  # the reference, never the internal id
+    assert [(row["status"], row["note"]) for row in news] == [("planned", "Kommt im Mai.")]
+
+
+def test_idea_texts_are_redacted_and_short_on_telegram_and_whole_on_matrix(db: Database, config: Config) -> None:
+    author(db)
+    (telegram,) = ask(db, config, StaffRequest("idea", "a" * 32), STAFF)
+    assert "anna.muster@example.org" not in telegram and "5631234" not in telegram
+    assert "[EMAIL]" in telegram and "[TELEFON]" in telegram
+    quoted = telegram.split("„", 1)[1].split("“", 1)[0]
+    assert len(quoted) <= 200
+    (matrix,) = ask(db, config, StaffRequest("idea", "a" * 32), ANALYST_SENDER)
+    assert "anna.muster@example.org" in matrix and " ".join(TEXT.split()) in matrix
+
+
+def test_someone_off_the_allowlist_gets_nothing_and_an_unknown_reference_is_said_plainly(
+    db: Database, config: Config
+) -> None:
+    author(db)
+    assert ask(db, config, StaffRequest("campaigns"), Sender("telegram", "999", "de")) == []
+    (missing,) = ask(db, config, StaffRequest("idea", "i_ffffffffffff"), STAFF)
+    assert "i_ffffffffffff" in missing
+    assert [(r[2], r[3]) for r in audit_rows(db)] == [("idea", "not_found")]
+
