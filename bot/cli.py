@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 from bot.analytics import cli as analytics_cli
 from bot.campaigns import cli as campaign_cli
 from bot.config import Config, ConfigError, load_config
+from bot.staffdesk import cli as staff_cli
 
 if TYPE_CHECKING:
     from bot.storage.db import Database
@@ -71,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--field", help="only this strategy field (its key, e.g. mobilitaet)")
     analytics_cli.add_export_commands(export_sub)
     analytics_cli.add_report_command(sub)
+    staff_cli.add_idea_command(sub)
+    staff_cli.add_audit_command(sub)
     from bot.outreach.cli import add_parser as add_followups
 
     add_followups(sub)
@@ -171,6 +174,7 @@ def _show_config(config: Config) -> int:
     print(f"log_level={config.log_level}")
     print(f"classifier={'on' if config.classifier_enabled else 'off'}")
     print(f"staff_entries={len(config.staff)}")
+    print(f"audit_retention_days={config.audit_retention.days}")
     return EXIT_OK
 
 
@@ -258,6 +262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         with _database(config) as database:
             return followups(config, database, args)
+    if args.command in ("idea", "audit"):
+        with _database(config) as database:
+            return staff_cli.run(config, database, args)
     if args.command == "campaign" or getattr(args, "survey_command", None) in ("close", "reopen"):
         with _database(config) as database:
             return campaign_cli.run(config, database, args)
@@ -306,7 +313,10 @@ def _export(config: Config, args: argparse.Namespace) -> int:
             return EXIT_CONFIG
         since = datetime.combine(day, time.min, tzinfo=config.timezone).astimezone(UTC)
     with _database(config) as database, database.unit_of_work(read_only=True) as uow:
-        rows = uow.feedback.rows(since=since, field_key=args.field)
+        from bot.analytics.query import staff_citizens
+
+        staff = staff_citizens(uow.session, config.staff, config.pseudonym_secret)  # staff are no respondents
+        rows = (row for row in uow.feedback.rows(since=since, field_key=args.field) if row.citizen not in staff)
         if args.export_command == "summary":
             print(summary(rows, {f.key: f.name["de"] for f in fields}))
             return EXIT_OK

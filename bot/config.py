@@ -86,6 +86,7 @@ class Config:
     controller: str = DEFAULT_CONTROLLER  # who is responsible for the data, shown in the privacy notice
     complaints: str = DEFAULT_COMPLAINTS  # the supervisory authority, shown in the privacy notice
     min_count: int = 5  # reports suppress every cell, bar and breakdown with fewer respondents (k-anonymity)
+    audit_retention: timedelta = timedelta(days=365)  # staff audit entries (employees' data) are kept this long
 
     @property
     def telegram_enabled(self) -> bool:
@@ -170,6 +171,13 @@ def _parse_min_count(text: str) -> int:
             f"expected a whole number of at least 2 (smaller counts identify people), got {text!r}",
         )
     return int(text)
+
+
+def _parse_retention_days(text: str) -> timedelta:
+    """STADTDIALOG_AUDIT_RETENTION_DAYS: whole days, at least 1."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ConfigError(PREFIX + "AUDIT_RETENTION_DAYS", f"expected a whole number of days, at least 1, got {text!r}")
+    return timedelta(days=int(text))
 
 
 def _parse_count(setting: str, text: str) -> int:
@@ -279,4 +287,5 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
         controller=get("CONTROLLER", DEFAULT_CONTROLLER) or DEFAULT_CONTROLLER,
         complaints=get("COMPLAINTS", DEFAULT_COMPLAINTS) or DEFAULT_COMPLAINTS,
         min_count=_parse_min_count(get("MIN_COUNT", "5") or "5"),
+        audit_retention=_parse_retention_days(get("AUDIT_RETENTION_DAYS", "365") or "365"),
     )

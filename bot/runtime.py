@@ -474,7 +474,8 @@ class Runtime:
     # --- housekeeping (called by the scheduler) ----------------------------------------------------------------
 
     async def housekeeping(self) -> dict[str, int]:
-        """Purge citizens who never consented (24 h), processed inbox rows and old dead letters; returns counts."""
+        """Purge citizens who never consented (24 h), processed inbox rows, old dead letters and staff audit entries
+        past `config.audit_retention`; returns counts."""
         now = self.clock()
 
         def purge() -> dict[str, int]:
@@ -483,6 +484,7 @@ class Runtime:
                     "unconsented": uow.citizens.purge_unconsented(now - UNCONSENTED_RETENTION),
                     "inbox": uow.inbox.purge_done(now - DONE_EVENT_RETENTION),
                     "dead_letters": uow.outbox.purge_failed(now - DEAD_LETTER_RETENTION),
+                    "audit": uow.audit.purge(now - self.config.audit_retention),
                 }
 
         counts = await self._in_db(purge)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
-from handlers.events import Document, FieldInfo, Outbound, Texts
+from handlers.events import IDEA_NEW, Document, FieldInfo, Outbound, Texts
 from handlers.formats import local_day
+from handlers.staff_render import status_label
 from handlers.turn import MAX_TEXT
 from surveys.answers import answer_label
 from surveys.catalog import SurveyCatalog
@@ -221,6 +222,7 @@ class _View:
             "campaign_reminder": "privacy.kind_campaign_reminder",
             "survey_followup": "privacy.kind_survey_followup",
             "survey_reminder": "privacy.kind_survey_reminder",
+            "idea_news": "privacy.kind_idea_news",
         }
         counts: dict[str, int] = {}
         for row in planned:
@@ -247,6 +249,15 @@ class _View:
             labels = labels or self.t("privacy.export_no_field")
             when = self.day(idea.get("created_at"))
             lines.append(self.t("privacy.export_idea", number=number, text=quoted, fields=labels, date=when))
+            status = str(idea.get("status") or "")
+            if status and status != IDEA_NEW:  # news from the city: the status, since when, and its note
+                since = self.day(idea.get("status_at") or idea.get("created_at"))
+                lines.append(self.t("privacy.export_idea_status", status=status_label(self.texts, self.lang, status),
+                                    date=since))  # fmt: skip
+                note = idea.get("status_note_en") if self.lang == "en" and idea.get("status_note_en") else None
+                note = note or idea.get("status_note")
+                if note:
+                    lines.append(self.t("my_ideas.note", note=_cut(str(note), detail.quote)))
         return self._more(lines, len(ideas), detail.items)
 
     def _responses(self, responses: Sequence[Mapping[str, Any]], detail: _Detail) -> str:

@@ -11,6 +11,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,6 +25,7 @@ from bot.analytics.query import (
     iter_follow_ups,
     iter_ideas,
     iter_responses,
+    staff_citizens,
     survey_versions,
     surveys_with_responses,
 )
@@ -174,6 +176,7 @@ def _export(config: Config, database: Database, args: argparse.Namespace) -> int
     with database.unit_of_work(read_only=True) as uow:
         session = uow.session
         check_filter(session, flt)
+        flt = replace(flt, exclude=staff_citizens(session, config.staff, secret))  # staff are no respondents
         if linked:
             log.warning("event=export_linked_pseudonyms what=%s survey=%s", what, flt.survey or "*")
         if args.no_redact:
@@ -229,6 +232,7 @@ def run_report(config: Config, database: Database, args: argparse.Namespace) -> 
             raise UsageError(f"--out: the folder {args.out.parent} does not exist")
         with database.unit_of_work(read_only=True) as uow:
             check_filter(uow.session, ExportFilter(args.survey, args.campaign, since, until))
+            staff = staff_citizens(uow.session, config.staff, config.pseudonym_secret)
     except (UsageError, FilterError) as exc:
         print(f"stadtdialog report: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -238,6 +242,7 @@ def run_report(config: Config, database: Database, args: argparse.Namespace) -> 
         html = build_report(
             database, survey=args.survey, campaign=args.campaign, since=since, until=until, lang=args.lang,
             min_count=min_count, timezone=config.timezone, fields=_field_infos(), now=datetime.now(UTC),
+            exclude=staff,
         )
     except ValueError as exc:  # the report's ReportFilterError is a ValueError too
         print(f"stadtdialog report: {exc}", file=sys.stderr)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -37,7 +37,8 @@ class ExportFilter:
     """Which rows an export or report covers. `since` is inclusive, `until` exclusive; both UTC-aware.
 
     Responses (and their follow-ups) are selected by when they were started, ideas by when they were submitted.
-    `campaign` is a campaign's name (or its number); `channel` telegram, matrix or terminal.
+    `campaign` is a campaign's name (or its number); `channel` telegram, matrix or terminal. `exclude`: citizen
+    ids whose rows are left out (staff who tried the bot are no citizens: see `staff_citizens`).
     """
 
     survey: str | None = None
@@ -45,6 +46,7 @@ class ExportFilter:
     since: datetime | None = None
     until: datetime | None = None
     channel: str | None = None
+    exclude: frozenset[str] = frozenset()  # citizen ids left out of every count and row (staff: `staff_citizens`)
 
     def for_survey(self, key: str | None) -> ExportFilter:
         """The same filter for survey `key` (None: every survey)."""
@@ -101,6 +103,8 @@ class IdeaRecord:
     scores: dict[str, float]
     model_version: str | None
     channel: str | None
+    status_note: str | None = None  # the city's public note on the status (German)
+    status_at: datetime | None = None  # when staff last set the status (None: still as filed)
 
 
 @dataclass(frozen=True)
@@ -199,7 +203,16 @@ def _in_period_and_channel(query: Select[Any], when: Any, citizen: Any, flt: Exp
         query = query.where(when < flt.until)
     if flt.channel is not None:
         query = query.where(_channel_of(citizen) == flt.channel)
+    if flt.exclude:
+        query = query.where(citizen.not_in(sorted(flt.exclude)))
     return query
+
+
+def staff_citizens(session: Session, staff: Mapping[str, str], secret: bytes) -> frozenset[str]:
+    """Citizen ids of the staff on `STADTDIALOG_STAFF` (the campaigns' own definition of who is staff)."""
+    from bot.campaigns.audience import staff_citizen_ids
+
+    return staff_citizen_ids(session, staff, secret)
 
 
 def filtered_responses(query: Select[Any], session: Session, flt: ExportFilter) -> Select[Any]:
@@ -355,14 +368,16 @@ def iter_ideas(session: Session, flt: ExportFilter) -> Iterator[IdeaRecord]:
     query = select(
         m.Idea.id, m.Idea.citizen_id, m.Idea.created_at, m.Idea.status, m.Idea.text, m.Idea.field, m.Idea.fields,
         m.Idea.proposed_field, m.Idea.confident, m.Idea.scores, m.Idea.model_version, _channel_of(m.Idea.citizen_id),
+        m.Idea.status_note, m.Idea.status_at,
     )
     query = _in_period_and_channel(query, m.Idea.created_at, m.Idea.citizen_id, flt)
     query = query.order_by(m.Idea.created_at, m.Idea.id).execution_options(yield_per=PAGE_SIZE)
     for row in session.execute(query):
-        idea_id, citizen_id, created_at, status, text, first, chosen, proposed, confident, scores, model, channel = row
+        (idea_id, citizen_id, created_at, status, text, first, chosen, proposed, confident, scores, model, channel,
+         note, status_at) = row
         fields = tuple(str(f) for f in (chosen or ([first] if first else [])))
         yield IdeaRecord(idea_id, citizen_id, created_at, status, text, fields, proposed, confident, _scores(scores),
-                         model, channel)
+                         model, channel, note, status_at)
 
 
 # --------------------------------------------------------------------------------------------------- follow-ups

@@ -26,6 +26,7 @@ from bot.analytics.names import variable_name
 from bot.analytics.pseudonyms import export_pseudonym, idea_pseudonym, response_pseudonym
 from bot.analytics.query import FollowUpRecord, IdeaRecord, ResponseRecord, StoredAnswer
 from bot.analytics.status import follow_up_status, question_statuses
+from bot.staffdesk.idea_status import STATUS_LABELS as IDEA_STATUS_NAMES
 from handlers.events import FieldInfo
 from nlp.redact import redact
 from surveys.codes import option_codes
@@ -35,6 +36,8 @@ SCORE_DECIMALS = 4
 COMPLETED_LABELS = (ValueLabel(1, "beendet", "completed"), ValueLabel(0, "nicht beendet", "not completed"))
 YES_NO_LABELS = (ValueLabel(1, "ja", "yes"), ValueLabel(0, "nein", "no"))
 CHOSEN_LABELS = (ValueLabel(1, "gewählt", "chosen"), ValueLabel(0, "nicht gewählt", "not chosen"))
+IDEA_STATUS_LABELS = tuple(ValueLabel(code, de, en) for code, (de, en) in IDEA_STATUS_NAMES.items())
+"""The ideas' `status` codes with their German and English names."""
 STATUS_VALUE_LABELS = tuple(ValueLabel(status.value, de, en) for status, (de, en) in STATUS_LABELS.items())
 
 _Cells = Callable[[StoredAnswer | None, Question | None], list[CellValue]]
@@ -365,7 +368,11 @@ def idea_table(
         _meta(taken, "idea", VarType.TEXT, "Idee (Pseudonym)", "Idea (pseudonym)", 18),
         _meta(taken, "respondent", VarType.TEXT, "Teilnehmende Person (Pseudonym)", "Respondent (pseudonym)", 18),
         _meta(taken, "created_at", VarType.DATETIME, "Eingereicht", "Submitted", 19),
-        _meta(taken, "status", VarType.TEXT, "Bearbeitungsstand", "Status", 10),
+        _meta(taken, "status", VarType.TEXT, "Bearbeitungsstand", "Status", 15, IDEA_STATUS_LABELS),
+        _meta(taken, "status_note", VarType.TEXT, "Öffentliche Notiz der Stadt zum Bearbeitungsstand",
+              "The city's public note on the status", 40),
+        _meta(taken, "status_date", VarType.DATETIME, "Bearbeitungsstand gesetzt am (leer: noch wie eingereicht)",
+              "Status set on (empty: still as submitted)", 19),
         _meta(taken, "channel", VarType.TEXT, "Kanal", "Channel", 10),
         Variable(variable_name("text", taken), VarKind.VALUE, VarType.TEXT, "Text der Idee", "Text of the idea",
                  width=60),
@@ -405,6 +412,8 @@ def idea_table(
                 export_pseudonym(secret, idea.citizen_id, "ideas"),
                 idea.created_at,
                 idea.status,
+                idea.status_note,
+                idea.status_at,
                 idea.channel,
                 redact(idea.text) if redact_text else idea.text,
                 "|".join(idea.fields) or None,

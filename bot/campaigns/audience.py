@@ -13,10 +13,11 @@ A citizen belongs to a campaign's audience when all of these hold:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
 
 from bot.identity import pseudonym
 from bot.storage import models as m
@@ -92,8 +93,7 @@ def audience(
     if languages:
         query = query.where(m.Citizen.language.in_(languages))
     rows = uow.session.execute(query).all()
-    staff_pairs, staff_citizens = staff_ids(staff, secret)
-    excluded = staff_citizens | _completed(uow, campaign.survey_key) | _staff_contacts(uow, staff_pairs)
+    excluded = staff_citizens(uow, staff, secret) | _completed(uow, campaign.survey_key)
     members: dict[str, Member] = {}
     for row in rows:
         if row.id in excluded or row.id in members:
@@ -120,11 +120,21 @@ def _completed(uow: UnitOfWork, survey_key: str) -> set[str]:
     return set(uow.session.execute(query).scalars())
 
 
-def _staff_contacts(uow: UnitOfWork, pairs: Iterable[tuple[str, str]]) -> set[str]:
-    """Citizens any of whose contacts is a staff account."""
-    found: set[str] = set()
-    for channel, user in pairs:
-        query = select(m.Contact.citizen_id).where(m.Contact.channel == channel, m.Contact.channel_user_id == user)
-        found.update(uow.session.execute(query).scalars())
-    return found
+def staff_citizens(uow: UnitOfWork, staff: Mapping[str, str], secret: bytes) -> set[str]:
+    """Pseudonymous ids of staff: the allowlist entries' pseudonyms plus every citizen with a contact on the
+    allowlist (a contact's citizen id need not be that contact's own pseudonym)."""
+    return set(staff_citizen_ids(uow.session, staff, secret))
+
+
+def staff_citizen_ids(session: Session, staff: Mapping[str, str], secret: bytes) -> frozenset[str]:
+    """`staff_citizens` for a bare session (the analysts' read side): one query for all allowlisted contacts."""
+    pairs, pseudonyms = staff_ids(staff, secret)
+    if not pairs:
+        return frozenset(pseudonyms)
+    contacts = session.execute(
+        select(m.Contact.citizen_id).where(
+            or_(*(and_(m.Contact.channel == channel, m.Contact.channel_user_id == user) for channel, user in pairs))
+        )
+    ).scalars()
+    return frozenset(pseudonyms) | frozenset(contacts)
 

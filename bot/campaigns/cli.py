@@ -167,11 +167,11 @@ def _list(config: Config, database: Database, args: argparse.Namespace) -> int:
 
 def _figures(config: Config, database: Database, campaign_id: int) -> status.Progress:
     from bot.campaigns import service, status
-    from bot.campaigns.audience import staff_ids
+    from bot.campaigns.audience import staff_citizens
 
-    _, staff_citizens = staff_ids(config.staff, config.pseudonym_secret)
     with database.unit_of_work(read_only=True) as uow:
-        return status.progress(uow, service.get_campaign(uow, campaign_id), staff_citizens)
+        staff = staff_citizens(uow, config.staff, config.pseudonym_secret)
+        return status.progress(uow, service.get_campaign(uow, campaign_id), staff)
 
 
 def _show(config: Config, database: Database, args: argparse.Namespace) -> int:

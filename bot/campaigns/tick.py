@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.campaigns.audience import audience, staff_ids
+from bot.campaigns.audience import audience, staff_citizens
 from bot.campaigns.service import finish
 from bot.storage.db import Database, UnitOfWork
 from bot.storage.items import OUTCOME_CANCELLED, OUTCOME_CLOSED
@@ -167,8 +167,8 @@ def _reminder_due(campaign: Campaign, now: datetime) -> bool:
 
 
 def _reminder_candidates(db: Database, campaign_id: int, settings: AudienceSettings) -> list[str]:
-    _, staff = staff_ids(settings.staff, settings.secret)
     with db.unit_of_work(read_only=True) as uow:
+        staff = staff_citizens(uow, settings.staff, settings.secret)
         return uow.campaigns.reminder_candidates(campaign_id, staff)
 
 

@@ -204,8 +204,9 @@ class _Act:
             return self.done("ok", staff_render.render_idea(item, self.role, *self.render_args(), self.desk.fields),
                              redacted=item.redacted)  # fmt: skip
         if action == "idea_status_preview":
-            payload = idea_status.news_payload(item.text, item.created_at, request.status, request.note,
-                                               request.note_en)  # fmt: skip
+            payload = idea_status.news_payload(
+                item.idea_id, item.text, item.created_at, request.status, request.note or None, request.note_en or None
+            )
             rendered = staff_render.render_status_preview(item, request.status, request.note, request.note_en,
                                                           payload, *self.render_args())  # fmt: skip
             return self.done("ok", rendered, status=request.status)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.files import create_private_file, private_dir
 from bot.storage.repositories import (
+    AuditRepository,
     CampaignRepository,
     ChannelStateRepository,
     CitizenRepository,
@@ -56,6 +57,7 @@ class UnitOfWork:
         self.channel_state = ChannelStateRepository(session)
         self.feedback = FeedbackRepository(session)  # read-only, for analysts
         self.campaigns = CampaignRepository(session)
+        self.audit = AuditRepository(session)  # staff actions (employees' data, own retention)
 
 
 class Database:

@@ -38,6 +38,7 @@ OUTCOME_STOPPED = "stopped"  # the citizen said /stop
 OUTCOME_CLOSED = "closed"  # the campaign or survey closed
 OUTCOME_CANCELLED = "cancelled"  # staff cancelled it
 OUTCOME_NOT_NEEDED = "not_needed"  # the core found nothing to send (e.g. already answered)
+OUTCOME_SUPERSEDED = "superseded"  # a newer status of the same idea replaced this idea-news row before it went out
 
 OPT_IN_SURVEYS = "surveys"
 OPT_IN_FOLLOWUPS = "followups"
@@ -137,6 +138,50 @@ class OptInItem:
     notice_version: str
     granted_at: datetime
     withdrawn_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StoredIdea:
+    """An idea as stored, with its current status and the city's public note on it."""
+
+    id: str
+    citizen_id: str
+    text: str
+    field: str | None
+    fields: list[str]
+    created_at: datetime
+    status: str
+    status_note: str | None
+    status_note_en: str | None
+    status_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IdeaStatusChangeItem:
+    """One entry of an idea's status history (`source`: "chat" or "cli")."""
+
+    id: int
+    idea_id: str
+    status: str
+    note: str | None
+    note_en: str | None
+    changed_at: datetime
+    source: str
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One staff action from the audit log (employees' data; never citizens' texts)."""
+
+    id: int
+    at: datetime
+    actor: str
+    role: str
+    channel: str
+    action: str
+    target: str | None
+    details: dict[str, Any] | None
+    outcome: str
 
 
 class UnknownSurveyError(LookupError):

@@ -469,7 +469,7 @@ def rows_mentioning(database: Database, needles: list[str]) -> list[tuple[str, s
 
 def test_delete_everything_leaves_nothing_that_refers_to_the_citizen(database: Database) -> None:
     victim, bystander = "d" * 64, "e" * 64
-    victim_ids = [victim, "900000001", "900000002", "@ana:example.org", "!dm-ana:example.org"]
+    victim_ids = [victim, f"i-{victim[:8]}", "900000001", "900000002", "@ana:example.org", "!dm-ana:example.org"]
     with database.unit_of_work() as uow:
         add_citizen(uow, victim, channel="telegram", user_id="900000001", chat_id="900000002")
         uow.contacts.upsert(victim, "matrix", "@ana:example.org", "!dm-ana:example.org")
@@ -479,6 +479,7 @@ def test_delete_everything_leaves_nothing_that_refers_to_the_citizen(database: D
         uow.inbox.record_processed("telegram", "update-2", "telegram:900000002", NOW)
         failed = uow.outbox.enqueue("matrix", "!dm-ana:example.org", {"text": "Danke für Ihre Idee"}, now=NOW)
         uow.outbox.mark_failed(failed, "M_FORBIDDEN")
+        uow.ideas.set_status(f"i-{victim[:8]}", "review", "Wir prüfen das.", None, NOW, "cli")
     with database.unit_of_work() as uow:
         item = uow.inbox.next_for_chat("telegram:900000002")
         assert item is not None
@@ -487,6 +488,7 @@ def test_delete_everything_leaves_nothing_that_refers_to_the_citizen(database: D
     assert deleted == {
         "answers": 1,
         "responses": 1,
+        "idea_status_changes": 1,
         "ideas": 1,
         "follow_ups": 1,
         "opt_ins": 1,

@@ -284,3 +284,19 @@ def test_staff_text_keys_render_with_the_dates_of_the_city() -> None:
     moment = datetime(2025, 12, 31, 23, 30, tzinfo=UTC)
     message = render_idea_news(_news_payload(filed_at=moment.isoformat()), texts(), "de", UTC)
     assert "31.12.2025" in message.text
+
+
+def test_meinedaten_shows_what_became_of_an_idea() -> None:
+    from handlers.my_data import render_export
+
+    idea = {"id": "i1", "text": "Mehr Bänke", "field": None, "fields": [], "created_at": "2025-02-20T10:00:00+00:00",
+            "status": "rejected", "status_note": "Kein Platz.", "status_note_en": "No room.",
+            "status_at": "2025-03-01T10:00:00+00:00"}  # fmt: skip
+    data = {"citizen": {"id": "c_1", "language": "de", "consent_version": "1",
+                        "consent_at": "2025-02-01T10:00:00+00:00"}, "ideas": [idea]}  # fmt: skip
+    german = render_export(data, "de", texts())[0].text
+    assert "nicht umsetzbar (seit 01.03.2025)" in german and "Kein Platz." in german and "/meineideen" in german
+    english = render_export(data, "en", texts())[0].text
+    assert "not feasible" in english and "No room." in english
+    untouched = render_export({**data, "ideas": [{**idea, "status": "new"}]}, "de", texts())[0].text
+    assert "Stand:" not in untouched

@@ -99,9 +99,11 @@ def render(
 def build_report(
     database: Database, *, survey: str | None, campaign: str | None, since: datetime | None, until: datetime | None,
     lang: str, min_count: int, timezone: ZoneInfo, fields: Sequence[FieldLike], now: datetime,
-    channel: str | None = None,
+    channel: str | None = None, exclude: frozenset[str] = frozenset(),
 ) -> str:
     """Read the data (one read-only unit of work) and return the whole report as HTML.
+
+    `exclude`: citizen ids counted nowhere (staff: `bot.analytics.query.staff_citizens`).
 
     `since`/`until`: UTC-aware, `until` exclusive. Raises FilterError for an unknown survey, campaign or channel
     and ValueError for an unknown language or k < 1.
@@ -109,7 +111,7 @@ def build_report(
     if min_count < 1:
         raise ValueError("min_count must be at least 1")
     Texts(lang)  # fail on an unknown language before reading anything
-    flt = ExportFilter(survey, campaign, since, until, channel)
+    flt = ExportFilter(survey, campaign, since, until, channel, exclude)
     with database.unit_of_work(read_only=True) as uow:
         data = collect(uow.session, flt, timezone, [f.key for f in fields])
     return render(data, flt=flt, lang=lang, min_count=min_count, timezone=timezone, fields=fields, now=now)

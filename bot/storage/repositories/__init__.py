@@ -1,6 +1,7 @@
 """One repository per aggregate; all of one unit of work share its session (see `bot.storage.db.UnitOfWork`)."""
 
 from bot.storage.repositories.activity import FollowUpRepository, IdeaRepository
+from bot.storage.repositories.audit import AuditRepository
 from bot.storage.repositories.campaigns import CampaignRepository
 from bot.storage.repositories.citizens import (
     CitizenRepository,
@@ -13,6 +14,7 @@ from bot.storage.repositories.messaging import ChannelStateRepository, InboxRepo
 from bot.storage.repositories.surveys import ResponseRepository, SurveyRepository
 
 __all__ = [
+    "AuditRepository",
     "CampaignRepository",
     "ChannelStateRepository",
     "CitizenRepository",

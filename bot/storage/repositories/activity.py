@@ -21,13 +21,19 @@ from bot.storage.items import (
     FOLLOW_UP_RUNNING,
     IDEA_NEW,
     OUTCOME_SENT,
+    OUTCOME_SUPERSEDED,
     FollowUpItem,
+    IdeaStatusChangeItem,
+    StoredIdea,
 )
 from bot.storage.repositories._base import Repository, columns_for, plain_json, table_of, to_items, utc_now
 from handlers.events import FieldScores
 
 _FOLLOW_UP_COLUMNS = columns_for(m.FollowUp, FollowUpItem)
+_IDEA_COLUMNS = columns_for(m.Idea, StoredIdea)
+_CHANGE_COLUMNS = columns_for(m.IdeaStatusChange, IdeaStatusChangeItem)
 _IDEA_INSERT = insert(table_of(m.Idea))
+_CHANGE_INSERT = insert(table_of(m.IdeaStatusChange)).returning(table_of(m.IdeaStatusChange).c.id)
 _FOLLOW_UP_INSERT = insert(table_of(m.FollowUp)).returning(table_of(m.FollowUp).c.id)
 
 
@@ -64,6 +70,53 @@ class IdeaRepository(Repository):
 
     def count(self) -> int:
         return int(self.session.execute(select(func.count()).select_from(m.Idea)).scalar_one())
+
+    def get(self, idea_id: str) -> StoredIdea | None:
+        row = self.session.execute(select(*_IDEA_COLUMNS).where(m.Idea.id == idea_id)).first()
+        return None if row is None else StoredIdea(**row._mapping)
+
+    def ids(self) -> list[str]:
+        """Every idea's internal id (to match a pseudonymous reference, which cannot be looked up in SQL)."""
+        return list(self.session.execute(select(m.Idea.id)).scalars())
+
+    def latest(self, *, field: str | None = None, status: str | None = None, limit: int | None = None
+               ) -> list[StoredIdea]:
+        """Ideas newest first, optionally of one first-chosen `field` ("" = filed without a field) or `status`."""
+        query = select(*_IDEA_COLUMNS).order_by(m.Idea.created_at.desc(), m.Idea.id.desc())
+        if field is not None:
+            query = query.where(m.Idea.field.is_(None) if field == "" else m.Idea.field == field)
+        if status is not None:
+            query = query.where(m.Idea.status == status)
+        if limit is not None:
+            query = query.limit(limit)
+        return to_items(StoredIdea, self.session.execute(query).all())
+
+    def set_status(
+        self, idea_id: str, status: str, note: str | None, note_en: str | None, now: datetime, source: str
+    ) -> int:
+        """Set the idea's current status and public note and append the change to its history; returns the
+        history row's id. Validation (allowed statuses, mandatory notes) is the caller's."""
+        self.session.execute(
+            update(m.Idea)
+            .where(m.Idea.id == idea_id)
+            .values(status=status, status_note=note, status_note_en=note_en, status_at=now)
+        )
+        return int(
+            self.session.execute(
+                _CHANGE_INSERT,
+                {"idea_id": idea_id, "status": status, "note": note, "note_en": note_en, "changed_at": now,
+                 "source": source},
+            ).scalar_one()
+        )
+
+    def history(self, idea_id: str) -> list[IdeaStatusChangeItem]:
+        """The idea's status changes, oldest first."""
+        rows = self.session.execute(
+            select(*_CHANGE_COLUMNS)
+            .where(m.IdeaStatusChange.idea_id == idea_id)
+            .order_by(m.IdeaStatusChange.changed_at, m.IdeaStatusChange.id)
+        ).all()
+        return to_items(IdeaStatusChangeItem, rows)
 
 
 class FollowUpRepository(Repository):
@@ -155,6 +208,28 @@ class FollowUpRepository(Repository):
                 m.FollowUp.status.in_([FOLLOW_UP_PENDING, FOLLOW_UP_HELD]),
             )
             .values(status=FOLLOW_UP_CANCELLED, outcome=outcome, updated_at=now)
+        )
+
+    def supersede(self, citizen_id: str, kind: str, payload_key: str, value: str, now: datetime) -> int:
+        """End the citizen's not yet claimed rows of `kind` whose payload has `payload_key` == `value` (e.g. the
+        earlier news of an idea whose status changed again): cancelled, outcome "superseded"; returns how many.
+
+        The payload is compared here rather than in SQL: JSON access differs by dialect, and one citizen has few
+        open rows of a kind."""
+        rows = self.session.execute(
+            select(m.FollowUp.id, m.FollowUp.payload).where(
+                m.FollowUp.citizen_id == citizen_id,
+                m.FollowUp.kind == kind,
+                m.FollowUp.status.in_([FOLLOW_UP_PENDING, FOLLOW_UP_HELD]),
+            )
+        ).all()
+        ids = [row.id for row in rows if isinstance(row.payload, dict) and row.payload.get(payload_key) == value]
+        if not ids:
+            return 0
+        return self._rowcount(
+            update(m.FollowUp)
+            .where(m.FollowUp.id.in_(ids), m.FollowUp.status.in_([FOLLOW_UP_PENDING, FOLLOW_UP_HELD]))
+            .values(status=FOLLOW_UP_CANCELLED, outcome=OUTCOME_SUPERSEDED, updated_at=now)
         )
 
     def open_for(self, citizen_id: str) -> list[FollowUpItem]:

@@ -18,7 +18,12 @@ _CHUNK = 500
 
 
 def export(session: Session, citizen_id: str) -> dict[str, Any]:
-    """Everything stored about one citizen, JSON-serialisable with ISO 8601 dates."""
+    """Everything stored about one citizen, JSON-serialisable with ISO 8601 dates.
+
+    Each idea carries its current status with the city's public note (`status`, `status_note`, `status_note_en`,
+    `status_at`) and its history as `idea_status_changes` (oldest first: status, note, note_en, changed_at,
+    source). Who on the staff made a change is not the citizen's data and stays in the staff audit log.
+    """
     citizen = session.execute(
         select(
             m.Citizen.id,
@@ -77,11 +82,17 @@ def export(session: Session, citizen_id: str) -> dict[str, Any]:
             m.Idea.scores,
             m.Idea.model_version,
             m.Idea.status,
+            m.Idea.status_note,
+            m.Idea.status_note_en,
+            m.Idea.status_at,
             m.Idea.created_at,
         )
         .where(m.Idea.citizen_id == citizen_id)
         .order_by(m.Idea.created_at, m.Idea.id),
     )
+    changes = _idea_status_changes(session, citizen_id)
+    for idea in result["ideas"]:
+        idea["idea_status_changes"] = changes.get(idea["id"], [])
     result["follow_ups"] = _plain_rows(
         session,
         select(
@@ -115,6 +126,27 @@ def export(session: Session, citizen_id: str) -> dict[str, Any]:
     )
     result["undelivered"] = _export_undelivered(session, result["contacts"])
     return result
+
+
+def _idea_status_changes(session: Session, citizen_id: str) -> dict[str, list[dict[str, Any]]]:
+    """The status history of the citizen's ideas: idea id → changes, oldest first."""
+    changes: dict[str, list[dict[str, Any]]] = {}
+    for row in session.execute(
+        select(
+            m.IdeaStatusChange.idea_id,
+            m.IdeaStatusChange.status,
+            m.IdeaStatusChange.note,
+            m.IdeaStatusChange.note_en,
+            m.IdeaStatusChange.changed_at,
+            m.IdeaStatusChange.source,
+        )
+        .join(m.Idea, m.Idea.id == m.IdeaStatusChange.idea_id)
+        .where(m.Idea.citizen_id == citizen_id)
+        .order_by(m.IdeaStatusChange.changed_at, m.IdeaStatusChange.id)
+    ):
+        change = _plain(row)
+        changes.setdefault(change.pop("idea_id"), []).append(change)
+    return changes
 
 
 def _plain(row: Row[Any]) -> dict[str, Any]:
@@ -204,6 +236,7 @@ def delete_citizens(session: Session, citizen_ids: Sequence[str]) -> dict[str, i
         (
             "answers",
             "responses",
+            "idea_status_changes",
             "ideas",
             "follow_ups",
             "opt_ins",
@@ -224,9 +257,14 @@ def delete_citizens(session: Session, citizen_ids: Sequence[str]) -> dict[str, i
             )
         ]
         responses = select(m.Response.id).where(m.Response.citizen_id.in_(chunk)).scalar_subquery()
+        ideas = select(m.Idea.id).where(m.Idea.citizen_id.in_(chunk)).scalar_subquery()
         statements: list[tuple[str, Delete]] = [
             ("answers", delete(m.Answer).where(m.Answer.response_id.in_(responses))),
             ("responses", delete(m.Response).where(m.Response.citizen_id.in_(chunk))),
+            (
+                "idea_status_changes",
+                delete(m.IdeaStatusChange).where(m.IdeaStatusChange.idea_id.in_(ideas)),
+            ),
             ("ideas", delete(m.Idea).where(m.Idea.citizen_id.in_(chunk))),
             ("follow_ups", delete(m.FollowUp).where(m.FollowUp.citizen_id.in_(chunk))),
             ("opt_ins", delete(m.OptIn).where(m.OptIn.citizen_id.in_(chunk))),
