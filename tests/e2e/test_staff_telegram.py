@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import load_config
+from bot.runtime import Runtime
 from tests.e2e import staff_scenarios as ss
 from tests.e2e.export_checks import Clock
 from tests.e2e.scenarios import (
@@ -45,7 +46,7 @@ class Desk:
         self.bot, self.staff, self.analyst = bot, staff, analyst
 
     @property
-    def runtime(self):  # type: ignore[no-untyped-def]
+    def runtime(self) -> Runtime:
         assert self.bot.runtime is not None
         return self.bot.runtime
 
