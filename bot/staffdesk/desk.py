@@ -138,7 +138,9 @@ class _Act:
         action = self.request.action
         if action == "campaigns":
             lines = views.campaign_lines(self.uow, self.staff, self.now)
-            return self.done(audit.OUTCOME_OK, staff_render.render_campaigns(lines, *self.render_args()), count=len(lines))
+            return self.done(
+                audit.OUTCOME_OK, staff_render.render_campaigns(lines, *self.render_args()), count=len(lines)
+            )
         if action in ("campaign", "launch_preview", "close_preview", "launch", "close"):
             return self.campaign(action)
         if action == "new_ideas":
@@ -165,7 +167,9 @@ class _Act:
             )  # fmt: skip
             if preview is None:
                 return self.done(audit.OUTCOME_NOT_FOUND, missing)
-            return self.done(audit.OUTCOME_OK, staff_render.render_preview(preview, *self.render_args()), problem=preview.problem)
+            return self.done(
+                audit.OUTCOME_OK, staff_render.render_preview(preview, *self.render_args()), problem=preview.problem
+            )
         try:
             if action == "launch":
                 launched = service.launch_campaign(self.uow, campaign_id, catalog, self.now)
@@ -217,7 +221,9 @@ class _Act:
             )  # fmt: skip
         except IdeaStatusError as exc:
             if exc.code == "unchanged":
-                return self.done(audit.OUTCOME_UNCHANGED, (self.say("staff.unchanged", ref=self.target),), status=request.status)
+                return self.done(
+                    audit.OUTCOME_UNCHANGED, (self.say("staff.unchanged", ref=self.target),), status=request.status
+                )
             return self.done(audit.OUTCOME_ERROR, (self.say("staff.failed", reason=str(exc)),), reason=exc.code)
         label = staff_render.status_label(self.desk.texts, self.sender.lang, change.status)
         return self.done(audit.OUTCOME_OK, (self.say("staff.status_saved", ref=self.target, status=label),),

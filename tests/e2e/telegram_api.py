@@ -924,6 +924,19 @@ class TelegramApiServer:
         if callback_data not in available:
             raise SimulationError(f"message {message_id} has no button with callback_data {callback_data!r}; "
                                   f"it has {available}")
+        return self._callback(user, message_id, callback_data)
+
+    def press_forged(self, user: User, message_id: int, callback_data: str) -> int:
+        """A modified client sends callback data no button of that message carries (Telegram passes it on
+        unchecked, so the bot must not trust it)."""
+        chat = self._chat_of(user)
+        if message_id not in chat.bot_messages:
+            raise SimulationError(f"there is no bot message {message_id} in the chat with {user.first_name}")
+        return self._callback(user, message_id, callback_data)
+
+    def _callback(self, user: User, message_id: int, callback_data: str) -> int:
+        chat = self._chat_of(user)
+        message = chat.bot_messages[message_id]
         query = CallbackQueryRecord(id=f"{user.id}{next(self._callback_counter):010d}", user_id=user.id,
                                     chat_id=chat.id, message_id=message_id, data=callback_data,
                                     created=time.monotonic())

@@ -6,7 +6,6 @@ idea texts shown to staff on Telegram are redacted — and every staff action is
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +28,7 @@ from tests.e2e.scenarios import (
     say,
     tap,
 )
-from tests.e2e.telegram_api import CallbackQueryRecord, TelegramApiServer
+from tests.e2e.telegram_api import TelegramApiServer
 from tests.e2e.test_campaign_telegram import deliver_due, opt_in_to_surveys
 
 pytestmark = pytest.mark.e2e
@@ -96,20 +95,10 @@ async def start_desk(telegram_api: TelegramApiServer, tmp_path: Path) -> AsyncIt
 
 
 def forge_press(chat: TelegramChat, data: str) -> None:
-    """A modified client sends callback data that no button of the bot carries (Telegram passes it on unchecked).
-
-    The test server has no public way to do this, so the press is registered in its private `_callbacks` (for the
-    bot's answerCallbackQuery) and delivered as a raw update."""
+    """A modified client sends callback data that no button of the bot carries, on the bot's newest message."""
     server, user = chat.server, chat.user
     message = server.messages_to(user)[-1]
-    query = CallbackQueryRecord(f"forged{len(server.callback_queries):06d}", user.id, user.id, message.message_id,
-                                data, time.monotonic())  # fmt: skip
-    server._callbacks[query.id] = query
-    server.callback_queries.append(query)
-    shown = next(m for m in server.history(user) if m["message_id"] == message.message_id)
-    update = {"update_id": chat.message_update("-")["update_id"], "callback_query": {
-        "id": query.id, "from": user.to_dict(), "message": shown, "chat_instance": "forged", "data": data}}
-    chat.act(lambda: server.deliver_raw(update))
+    chat.act(lambda: server.press_forged(user, message.message_id, data))
 
 
 async def forged(chat: TelegramChat, data: str) -> list[ss.BotMessage]:
