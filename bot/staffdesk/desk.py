@@ -205,8 +205,8 @@ class _Act:
             return self.done(audit.OUTCOME_NOT_FOUND, (self.say("staff.not_found_idea", ref=self.target),))
         request = self.request
         if action == "idea":
-            return self.done(audit.OUTCOME_OK, staff_render.render_idea(item, self.role, *self.render_args(), self.desk.fields),
-                             redacted=item.redacted)  # fmt: skip
+            shown = staff_render.render_idea(item, self.role, *self.render_args(), self.desk.fields)
+            return self.done(audit.OUTCOME_OK, shown, redacted=item.redacted)
         if action == "idea_status_preview":
             payload = idea_status.news_payload(
                 item.idea_id, item.text, item.created_at, request.status, request.note or None, request.note_en or None
