@@ -9,7 +9,7 @@ import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -87,6 +87,10 @@ class Config:
     complaints: str = DEFAULT_COMPLAINTS  # the supervisory authority, shown in the privacy notice
     min_count: int = 5  # reports suppress every cell, bar and breakdown with fewer respondents (k-anonymity)
     audit_retention: timedelta = timedelta(days=365)  # staff audit entries (employees' data) are kept this long
+
+    def local_minute(self, moment: datetime | None) -> str:
+        """`moment` in the city's time zone as staff read it on the command line (`2026-12-07 10:00`; — for none)."""
+        return "—" if moment is None else moment.astimezone(self.timezone).strftime("%Y-%m-%d %H:%M")
 
     @property
     def telegram_enabled(self) -> bool:

@@ -84,10 +84,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _local(config: Config, moment: datetime | None) -> str:
-    return "—" if moment is None else moment.astimezone(config.timezone).strftime("%Y-%m-%d %H:%M")
-
-
 def _duration(span: timedelta) -> str:
     """`2 days`, `6 hours`, `90 minutes` — how staff say it."""
     seconds = int(span.total_seconds())
@@ -136,7 +132,7 @@ def _create(config: Config, database: Database, args: argparse.Namespace) -> int
     with database.unit_of_work() as uow:
         campaign = service.create_campaign(uow, spec, catalog, [f.key for f in field_infos()], _now())
     print(f"campaign {campaign.id} created (draft): {campaign.name}")
-    print(f"  {_local(config, campaign.starts_at)} → {_local(config, campaign.ends_at)} ({tz.key})")
+    print(f"  {config.local_minute(campaign.starts_at)} → {config.local_minute(campaign.ends_at)} ({tz.key})")
     print(f"next: stadtdialog campaign launch {campaign.id} --dry-run")
     return EXIT_OK
 
@@ -160,8 +156,8 @@ def _list(config: Config, database: Database, args: argparse.Namespace) -> int:
     print(f"{'id':>4}  {'status':<10} {'survey':<24} {'start':<16} {'end':<16} {'invited':>8} {'delivered':>9}  name")
     for c in campaigns:
         invited, delivered = counts.get(c.id, (0, 0))
-        print(f"{c.id:>4}  {c.status:<10} {c.survey_key:<24} {_local(config, c.starts_at):<16} "
-              f"{_local(config, c.ends_at):<16} {invited:>8} {delivered:>9}  {c.name}")
+        print(f"{c.id:>4}  {c.status:<10} {c.survey_key:<24} {config.local_minute(c.starts_at):<16} "
+              f"{config.local_minute(c.ends_at):<16} {invited:>8} {delivered:>9}  {c.name}")
     return EXIT_OK
 
 
@@ -202,7 +198,7 @@ def _launch(config: Config, database: Database, args: argparse.Namespace) -> int
     with database.unit_of_work() as uow:
         campaign = service.launch_campaign(uow, args.id, catalog, _now())
     print(f"campaign {campaign.id} scheduled (survey {campaign.survey_key} v{campaign.survey_version}); the running "
-          f"bot starts it at {_local(config, campaign.starts_at)} and sends at each channel's rate")
+          f"bot starts it at {config.local_minute(campaign.starts_at)} and sends at each channel's rate")
     if args.no_follow:
         return EXIT_OK
     from bot.campaigns.follow import follow_launch
@@ -226,8 +222,8 @@ def _dry_run(config: Config, database: Database, campaign_id: int) -> int:
         members = audience(uow, pinned, catalog, consent_version=config.consent_version, staff=config.staff,
                            secret=config.pseudonym_secret)
     print(f"DRY RUN — campaign {campaign.id} ({campaign.status}): {campaign.name}; nothing is written or sent")
-    print(f"survey {campaign.survey_key} v{version}; start {_local(config, campaign.starts_at)}, "
-          f"end {_local(config, campaign.ends_at)} ({config.timezone.key})")
+    print(f"survey {campaign.survey_key} v{version}; start {config.local_minute(campaign.starts_at)}, "
+          f"end {config.local_minute(campaign.ends_at)} ({config.timezone.key})")
     print(f"audience: {len(members)} citizens (opted in to surveys, current consent, reachable, not staff)")
     counts = Counter((m.channel, m.language) for m in members)
     for (channel, language), count in sorted(counts.items()):

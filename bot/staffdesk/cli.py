@@ -75,10 +75,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _local(config: Config, moment: datetime | None) -> str:
-    return "—" if moment is None else moment.astimezone(config.timezone).strftime("%Y-%m-%d %H:%M")
-
-
 def _record(uow: UnitOfWork, action: str, target: str | None, outcome: str, details: dict[str, Any]) -> None:
     audit.record(uow, actor=audit.cli_actor(), role=audit.ROLE_CLI, channel=audit.CHANNEL_CLI, action=action,
                  target=target, outcome=outcome, details=details, now=_now())
@@ -128,7 +124,7 @@ def _list(config: Config, database: Database, args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"{'reference':<18}  {'filed':<16}  {'status':<15}  {'field':<14}  text")
     for idea in ideas:
-        print(f"{idea_pseudonym(secret, idea.id):<18}  {_local(config, idea.created_at):<16}  "
+        print(f"{idea_pseudonym(secret, idea.id):<18}  {config.local_minute(idea.created_at):<16}  "
               f"{STATUS_LABELS[idea.status][0] if idea.status in STATUS_LABELS else idea.status:<15}  "
               f"{idea.field or '—':<14}  {excerpt(idea.text, 60)}")
     return EXIT_OK
@@ -163,9 +159,9 @@ def _show(config: Config, database: Database, args: argparse.Namespace) -> int:
         ref = idea_pseudonym(config.pseudonym_secret, idea_id)
         _record(uow, "idea", ref, audit.OUTCOME_OK, {})
     print(f"idea      {ref}")
-    print(f"filed     {_local(config, idea.created_at)} ({config.timezone.key})")
+    print(f"filed     {config.local_minute(idea.created_at)} ({config.timezone.key})")
     print(f"fields    {', '.join(idea.fields) or '—'}")
-    print(f"status    {_status_text(idea.status)} since {_local(config, idea.status_at or idea.created_at)}")
+    print(f"status    {_status_text(idea.status)} since {config.local_minute(idea.status_at or idea.created_at)}")
     if idea.status_note:
         print(f"note      {idea.status_note}")
     if idea.status_note_en:
@@ -178,7 +174,7 @@ def _show(config: Config, database: Database, args: argparse.Namespace) -> int:
         print("history")
         for change in history:
             note = f": {change.note}" if change.note else ""
-            print(f"  {_local(config, change.changed_at)}  {_status_text(change.status)} ({change.source}){note}")
+            print(f"  {config.local_minute(change.changed_at)}  {_status_text(change.status)} ({change.source}){note}")
     return EXIT_OK
 
 
@@ -244,7 +240,7 @@ def _audit(config: Config, database: Database, args: argparse.Namespace) -> int:
         print("no audit entries" + ("" if since is None else f" since {args.since}"))
         return EXIT_OK
     rows: Sequence[tuple[str, ...]] = [
-        (_local(config, e.at), e.actor, e.role, e.channel, e.action, e.target or "—", e.outcome,
+        (config.local_minute(e.at), e.actor, e.role, e.channel, e.action, e.target or "—", e.outcome,
          json.dumps(e.details, ensure_ascii=False, sort_keys=True) if e.details else "")
         for e in entries
     ]
