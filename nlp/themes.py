@@ -148,7 +148,7 @@ class ThemeSettings:
     keyword_min_texts: int = 3  # a keyword occurs in at least this many member texts
     keywords: int = 5
     representatives: int = 3
-    match_threshold: float = 0.93  # centroid cosine (raw e5) above which a cluster keeps a registered id
+    match_threshold: float = 0.95  # centroid cosine (raw e5) above which a cluster keeps a registered id
     period_days: int = 30
     now: datetime | None = None  # end of the trend's recent period; default: the newest created_at
 
