@@ -40,6 +40,7 @@ _KMEANS_ROUNDS = 8
 _CHUNK = 4096
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _UMLAUT = re.compile("[äöüÄÖÜß]")
+_MIN_TAIL = 4  # shorter compound tails ("rad", "weg") would match inside too many words
 # Words every idea uses; the c-TF-IDF would mostly rank them low anyway, but a small field can let one through.
 _EXTRA_STOP = frozenset(
     fold(word)
@@ -259,7 +260,7 @@ def _field_themes(
     words = {i: _words(items[i].text) for i in order}
     field_df: Counter[str] = Counter()
     for i in order:
-        field_df.update(words[i].keys())
+        field_df.update(_mentioned(words[i]))
     found: list[_Found] = []
     for members in clusters:
         centroid = vectors[members].mean(axis=0)
@@ -274,8 +275,17 @@ def _field_themes(
     return sorted(found, key=lambda f: -len(f.members))
 
 
+def _stem(folded: str) -> str:
+    """A light plural/case ending strip on the folded word ("toiletten", "toilette" → "toilett")."""
+    if len(folded) > 5 and folded.endswith("en"):
+        return folded[:-2]
+    if len(folded) > 4 and folded[-1] in "es":
+        return folded[:-1]
+    return folded
+
+
 def _words(text: str) -> dict[str, str]:
-    """Folded word → the surface form used in this text, stop words left out."""
+    """Stem of every word → the surface form used in this text, stop words left out."""
     from spacy.lang.de.stop_words import STOP_WORDS as GERMAN
     from spacy.lang.en.stop_words import STOP_WORDS as ENGLISH
 
@@ -285,31 +295,55 @@ def _words(text: str) -> dict[str, str]:
         key = fold(lower)
         if len(key) < 3 or lower in GERMAN or lower in ENGLISH or key in _EXTRA_STOP:
             continue
-        result.setdefault(key, token)
+        result.setdefault(_stem(key), token)
     return result
+
+
+def _mentioned(words: Mapping[str, str]) -> set[str]:
+    """The stems a text mentions: its own, and the tails of its compounds ("sitzbaenk" mentions "baenk")."""
+    found = set(words)
+    for stem in words:
+        found.update(stem[start:] for start in range(1, len(stem) - _MIN_TAIL + 1))
+    return found
+
+
+def mentions(text: str, keyword: str) -> bool:
+    """True when `text` uses `keyword` as a word or the end of a compound, in any spelling (what k counts)."""
+    stems = _words(keyword)
+    return bool(stems) and set(stems) <= _mentioned(_words(text))
 
 
 def _keywords(
     member_words: list[dict[str, str]], field_df: Mapping[str, int], field_size: int, settings: ThemeSettings
 ) -> tuple[str, ...]:
-    """Words in >= k members, scored by their share inside times their rarity in the field's other texts."""
+    """Words mentioned by >= k members, scored by their share inside times their rarity in the field's other texts.
+
+    A candidate is a word some member writes on its own; compounds count for their tail, so "Bänke" is mentioned
+    by "Sitzbänke" and "Parkbänke" too.
+    """
     inside: Counter[str] = Counter()
     spellings: dict[str, Counter[str]] = {}
     for words in member_words:
-        inside.update(words.keys())
+        inside.update(_mentioned(words))
         for key, surface in words.items():
             spellings.setdefault(key, Counter())[surface] += 1
     outside_size = field_size - len(member_words)
     scored = []
-    for key, count in inside.items():
+    for key in spellings:
+        count = inside[key]
         if count < settings.keyword_min_texts:
             continue
         outside = field_df[key] - count
         score = count / len(member_words) * math.log((1 + outside_size) / (1 + outside))
         if score > 0:
             scored.append((-score, key))
-    result = []
-    for _, key in sorted(scored)[: settings.keywords]:
+    result: list[str] = []
+    chosen: list[str] = []
+    for _, key in sorted(scored):
+        # "Schlaglöcher" adds nothing next to "Löcher" (or the other way round): one of a compound family.
+        if len(chosen) == settings.keywords or any(key.endswith(c) or c.endswith(key) for c in chosen):
+            continue
+        chosen.append(key)
         forms = spellings[key]
         # The most used spelling; on a tie the one with umlauts ("Mülleimer" over "Muelleimer"), then alphabetical.
         result.append(min(forms, key=lambda form: (-forms[form], not _UMLAUT.search(form), form)))
