@@ -167,17 +167,25 @@ def find_themes(
     items: Sequence[ThemeInput],
     *,
     registry: ThemeRegistry | None = None,
-    min_size: int = 3,
-    keyword_min_texts: int = 3,
+    min_size: int | None = None,
+    keyword_min_texts: int | None = None,
     settings: ThemeSettings | None = None,
 ) -> ThemeResult:
-    """Group `items` into themes per field; ids come from `registry` where a theme was seen before."""
-    chosen = replace(settings or ThemeSettings(), min_size=min_size, keyword_min_texts=keyword_min_texts)
+    """Group `items` into themes per field; ids come from `registry` where a theme was seen before.
+
+    `min_size` and `keyword_min_texts`, when given, override the ones in `settings` (both default to 3).
+    """
+    chosen = settings or ThemeSettings()
+    chosen = replace(chosen, min_size=chosen.min_size if min_size is None else min_size,
+                     keyword_min_texts=chosen.keyword_min_texts if keyword_min_texts is None else keyword_min_texts)
     if not items:
         return ThemeResult((), (), registry or ThemeRegistry())
-    vectors = np.stack([np.asarray(item.vector, dtype=np.float32) for item in items])
+    try:
+        vectors = np.stack([np.asarray(item.vector, dtype=np.float32) for item in items])
+    except ValueError as exc:
+        raise ThemeError(f"every vector must have the same length: {exc}") from exc
     if vectors.ndim != 2:
-        raise ThemeError("every vector must be one-dimensional and of the same length")
+        raise ThemeError("every vector must be one-dimensional")
     dated = [item.created_at for item in items if item.created_at is not None]
     now = chosen.now or (max(dated) if dated else None)
     known = list(registry.themes) if registry else []

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from nlp.embed import FloatArray
-from nlp.model import DEFAULT_MODEL_DIR, FieldClassifier
+from nlp.model import DEFAULT_MODEL_DIR, FieldClassifier, ModelMismatchError
 from nlp.text import has_letters, prepare
 from nlp.themes import Theme, ThemeInput, ThemeRegistry, ThemeResult, find_themes
 
@@ -36,7 +36,9 @@ def embed_texts(texts: Sequence[str], classify: bool, model: Path = DEFAULT_MODE
     """Embed like the classifier does; with `classify`, also its top field per text from the same vectors."""
     classifier = FieldClassifier.load(model)
     scorer = classifier.scorer
-    heads = scorer._trained()
+    heads = scorer.heads
+    if heads is None:
+        raise ModelMismatchError(f"the classifier in {model} has no trained weights: retrain it")
     prepared = [prepare(text, classifier.max_chars) for text in texts]
     inputs = heads.embedding_input(prepared)
     vectors = scorer.embedder.embed_many(inputs)
