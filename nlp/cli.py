@@ -1,4 +1,4 @@
-"""Command line of the classifier: `classify`, `evaluate FILE`, `train` (wired as `stadtdialog nlp …`).
+"""Command line of the classifier: `classify`, `evaluate FILE`, `train`, `themes FILE` (wired as `stadtdialog nlp …`).
 
 `python -m nlp.cli classify` reads one text per line on stdin and writes exactly one JSON line per input line.
 """
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 from nlp.datacheck import DataError
 from nlp.fields import TaxonomyError
 from nlp.model import DEFAULT_MODEL_DIR, FieldClassifier, ModelError, check_compatible, read_meta
+from nlp.themes import ThemeError
 
 if TYPE_CHECKING:
     from nlp.train import TrainInputs
@@ -42,6 +43,14 @@ def _parser(elsewhere: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     train.add_argument("--dev", type=Path, default=None, help="calibration data (default nlp/data/dev.jsonl)")
     train.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     train.add_argument("--if-stale", action="store_true", help="only train when the model is missing or out of date")
+    themes = commands.add_parser("themes", help="themes of a text file (one text per line): lines, keywords, quotes")
+    themes.add_argument("file", type=Path, help="UTF-8 text file, one text per line")
+    themes.add_argument("--json", action="store_true", help="one JSON line per theme")
+    themes.add_argument("--one-field", action="store_true", help="all lines one field (default: the classifier's)")
+    themes.add_argument("--registry", type=Path, default=None, help="theme registry JSON to read and update")
+    themes.add_argument("--min-size", type=int, default=3, help="smallest theme (texts)")
+    themes.add_argument("--keyword-min-texts", type=int, default=3, help="a keyword occurs in at least this many")
+    themes.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model directory (embedder, fields)")
     return parser
 
 
@@ -76,6 +85,11 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         train(inputs, output=args.output, cache_path=None if args.no_cache else DEFAULT_CACHE)
         return 0
+    if args.command == "themes":
+        from nlp.themes_cli import run
+
+        return run(args.file, sys.stdout, as_json=args.json, one_field=args.one_field, registry_path=args.registry,
+                   min_size=args.min_size, keyword_min_texts=args.keyword_min_texts, model=args.model)
     classifier = FieldClassifier.load(args.model)
     if args.command == "classify":
         # Bytes that are not UTF-8 must not end the stream: they become U+FFFD and the line is still answered.
@@ -101,7 +115,7 @@ def main(argv: Sequence[str], elsewhere: Mapping[str, str] | None = None) -> int
         parser.error(f"{args.command} is not run by this entry point")
     try:
         return _run(args)
-    except (ModelError, TaxonomyError, DataError, OSError) as exc:
+    except (ModelError, TaxonomyError, DataError, ThemeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
