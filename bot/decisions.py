@@ -137,7 +137,7 @@ class DecisionStore:
             if isinstance(effect, FollowUpOutcome):
                 outcome = effect
             elif isinstance(effect, StaffRequest):
-                sender = Sender(event.channel, event.user_id, decision.state.language)
+                sender = Sender(event.channel, event.user_id, decision.state.language, event.encrypted)
                 loaded.extend(self.desk.handle(uow, effect, sender, now))
             elif isinstance(effect, ShowMyIdeas):
                 loaded.extend(self.desk.my_ideas(uow, citizen, decision.state.language))

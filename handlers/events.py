@@ -87,6 +87,7 @@ class Inbound:
     message_ref: str | None = None  # the channel's id of the message a button sat on
     language_hint: str | None = None  # e.g. Telegram's from.language_code
     classification: FieldScores | None = None  # of `text` (or a command's `args`), when the runtime classified it
+    encrypted: bool = False  # it came through an end-to-end encrypted room (Matrix); staff then see full texts
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (for the inbound inbox table)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from handlers.events import (
@@ -31,25 +32,24 @@ from handlers.events import (
     Outbound,
     StaffRequest,
 )
-from handlers.staff_render import status_label
+from handlers.staff_render import NO_FIELD_TOKEN as NO_FIELD
+from handlers.staff_render import PREFIX, status_label
 from handlers.state import DialogueData, Flow, StaffDraft
 from handlers.turn import Turn, column
 from surveys.engine import fold
 
-PREFIX = "sf"
-"""Payload prefix of every staff button."""
 STAFF_FLOWS = frozenset({Flow.STAFF_NOTE, Flow.STAFF_CONFIRM})
 NOTE_MAX = 500
 """Longest public note (the same limit the CLI applies)."""
 _EN_LINE = re.compile(r"^\s*EN\s*:\s*", re.IGNORECASE)
 _IDEA_ID = re.compile(r"[0-9a-f]{8,64}")
+_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only ("²".isdigit() is true), short enough for any database
+_FIELD = re.compile(r"[a-z0-9_]{1,40}")
+PREVIEW_VALID = timedelta(hours=1)
+"""How long a launch/close preview's confirm button acts; after that the preview must be opened again."""
 
 Handler = Callable[[Turn], Decision]
 ButtonHandler = Callable[[Turn, str], Decision]
-
-
-def in_staff_flow(flow: Flow) -> bool:
-    return flow in STAFF_FLOWS
 
 
 def route(turn: Turn) -> Decision | None:
@@ -108,7 +108,7 @@ def show_help(turn: Turn) -> Decision:
 
 def _campaign_id(turn: Turn) -> str | None:
     args = turn.inbound.args.strip().removeprefix("#")
-    return args if args.isdigit() and len(args) <= 9 else None
+    return args if _NUMBER.fullmatch(args) else None
 
 
 def campaigns(turn: Turn) -> Decision:
@@ -129,7 +129,7 @@ def _preview(action: str, usage: str) -> Handler:
         number = _campaign_id(turn)
         if number is None:
             return _usage(turn, usage)
-        return _request(turn, f"{action}_preview", number)
+        return _preview_of(turn, action, number)
 
     return command
 
@@ -201,16 +201,44 @@ def press(turn: Turn, payload: str) -> Decision | None:
 
 def _on_campaign(action: str) -> ButtonHandler:
     def press(turn: Turn, argument: str) -> Decision:
-        if not argument.isdigit():
+        if not _NUMBER.fullmatch(argument):
             return stale(turn)
+        if action in ("launch_preview", "close_preview"):
+            return _preview_of(turn, action.removesuffix("_preview"), argument)
         return _request(turn, action, argument)
 
     return press
 
 
+def _preview_of(turn: Turn, action: str, number: str) -> Decision:
+    """Ask for the dry run of launching or closing campaign `number`; its confirm button acts only for a while
+    after this (an old preview in the chat history launches nothing days later)."""
+    token = f"{action}:{number}:{turn.ctx.now.isoformat()}"
+    return turn.reply(data=turn.data.evolve(staff_preview=token), effects=(StaffRequest(f"{action}_preview", number),))
+
+
+def _on_confirm(action: str) -> ButtonHandler:
+    """"Ja, starten" / "Ja, beenden": acts only right after this staff member's own preview of that campaign."""
+
+    def press(turn: Turn, number: str) -> Decision:
+        token = turn.data.staff_preview or ""
+        kind, _, rest = token.partition(":")
+        previewed, _, at = rest.partition(":")
+        try:
+            fresh = turn.ctx.now - datetime.fromisoformat(at) <= PREVIEW_VALID
+        except ValueError:
+            fresh = False
+        if not _NUMBER.fullmatch(number) or kind != action or previewed != number or not fresh:
+            return turn.reply(Outbound(text=turn.t("staff.preview_first", id=number[:9])))
+        return turn.reply(data=turn.data.evolve(staff_preview=None), effects=(StaffRequest(action, number),))
+
+    return press
+
+
 def _on_new_ideas(turn: Turn, field: str) -> Decision:
-    known = {info.key for info in turn.ctx.fields} | {""}
-    return _request(turn, "new_ideas", field) if field in known else stale(turn)
+    if field == NO_FIELD:
+        return _request(turn, "new_ideas", NO_FIELD)
+    return _request(turn, "new_ideas", field) if _FIELD.fullmatch(field) else stale(turn)
 
 
 def _on_idea(turn: Turn, idea_id: str) -> Decision:
@@ -234,7 +262,7 @@ def _ask_note(turn: Turn, data: DialogueData) -> Decision:
     label = status_label(turn.ctx.texts, turn.lang, draft.status)
     buttons = [Button(f"{PREFIX}:no", turn.t("staff.cancel"))]
     if draft.status not in NOTE_REQUIRED:
-        buttons.insert(0, Button(f"{PREFIX}:nn", turn.t("staff.without_note")))
+        buttons.insert(0, Button(f"{PREFIX}:nn:{draft.idea_id}:{draft.status}", turn.t("staff.without_note")))
     key = "staff.note_required" if draft.status in NOTE_REQUIRED else "staff.note_optional"
     text = turn.t(key, status=label, limit=NOTE_MAX)
     return turn.reply(Outbound(text=text, buttons=column(buttons)), flow=Flow.STAFF_NOTE, data=data)
@@ -264,9 +292,9 @@ def on_note(turn: Turn, text: str) -> Decision:
     return _confirm(turn, StaffDraft(draft.idea_id, draft.status, note, note_en))
 
 
-def _on_no_note(turn: Turn, _: str) -> Decision:
+def _on_no_note(turn: Turn, argument: str) -> Decision:
     draft = turn.data.staff
-    if turn.flow is not Flow.STAFF_NOTE or draft is None:
+    if turn.flow is not Flow.STAFF_NOTE or draft is None or argument != f"{draft.idea_id}:{draft.status}":
         return stale(turn)
     if draft.status in NOTE_REQUIRED:
         return _ask_note(turn, turn.data)
@@ -281,9 +309,10 @@ def _confirm(turn: Turn, draft: StaffDraft) -> Decision:
     return turn.reply(flow=Flow.STAFF_CONFIRM, data=data, effects=(request,))
 
 
-def _on_save(turn: Turn, _: str) -> Decision:
+def _on_save(turn: Turn, argument: str) -> Decision:
     draft = turn.data.staff
-    if turn.flow is not Flow.STAFF_CONFIRM or draft is None:
+    # the button names its change: "Speichern" under an older preview never saves a newer draft
+    if turn.flow is not Flow.STAFF_CONFIRM or draft is None or argument != f"{draft.idea_id}:{draft.status}":
         return stale(turn)
     request = StaffRequest("idea_status", draft.idea_id, status=draft.status, note=draft.note, note_en=draft.note_en)
     return _back(turn, effects=(request,))
@@ -338,8 +367,8 @@ BUTTONS: Mapping[str, ButtonHandler] = MappingProxyType(
         "c": _on_campaign("campaign"),
         "lp": _on_campaign("launch_preview"),
         "cp": _on_campaign("close_preview"),
-        "L": _on_campaign("launch"),
-        "C": _on_campaign("close"),
+        "L": _on_confirm("launch"),
+        "C": _on_confirm("close"),
         "n": _on_new_ideas,
         "i": _on_idea,
         "s": _on_status,

@@ -31,6 +31,11 @@ from handlers.staff_views import (
 from handlers.turn import clip, column
 
 PREFIX = "sf"
+"""Payload prefix of every staff button (`handlers.staff` reads them)."""
+NO_FIELD_TOKEN = "-"
+"""`sf:n:-`: more of the ideas filed without a field."""
+PERCENT_FROM = 20
+"""Below this many invitations a percentage would mislead: only counts are shown (the CLI uses it too)."""
 EXCERPT = 80
 """Characters of an idea's text quoted in the status news (the author's own words)."""
 LIST_TEXT = 160
@@ -114,7 +119,9 @@ class _Writer:
         return note or None
 
     def percent(self, part: int, whole: int) -> str:
-        return self.t("staff.share", part=part, whole=whole, percent=round(100 * part / whole)) if whole else str(part)
+        if whole < PERCENT_FROM:
+            return self.t("staff.share_small", part=part, whole=whole)
+        return self.t("staff.share", part=part, whole=whole, percent=round(100 * part / whole))
 
 
 # ---------------------------------------------------------------------------------------------- the author's news
@@ -327,7 +334,8 @@ def render_new_ideas(
         entries = ["\n".join(_idea_lines(w, item)) for item in group.latest] or [w.t("staff.ideas_none")]
         blocks.append("\n".join([head, *entries]))
         if only_field is None and group.total > len(group.latest):
-            buttons.append(Button(f"{PREFIX}:n:{group.field}", w.t("staff.more_of", field=w.field(group.field))))
+            token = group.field or NO_FIELD_TOKEN
+            buttons.append(Button(f"{PREFIX}:n:{token}", w.t("staff.more_of", field=w.field(group.field))))
         if only_field is not None:
             buttons += [Button(f"{PREFIX}:i:{item.idea_id}", w.t("staff.open_idea", ref=item.ref))
                         for item in group.latest]  # fmt: skip
@@ -357,10 +365,9 @@ def render_idea(item: IdeaItem, role: str, texts: Texts, lang: str, tz: tzinfo,
     buttons: list[Button] = []
     if role == ROLE_STAFF:
         lines += ["", w.t("staff.choose_status")]
-        buttons = [
-            Button(f"{PREFIX}:s:{item.idea_id}:{status}", w.status(status))
+        buttons = [  # the current status too: a new note on it is news for the author as well
+            Button(f"{PREFIX}:s:{item.idea_id}:{status}", ("✓ " if status == item.status else "") + w.status(status))
             for status in IDEA_STATUSES
-            if status != item.status
         ]
     return (Outbound(text="\n".join(lines), buttons=column(buttons)),)
 
@@ -384,5 +391,6 @@ def render_status_preview(
         news.text,
         w.t("staff.status_preview_outro"),
     ])  # fmt: skip
-    buttons = column([Button(f"{PREFIX}:S", w.t("staff.save")), Button(f"{PREFIX}:no", w.t("staff.cancel"))])
+    save = Button(f"{PREFIX}:S:{item.idea_id}:{status}", w.t("staff.save"))
+    buttons = column([save, Button(f"{PREFIX}:no", w.t("staff.cancel"))])
     return (Outbound(text=text, buttons=buttons),)

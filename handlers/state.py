@@ -295,6 +295,7 @@ class DialogueData:
     offer: FollowUpOffer | None = None
     abo_fields: tuple[str, ...] = ()
     staff: StaffDraft | None = None
+    staff_preview: str | None = None  # "launch:4:<when>": the last launch/close preview a staff member asked for
 
     def evolve(self, **changes: Any) -> DialogueData:
         """A copy with `changes` applied."""
@@ -314,6 +315,7 @@ class DialogueData:
             "offer": None if self.offer is None else self.offer.to_dict(),
             "abo_fields": list(self.abo_fields),
             "staff": None if self.staff is None else self.staff.to_dict(),
+            "staff_preview": self.staff_preview,
         }
 
     @classmethod
@@ -336,6 +338,7 @@ class DialogueData:
             offer=None if offer is None else FollowUpOffer.from_dict(offer),
             abo_fields=tuple(str(k) for k in data.get("abo_fields", ())),
             staff=None if not isinstance(staff, Mapping) else StaffDraft.from_dict(staff),
+            staff_preview=None if data.get("staff_preview") is None else str(data["staff_preview"]),
         )
 
     @staticmethod

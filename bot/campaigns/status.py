@@ -28,10 +28,11 @@ from bot.storage.items import (
     RESPONSE_COMPLETED,
 )
 from bot.storage.repositories.campaigns import INVITATION, REMINDER, Campaign
+from handlers.staff_render import PERCENT_FROM
 
 WAITING = FOLLOW_UP_OPEN
-SMALL = 20
-"""Below this many invitations percentages would mislead: only counts are shown."""
+SMALL = PERCENT_FROM
+"""Below this many invitations percentages would mislead: only counts are shown (the same rule as in the chat)."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -318,7 +318,11 @@ class MatrixChannel:
         batch.joins.append(room_id)
 
     def _inbound(self, room_id: str, source: dict[str, Any], now: datetime) -> Inbound | None:
-        return self._as_group_if_needed(room_id, to_inbound(source, room_id, now, self._votes))
+        inbound = self._as_group_if_needed(room_id, to_inbound(source, room_id, now, self._votes))
+        room = None if self.client is None else self.client.rooms.get(room_id)
+        if inbound is not None and room is not None and room.encrypted:
+            inbound = replace(inbound, encrypted=True)  # staff see citizens' full texts only in encrypted rooms
+        return inbound
 
     def _as_group_if_needed(self, room_id: str, inbound: Inbound | None) -> Inbound | None:
         """A room with more than two members is a group: one polite GROUP answer, then nothing until we left."""

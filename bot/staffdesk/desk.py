@@ -10,6 +10,7 @@ shortened by the views; Matrix and the terminal get the full text.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,15 +22,20 @@ from bot.campaigns.service import CampaignError
 from bot.config import Config
 from bot.staffdesk import audit, idea_status, views
 from bot.staffdesk.idea_status import IdeaStatusError
-from bot.staffdesk.roles import FULL_TEXT_CHANNELS, role_of, staff_citizens
+from bot.staffdesk.roles import full_text, role_of, staff_citizens
 from bot.storage.db import UnitOfWork
 from handlers import staff_render
 from handlers.events import ROLE_STAFF, STAFF_CHANGES, STAFF_VIEWS, FieldInfo, Outbound, StaffRequest, Texts
 from handlers.formats import local_minute
+from handlers.staff_render import NO_FIELD_TOKEN
 from handlers.turn import clip
 from surveys.catalog import SurveyCatalog
 
 log = logging.getLogger(__name__)
+
+_NUMBER = re.compile(r"[0-9]{1,9}")
+_INTERNAL_ID = re.compile(r"[0-9a-f]{32}")
+_IDEA_ACTIONS = frozenset({"idea", "idea_status_preview", "idea_status"})
 
 LATEST_PER_FIELD = 3
 """Ideas per field in /ideen_neu; one field opened shows `LATEST_OF_ONE_FIELD`."""
@@ -43,6 +49,7 @@ class Sender:
     channel: str
     user_id: str
     lang: str
+    encrypted: bool = False  # the request came through an end-to-end encrypted room
 
     @property
     def actor(self) -> str:
@@ -76,6 +83,9 @@ class StaffDesk:
             log.warning("event=staff_request_refused channel=%s reason=not_on_allowlist", sender.channel)
             return ()
         act = _Act(self, uow, request, sender, role, now)
+        if request.action in _IDEA_ACTIONS and _INTERNAL_ID.fullmatch(request.target):
+            # a button names the idea by its internal id: the audit log names it by its reference, like exports
+            act.target = idea_pseudonym(self.config.pseudonym_secret, request.target)
         if request.action not in (*STAFF_VIEWS, *STAFF_CHANGES):
             return act.done("refused", (), reason="unknown_action")
         if request.action in STAFF_CHANGES and role != ROLE_STAFF:
@@ -91,7 +101,7 @@ class _Act:
     ) -> None:
         self.desk, self.uow, self.request, self.sender, self.role, self.now = desk, uow, request, sender, role, now
         self.config = desk.config
-        self.full_text = sender.channel in FULL_TEXT_CHANNELS
+        self.full_text = full_text(sender.channel, sender.encrypted)
         self.target = request.target
         self._staff: set[str] | None = None
 
@@ -119,7 +129,7 @@ class _Act:
         return self.desk.texts, self.sender.lang, self.config.timezone
 
     def campaign_id(self) -> int | None:
-        return int(self.target) if self.target.isdigit() else None
+        return int(self.target) if _NUMBER.fullmatch(self.target) else None
 
     def idea_id(self) -> str | tuple[Outbound, ...]:
         """The idea the request names (a reference i_… typed by staff, or the internal id of a button), or the
@@ -128,6 +138,8 @@ class _Act:
             idea_id = idea_status.resolve_idea(self.uow, self.target, self.config.pseudonym_secret)
         except IdeaStatusError as exc:
             key = "staff.ambiguous_idea" if exc.code == "ambiguous" else "staff.not_found_idea"
+            if _INTERNAL_ID.fullmatch(self.target):  # a button's internal id is never echoed or logged
+                self.target = idea_pseudonym(self.config.pseudonym_secret, self.target)
             return self.done(audit.OUTCOME_NOT_FOUND, (self.say(key, ref=clip(self.target, 40)),), reason=exc.code)
         self.target = idea_pseudonym(self.config.pseudonym_secret, idea_id)  # the audit names the reference
         return idea_id
@@ -184,10 +196,8 @@ class _Act:
             return self.done(audit.OUTCOME_ERROR, (self.say("staff.failed", reason=str(exc)),), reason=str(exc)[:200])
 
     def new_ideas(self) -> tuple[Outbound, ...]:
-        only = self.target or None
+        only = None if not self.target else "" if self.target == NO_FIELD_TOKEN else self.target
         keys = [info.key for info in self.desk.fields]
-        if only is not None and only not in (*keys, ""):
-            return self.done(audit.OUTCOME_NOT_FOUND, (self.say("staff.stale"),))
         found = views.new_ideas(
             self.uow, keys, per_field=LATEST_OF_ONE_FIELD if only is not None else LATEST_PER_FIELD,
             full_text=self.full_text, secret=self.config.pseudonym_secret, staff_citizens=self.staff, only_field=only,
@@ -227,4 +237,5 @@ class _Act:
             return self.done(audit.OUTCOME_ERROR, (self.say("staff.failed", reason=str(exc)),), reason=exc.code)
         label = staff_render.status_label(self.desk.texts, self.sender.lang, change.status)
         return self.done(audit.OUTCOME_OK, (self.say("staff.status_saved", ref=self.target, status=label),),
-                         old_status=change.old_status, status=change.status, note=request.note or None)  # fmt: skip
+                         old_status=change.old_status, status=change.status, note=request.note or None,
+                         note_en=request.note_en or None)  # fmt: skip

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from bot.analytics.pseudonyms import idea_pseudonym
+from handlers import staff
 from handlers.events import (
     IDEA_DONE,
     IDEA_NEW,
@@ -31,7 +32,7 @@ from handlers.turn import clip
 if TYPE_CHECKING:
     from bot.storage.db import UnitOfWork
 
-NOTE_MAX: Final = 500
+NOTE_MAX: Final = staff.NOTE_MAX
 """Longest public note (characters, per language): it goes into a chat message to the author."""
 EXCERPT_MAX: Final = 80
 """The idea's text in the news payload is clipped to this many characters (ellipsis included)."""

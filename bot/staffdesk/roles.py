@@ -9,8 +9,14 @@ from bot.campaigns import audience
 from bot.storage.db import UnitOfWork
 
 FULL_TEXT_CHANNELS = frozenset({"matrix", "terminal"})
-"""Channels where staff see citizens' texts in full: Matrix is end-to-end encrypted, the terminal is local.
-Elsewhere (Telegram: not end-to-end encrypted, servers outside the EU) texts are redacted and shortened."""
+"""Channels where staff may see citizens' texts in full: Matrix when the room is end-to-end encrypted, the terminal
+(it is local). Elsewhere (Telegram: not end-to-end encrypted, servers outside the EU) and in an unencrypted Matrix
+room texts are redacted and shortened."""
+
+
+def full_text(channel: str, encrypted: bool) -> bool:
+    """Whether staff writing from `channel` (`encrypted`: through an end-to-end encrypted room) see full texts."""
+    return channel == "terminal" or (channel in FULL_TEXT_CHANNELS and encrypted)
 
 
 def role_of(staff: Mapping[str, str], channel: str, user_id: str) -> str | None:

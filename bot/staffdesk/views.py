@@ -34,24 +34,19 @@ from handlers.staff_views import (
     NewIdeas,
     QuestionDropOff,
 )
+from handlers.turn import clip
 from nlp.redact import redact
 from surveys.catalog import SurveyCatalog
 
 TELEGRAM_TEXT_LIMIT = 200
 MY_IDEA_LIMIT = 300
 ENDED_SHOWN = 5
-ELLIPSIS = "…"
 NO_FIELD = ""
 _FIELD_KEY = func.coalesce(m.Idea.field, literal_column("''"))
 """An idea's field, "" for none (a literal, not a parameter: PostgreSQL must see the GROUP BY expression equal)."""
 _OPEN_ORDER = {RUNNING: 0, SCHEDULED: 1, DRAFT: 2}
 
 
-def clip(text: str, limit: int) -> str:
-    """`text`, or its first `limit` - 1 characters and "…" when it is longer than `limit`."""
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1].rstrip() + ELLIPSIS
 
 
 def shown_text(text: str, full: bool) -> tuple[str, bool]:

@@ -239,7 +239,7 @@ class StaffAudit(Base):
     action: Mapped[str] = mapped_column(String(40))
     target: Mapped[str | None] = mapped_column(String(100))  # campaign id, idea reference (i_…), field key
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
-    outcome: Mapped[str] = mapped_column(String(20))  # "ok", "refused", "error"
+    outcome: Mapped[str] = mapped_column(String(20))  # bot.staffdesk.audit.OUTCOMES
 
 
 class Campaign(Base):

@@ -358,7 +358,7 @@ def test_my_ideas_shows_own_ideas_newest_first_with_status_unredacted(db: Databa
 # --- the desk: the runtime's side of staff requests (bot/staffdesk/desk.py) -------------------------------------
 
 STAFF = Sender("telegram", STAFF_USER, "de")
-ANALYST_SENDER = Sender("matrix", ANALYST, "de")
+ANALYST_SENDER = Sender("matrix", ANALYST, "de", encrypted=True)
 TEXT = "Mehr Bänke an der Nordbahntrasse. Meldet euch: anna.muster@example.org oder 0202 5631234. " + "Bitte! " * 40
 
 
@@ -398,6 +398,7 @@ def test_an_analyst_is_refused_every_change_and_each_refusal_is_logged(db: Datab
     assert [(r[2], r[3]) for r in rows] == [("launch_preview", "refused"), ("launch", "refused"),
                                             ("idea_status", "refused")]  # fmt: skip
     assert all(r[0] == f"matrix:{ANALYST}" and r[1] == "analyst" for r in rows)
+    assert rows[2][4] == idea_pseudonym(config.pseudonym_secret, "a" * 32)  # the reference, not the internal id
 
 
 def test_staff_launch_and_status_change_act_and_are_logged_with_the_idea_reference(
@@ -429,6 +430,8 @@ def test_idea_texts_are_redacted_and_short_on_telegram_and_whole_on_matrix(db: D
     assert len(quoted) <= 200
     (matrix,) = ask(db, config, StaffRequest("idea", "a" * 32), ANALYST_SENDER)
     assert "anna.muster@example.org" in matrix and " ".join(TEXT.split()) in matrix
+    (unencrypted,) = ask(db, config, StaffRequest("idea", "a" * 32), Sender("matrix", ANALYST, "de", False))
+    assert "[EMAIL]" in unencrypted and "anna.muster@example.org" not in unencrypted
 
 
 def test_someone_off_the_allowlist_gets_nothing_and_an_unknown_reference_is_said_plainly(

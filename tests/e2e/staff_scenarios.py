@@ -166,9 +166,11 @@ async def set_status(staff: ChatDriver, idea: StoredIdea, status: str, label: st
     assert view.button(label) == f"sf:s:{idea.idea_id}:{status}", view.buttons
     asked = await tap(staff, f"sf:s:{idea.idea_id}:{status}")
     assert newest_with(asked, "sf:no") is not None, visible(asked)
-    confirm = with_buttons(await (say(staff, note) if note is not None else tap(staff, "sf:nn")), "sf:S")
-    assert confirm.button("Speichern und senden") == "sf:S", confirm
-    saved = await tap(staff, "sf:S")
+    change = f"{idea.idea_id}:{status}"
+    confirm = with_buttons(await (say(staff, note) if note is not None else tap(staff, f"sf:nn:{change}")),
+                           f"sf:S:{change}")  # fmt: skip
+    assert confirm.button("Speichern und senden") == f"sf:S:{change}", confirm
+    saved = await tap(staff, f"sf:S:{change}")
     assert f"Gespeichert: Idee {idea.ref} ist jetzt „{label}“" in texts_of(saved), visible(saved)
     return confirm.text
 

@@ -147,10 +147,10 @@ async def test_staff_launch_a_campaign_from_the_chat_and_see_its_figures_change(
     target = str(campaign_id)
     done = ss.actions_of(entries, actor(staff))
     assert [(a, t) for a, t, _ in done] == [
-        ("campaigns", None), ("campaign", target), ("launch_preview", target), ("launch", target), ("launch", target),
+        ("campaigns", None), ("campaign", target), ("launch_preview", target), ("launch", target),
         ("campaign", target), ("campaign", target), ("campaign", target),
-    ], done
-    assert [o for _, _, o in done[:4]] == ["ok"] * 4 and done[4][2] != "ok", "the second launch did nothing"
+    ], done  # the second tap on "Ja, starten" never reached the desk: its preview was spent
+    assert [o for _, _, o in done[:4]] == ["ok"] * 4
     assert ss.audit_problems(entries, actor(staff), "staff", "telegram") == []
     assert ss.actions_of(entries, actor(desk.analyst)) == [], "citizen commands of an analyst are no staff actions"
 

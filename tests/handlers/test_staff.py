@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -162,22 +163,33 @@ def test_an_analysts_changes_go_to_the_runtime_to_be_refused_and_logged_never_in
     assert chat.store.staff_requests[-1] == StaffRequest("idea_status", IDEA_ID, status="done")
 
 
-def test_launch_and_close_go_through_a_preview_and_only_the_confirm_button_acts() -> None:
+def test_launch_and_close_go_through_a_preview_and_only_its_fresh_confirm_button_acts() -> None:
     chat = new_chat(ROLE_STAFF)
+    chat.event(InboundKind.BUTTON, payload="sf:L:4", message_ref="m9")  # no preview asked for: nothing happens
+    assert chat.text == texts().get("staff.preview_first", "de", id="4") and chat.store.staff_requests == []
     chat.command("starten", "4")
-    chat.command("schliessen", "#5")
+    chat.event(InboundKind.BUTTON, payload="sf:L:5", message_ref="m9")  # another campaign than previewed
     chat.event(InboundKind.BUTTON, payload="sf:L:4", message_ref="m9")
+    chat.event(InboundKind.BUTTON, payload="sf:L:4", message_ref="m9")  # the same button again: spent
+    chat.command("schliessen", "#5")
+    chat.now += timedelta(hours=2)  # an old preview's button launches nothing later
+    chat.event(InboundKind.BUTTON, payload="sf:C:5", message_ref="m9")
+    chat.event(InboundKind.BUTTON, payload="sf:cp:5", message_ref="m9")
     chat.event(InboundKind.BUTTON, payload="sf:C:5", message_ref="m9")
     assert [(r.action, r.target) for r in chat.store.staff_requests] == [
-        ("launch_preview", "4"), ("close_preview", "5"), ("launch", "4"), ("close", "5"),
+        ("launch_preview", "4"), ("launch", "4"), ("close_preview", "5"), ("close_preview", "5"), ("close", "5"),
     ]  # fmt: skip
     chat.command("starten")
     assert chat.text == texts().get("staff.usage_launch", "de")
-    chat.command("starten", "vier")
-    assert chat.text == texts().get("staff.usage_launch", "de")
+    for typed in ("vier", "²", "1234567890", "-1"):
+        chat.command("starten", typed)
+        assert chat.text == texts().get("staff.usage_launch", "de"), typed
+    for payload in ("sf:c:²", "sf:c:99999999999999999999", "sf:lp:x"):
+        chat.event(InboundKind.BUTTON, payload=payload, message_ref="m9")
+        assert chat.text == texts().get("staff.stale", "de"), payload
     chat.event(InboundKind.BUTTON, payload="sf:no", message_ref="m9")
     assert chat.text == texts().get("staff.cancelled", "de")
-    assert len(chat.store.staff_requests) == 4
+    assert len(chat.store.staff_requests) == 5
 
 
 def test_new_ideas_of_one_field_by_key_or_name_and_an_unknown_field_lists_the_fields() -> None:
@@ -193,7 +205,7 @@ def test_a_status_change_asks_for_a_note_previews_and_saves_only_on_confirm() ->
     chat = new_chat(ROLE_STAFF)
     chat.event(InboundKind.BUTTON, payload=f"sf:s:{IDEA_ID}:planned", message_ref="m7")
     assert chat.flow == Flow.STAFF_NOTE.value
-    assert "sf:nn" in [b.payload for b in chat.last_buttons()]
+    assert f"sf:nn:{IDEA_ID}:planned" in [b.payload for b in chat.last_buttons()]
     chat.say("Der Bauhof stellt im Mai zwei Bänke auf.\nEN: The city depot puts up two benches in May.")
     assert chat.flow == Flow.STAFF_CONFIRM.value
     preview = chat.store.staff_requests[-1]
@@ -201,19 +213,19 @@ def test_a_status_change_asks_for_a_note_previews_and_saves_only_on_confirm() ->
         "idea_status_preview", IDEA_ID, status="planned", note="Der Bauhof stellt im Mai zwei Bänke auf.",
         note_en="The city depot puts up two benches in May.",
     )  # fmt: skip
-    chat.event(InboundKind.BUTTON, payload="sf:S", message_ref="m8")
+    chat.event(InboundKind.BUTTON, payload=f"sf:S:{IDEA_ID}:planned", message_ref="m8")
     assert chat.store.staff_requests[-1] == replace(preview, action="idea_status")
     assert chat.flow == Flow.MENU.value
     assert chat.data.get("staff") is None
-    chat.event(InboundKind.BUTTON, payload="sf:S", message_ref="m8")  # a double tap saves nothing twice
+    chat.event(InboundKind.BUTTON, payload=f"sf:S:{IDEA_ID}:planned", message_ref="m8")  # a double tap: nothing
     assert [r.action for r in chat.store.staff_requests].count("idea_status") == 1
 
 
 def test_not_feasible_needs_a_note_and_a_cancel_changes_nothing() -> None:
     chat = new_chat(ROLE_STAFF, consent=False)
     chat.event(InboundKind.BUTTON, payload=f"sf:s:{IDEA_ID}:rejected", message_ref="m7")
-    assert "sf:nn" not in [b.payload for b in chat.last_buttons()]
-    chat.event(InboundKind.BUTTON, payload="sf:nn", message_ref="m7")  # forged: still asks for the note
+    assert not any(b.payload.startswith("sf:nn") for b in chat.last_buttons())
+    chat.event(InboundKind.BUTTON, payload=f"sf:nn:{IDEA_ID}:rejected", message_ref="m7")  # forged: note still asked
     assert chat.flow == Flow.STAFF_NOTE.value
     chat.say("EN: only English")
     assert chat.text == texts().get("staff.note_german_missing", "de")
@@ -279,12 +291,6 @@ def test_meineideen_asks_the_runtime_and_needs_consent_like_meinedaten() -> None
     visitor.command("meineideen")
     assert visitor.store.my_ideas == 0
     assert visitor.flow == Flow.CONSENT.value
-
-
-def test_staff_text_keys_render_with_the_dates_of_the_city() -> None:
-    moment = datetime(2025, 12, 31, 23, 30, tzinfo=UTC)
-    message = render_idea_news(_news_payload(filed_at=moment.isoformat()), texts(), "de", UTC)
-    assert "31.12.2025" in message.text
 
 
 def test_meinedaten_shows_what_became_of_an_idea() -> None:
@@ -391,3 +397,24 @@ def test_new_ideas_on_telegram_say_that_texts_are_redacted() -> None:
     assert [b.payload for b in message.all_buttons()] == ["sf:n:leben"]  # more than shown: a button to see more
     (one_field,) = render_new_ideas(new, texts(), "de", UTC, fields(), only_field="leben")
     assert f"sf:i:{IDEA_ID}" in [b.payload for b in one_field.all_buttons()]
+
+
+def test_saving_under_an_older_preview_never_saves_the_newer_draft() -> None:
+    other = "fedcba9876543210fedcba9876543210"
+    chat = new_chat(ROLE_STAFF)
+    chat.event(InboundKind.BUTTON, payload=f"sf:s:{IDEA_ID}:planned", message_ref="m7")
+    chat.event(InboundKind.BUTTON, payload=f"sf:nn:{IDEA_ID}:planned", message_ref="m7")
+    chat.event(InboundKind.BUTTON, payload=f"sf:s:{other}:rejected", message_ref="m8")
+    chat.say("Kein Platz dort.")
+    chat.event(InboundKind.BUTTON, payload=f"sf:S:{IDEA_ID}:planned", message_ref="m9")  # A's old preview
+    assert "idea_status" not in [r.action for r in chat.store.staff_requests]  # the current preview is shown again
+    assert chat.flow == Flow.STAFF_CONFIRM.value and chat.store.staff_requests[-1].target == other
+    chat.event(InboundKind.BUTTON, payload=f"sf:S:{other}:rejected", message_ref="m10")
+    assert chat.store.staff_requests[-1] == StaffRequest("idea_status", other, status="rejected",
+                                                         note="Kein Platz dort.")  # fmt: skip
+
+
+def test_city_dates_in_the_news_are_in_the_city_time_zone() -> None:
+    moment = datetime(2025, 12, 31, 23, 30, tzinfo=UTC)  # already 1 January in Wuppertal
+    message = render_idea_news(_news_payload(filed_at=moment.isoformat()), texts(), "de", ZoneInfo("Europe/Berlin"))
+    assert "01.01.2026" in message.text
