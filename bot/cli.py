@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_followups(sub)
     nlp = sub.add_parser(
-        "nlp", help="strategy-field classifier: classify, evaluate, train, export-labels (see `nlp --help`)"
+        "nlp", help="classifier and idea matcher: classify, evaluate, train, similar, export-labels (see `nlp --help`)"
     )
     nlp.add_argument("nlp_args", nargs=argparse.REMAINDER)
     return parser

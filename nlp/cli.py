@@ -1,6 +1,7 @@
-"""Command line of the classifier: `classify`, `evaluate FILE`, `train` (wired as `stadtdialog nlp …`).
+"""Command line of the NLP part: `classify`, `evaluate FILE`, `train`, `similar` (wired as `stadtdialog nlp …`).
 
-`python -m nlp.cli classify` reads one text per line on stdin and writes exactly one JSON line per input line.
+`python -m nlp.cli classify` reads one text per line on stdin and writes exactly one JSON line per input line;
+`similar --corpus FILE` does the same for similar-idea searches against the corpus lines.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 from nlp.datacheck import DataError
 from nlp.fields import TaxonomyError
 from nlp.model import DEFAULT_MODEL_DIR, FieldClassifier, ModelError, check_compatible, read_meta
+from nlp.similar import DEFAULT_PARAMS, MatcherError
 
 if TYPE_CHECKING:
     from nlp.train import TrainInputs
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
 
 def _parser(elsewhere: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
     """The subcommands; `elsewhere` (name → help) lists commands the caller handles itself, for `--help` only."""
-    parser = argparse.ArgumentParser(prog="stadtdialog nlp", description="Strategy-field classifier")
+    parser = argparse.ArgumentParser(prog="stadtdialog nlp", description="Field classifier and idea matcher")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, description in (elsewhere or {}).items():
         commands.add_parser(name, help=description)
@@ -42,6 +44,11 @@ def _parser(elsewhere: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     train.add_argument("--dev", type=Path, default=None, help="calibration data (default nlp/data/dev.jsonl)")
     train.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     train.add_argument("--if-stale", action="store_true", help="only train when the model is missing or out of date")
+    similar = commands.add_parser(
+        "similar", help="per stdin line, the corpus lines proposing the same thing (one JSON line out each)"
+    )
+    similar.add_argument("--corpus", type=Path, required=True, help="stored ideas, one text per line")
+    similar.add_argument("--params", type=Path, default=DEFAULT_PARAMS, help="matcher parameter file")
     return parser
 
 
@@ -66,7 +73,16 @@ def _up_to_date(output: Path, inputs: TrainInputs) -> bool:
     return bool(meta.get("data_hash") == data_hash(inputs, TrainConfig()))
 
 
+def _utf8_lines(source: TextIO) -> TextIO:
+    # Bytes that are not UTF-8 must not end the stream: they become U+FFFD and the line is still answered.
+    return io.TextIOWrapper(source.buffer, encoding="utf-8", errors="replace", newline=None)
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "similar":
+        from nlp.similarcli import similar_stream
+
+        return similar_stream(args.corpus, args.params, _utf8_lines(sys.stdin), sys.stdout)
     if args.command == "train":
         from nlp.train import DEFAULT_CACHE, DEFAULT_DEV, DEFAULT_TRAIN, TrainInputs, train
 
@@ -78,9 +94,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     classifier = FieldClassifier.load(args.model)
     if args.command == "classify":
-        # Bytes that are not UTF-8 must not end the stream: they become U+FFFD and the line is still answered.
-        source = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline=None)
-        return classify_stream(classifier, source, sys.stdout)
+        return classify_stream(classifier, _utf8_lines(sys.stdin), sys.stdout)
     from nlp.evaluate import evaluate, format_report
     from nlp.train import DEFAULT_TRAIN
 
@@ -101,7 +115,7 @@ def main(argv: Sequence[str], elsewhere: Mapping[str, str] | None = None) -> int
         parser.error(f"{args.command} is not run by this entry point")
     try:
         return _run(args)
-    except (ModelError, TaxonomyError, DataError, OSError) as exc:
+    except (ModelError, TaxonomyError, DataError, MatcherError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -25,9 +25,12 @@ import numpy.typing as npt
 
 from nlp.embed import DIMENSIONS
 from nlp.text import fold, prepare
+from nlp.umlauts import UmlautRestorer
 
 FloatArray = npt.NDArray[np.float32]
 DEFAULT_PARAMS = Path(__file__).resolve().parent / "data" / "similar" / "matcher.json"
+# The classifier's umlaut lexicon: embedding texts as it does lets the bot store and reuse its vector.
+DEFAULT_UMLAUTS = Path(__file__).resolve().parent / "model" / "stadtdialog_textcat" / "umlauts.json"
 MAX_KEYS = 40  # a pasted essay keeps its first 40 content words; ideas are short
 
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -307,6 +310,11 @@ class MatchIndex:
     def is_duplicate(self, text_or_keys: str | Sequence[str], vector: npt.ArrayLike) -> bool:
         """True when at least one stored idea proposes the same thing (a match above the threshold)."""
         return bool(self.search(text_or_keys, vector, limit=1))
+
+
+def default_restorer(path: Path = DEFAULT_UMLAUTS) -> UmlautRestorer | None:
+    """The classifier's umlaut lexicon, or None when no model is installed (texts are then embedded as typed)."""
+    return UmlautRestorer.from_file(path) if path.is_file() else None
 
 
 def embedding_text(text: str, restorer: Callable[[str], str] | None = None) -> str:

@@ -22,12 +22,19 @@ from pathlib import Path
 import numpy as np
 
 from nlp.embed import Embedder, EmbeddingCache, FloatArray, Prefix
-from nlp.similar import DEFAULT_PARAMS, FEATURES, MatchIndex, MatchParams, embedding_text, pair_features, text_keys
-from nlp.umlauts import UmlautRestorer
+from nlp.similar import (
+    DEFAULT_PARAMS,
+    FEATURES,
+    MatchIndex,
+    MatchParams,
+    default_restorer,
+    embedding_text,
+    pair_features,
+    text_keys,
+)
 
 NLP_DIR = Path(__file__).resolve().parent
 GROUPS = NLP_DIR / "data" / "similar" / "groups.jsonl"
-UMLAUTS = NLP_DIR / "model" / "stadtdialog_textcat" / "umlauts.json"
 CACHE = NLP_DIR / ".cache" / "similar.npz"
 PROJECTION_TEXTS = NLP_DIR / "data" / "train.jsonl"
 TARGET_PRECISION = 0.95
@@ -57,14 +64,9 @@ def load_items(split: str, path: Path = GROUPS) -> list[Item]:
     return items
 
 
-def restorer() -> UmlautRestorer | None:
-    """The classifier's umlaut lexicon, so vectors are those the classifier computes (None without a model)."""
-    return UmlautRestorer.from_file(UMLAUTS) if UMLAUTS.is_file() else None
-
-
 def embed(texts: Sequence[str], prefix: Prefix, cache: EmbeddingCache | None = None) -> FloatArray:
     """e5 vectors of idea texts, prepared exactly as the bot and the CLI prepare them."""
-    lexicon = restorer()
+    lexicon = default_restorer()
     prepared = [embedding_text(text, lexicon) for text in texts]
     embedder = Embedder(prefix=prefix)
     return cache.embed(embedder, prepared) if cache else embedder.embed_many(prepared)
