@@ -101,7 +101,21 @@ def _grams(keys: Sequence[str], n: int = 4) -> set[str]:
     return grams
 
 
-def _soft_equal(a: str, b: str) -> bool:
+@dataclass(frozen=True)
+class _Profile:
+    """What the pair features need of one text, computed once per text rather than once per pair."""
+
+    keys: tuple[str, ...]
+    key_grams: tuple[frozenset[str], ...]  # trigrams of each key, for typo-tolerant key matching
+    grams: frozenset[str]  # 4-grams of all keys
+
+    @classmethod
+    def of(cls, keys: Sequence[str]) -> _Profile:
+        unique = tuple(dict.fromkeys(keys))
+        return cls(unique, tuple(frozenset(_grams([key], 3)) for key in unique), frozenset(_grams(unique)))
+
+
+def _soft_equal(a: str, b: str, grams_a: frozenset[str], grams_b: frozenset[str]) -> bool:
     # Compound parts meet whole words ("staend" in "fahrradstaend"); a typo keeps most trigrams ("schwebbahn").
     if a == b:
         return True
@@ -110,14 +124,26 @@ def _soft_equal(a: str, b: str) -> bool:
         return True
     if len(short) < 5:
         return False
-    grams_a, grams_b = _grams([a], 3), _grams([b], 3)
     return 2 * len(grams_a & grams_b) / (len(grams_a) + len(grams_b)) >= 0.7
 
 
-def _coverage(keys: Sequence[str], other: Sequence[str]) -> float:
-    if not keys:
-        return 0.0
-    return sum(any(_soft_equal(key, candidate) for candidate in other) for key in keys) / len(keys)
+def _profile_features(cosine: float, a: _Profile, b: _Profile) -> list[float]:
+    set_a, set_b = set(a.keys), set(b.keys)
+    union = set_a | set_b
+    jaccard = len(set_a & set_b) / len(union) if union else 0.0
+    matched_a: set[int] = set()
+    matched_b: set[int] = set()
+    for i, (key_a, grams_a) in enumerate(zip(a.keys, a.key_grams, strict=True)):
+        for j, (key_b, grams_b) in enumerate(zip(b.keys, b.key_grams, strict=True)):
+            if _soft_equal(key_a, key_b, grams_a, grams_b):
+                matched_a.add(i)
+                matched_b.add(j)
+    cover_a = len(matched_a) / len(a.keys) if a.keys else 0.0
+    cover_b = len(matched_b) / len(b.keys) if b.keys else 0.0
+    total = len(a.grams) + len(b.grams)
+    dice = 2 * len(a.grams & b.grams) / total if total else 0.0
+    low = min(cover_a, cover_b)
+    return [cosine, jaccard, low, max(cover_a, cover_b), dice, cosine * low]
 
 
 FEATURES = ("cosine", "key_jaccard", "coverage_min", "coverage_max", "gram_dice", "cosine_x_coverage")
@@ -125,14 +151,7 @@ FEATURES = ("cosine", "key_jaccard", "coverage_min", "coverage_max", "gram_dice"
 
 def pair_features(cosine: float, keys_a: Sequence[str], keys_b: Sequence[str]) -> list[float]:
     """The features of one pair, in the order of `FEATURES` (symmetric in a and b)."""
-    set_a, set_b = set(keys_a), set(keys_b)
-    union = set_a | set_b
-    jaccard = len(set_a & set_b) / len(union) if union else 0.0
-    cover_a, cover_b = _coverage(keys_a, keys_b), _coverage(keys_b, keys_a)
-    grams_a, grams_b = _grams(keys_a), _grams(keys_b)
-    dice = 2 * len(grams_a & grams_b) / (len(grams_a) + len(grams_b)) if grams_a or grams_b else 0.0
-    low = min(cover_a, cover_b)
-    return [cosine, jaccard, low, max(cover_a, cover_b), dice, cosine * low]
+    return _profile_features(cosine, _Profile.of(keys_a), _Profile.of(keys_b))
 
 
 @dataclass(frozen=True)
@@ -280,28 +299,31 @@ class MatchIndex:
         self._keys.pop()
         return True
 
+    def shortlist(self, vector: npt.ArrayLike) -> npt.NDArray[np.intp]:
+        """Rows the projected scan keeps (the `shortlist` best, unordered): the only rows looked at further."""
+        size = len(self._ids)
+        scan = self._reduced[:size] @ (self.params.projection @ _unit(vector))
+        if size <= self.params.shortlist:
+            return np.arange(size)
+        return np.argpartition(scan, size - self.params.shortlist)[size - self.params.shortlist :]
+
     def candidates(self, vector: npt.ArrayLike) -> list[tuple[int, float]]:
         """Rows worth scoring: (row, exact cosine) for the best `rerank` rows above `min_cosine`, best first."""
-        size = len(self._ids)
-        if size == 0:
+        if not self._ids:
             return []
         query = _unit(vector)
         params = self.params
-        scan = self._reduced[:size] @ (params.projection @ query)
-        if size > params.shortlist:
-            rows = np.argpartition(scan, size - params.shortlist)[size - params.shortlist :]
-        else:
-            rows = np.arange(size)
+        rows = self.shortlist(query)
         cosines = self._full[rows].astype(np.float32) @ query
         order = np.lexsort((rows, -cosines))[: params.rerank]  # ties by row: deterministic
         return [(int(rows[i]), float(cosines[i])) for i in order if cosines[i] >= params.min_cosine]
 
     def search(self, text_or_keys: str | Sequence[str], vector: npt.ArrayLike, limit: int = 3) -> list[Match]:
         """Stored ideas proposing the same thing as this one, best first, only those above the threshold."""
-        keys = _keys_of(text_or_keys)
+        query = _Profile.of(_keys_of(text_or_keys))
         found: list[Match] = []
         for row, cosine in self.candidates(vector):
-            score = self.params.probability(pair_features(cosine, keys, self._keys[row].split()))
+            score = self.params.probability(_profile_features(cosine, query, _Profile.of(self._keys[row].split())))
             if score >= self.params.threshold:
                 found.append(Match(self._ids[row], round(score, 4)))
         found.sort(key=lambda match: (-match.score, match.id))
