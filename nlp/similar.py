@@ -31,7 +31,8 @@ FloatArray = npt.NDArray[np.float32]
 DEFAULT_PARAMS = Path(__file__).resolve().parent / "data" / "similar" / "matcher.json"
 # The classifier's umlaut lexicon: embedding texts as it does lets the bot store and reuse its vector.
 DEFAULT_UMLAUTS = Path(__file__).resolve().parent / "model" / "stadtdialog_textcat" / "umlauts.json"
-MAX_KEYS = 40  # a pasted essay keeps its first 40 content words; ideas are short
+MAX_KEYS = 40
+_SCAN_SLICE = 2048  # a pasted essay keeps its first 40 content words; ideas are short
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _BASE_VOWEL = (("ae", "a"), ("oe", "o"), ("ue", "u"))  # "baeume" meets "baum", "plaetze" meets "platz"
@@ -338,7 +339,13 @@ class MatchIndex:
     def shortlist(self, vector: npt.ArrayLike) -> npt.NDArray[np.intp]:
         """Rows the projected scan keeps (the `shortlist` best, unordered): the only rows looked at further."""
         size = len(self._ids)
-        scan = self._reduced[:size] @ (self.params.projection @ _unit(vector))
+        projected = self.params.projection @ _unit(vector)
+        scan = np.empty(size, dtype=np.float32)
+        # Slices small enough that OpenBLAS runs each product on one thread: its threads wait for each other on a
+        # busy 2-core machine (p99 30 ms for the whole matrix at once, 2 ms in slices; benchmarks/similar.py).
+        for start in range(0, size, _SCAN_SLICE):
+            end = min(size, start + _SCAN_SLICE)
+            np.matmul(self._reduced[start:end], projected, out=scan[start:end])
         if size <= self.params.shortlist:
             return np.arange(size)
         return np.argpartition(scan, size - self.params.shortlist)[size - self.params.shortlist :]
