@@ -134,6 +134,13 @@ def lowest_threshold(scores: FloatArray, labels: Sequence[int], target: float = 
     return float(best)
 
 
+def _precision_recall(chosen: np.ndarray, labels: Sequence[int]) -> dict[str, float]:
+    truth = np.array(labels, dtype=bool)
+    hits = int((chosen & truth).sum())
+    precision, recall = hits / max(1, int(chosen.sum())), hits / max(1, int(truth.sum()))
+    return {"precision": round(precision, 3), "recall": round(recall, 3)}
+
+
 def _projection_and_reference(prefix: Prefix, cache: EmbeddingCache) -> tuple[FloatArray, FloatArray]:
     """The scan projection and the projected background corpus (the classifier's training texts)."""
     texts = [json.loads(line)["text"] for line in PROJECTION_TEXTS.read_text(encoding="utf-8").splitlines() if line]
@@ -194,9 +201,10 @@ def fit(output: Path = DEFAULT_PARAMS) -> dict[str, object]:
     choices: dict[str, object] = {
         "chosen_on": "dev", "target_precision": TARGET_PRECISION, "prefix_ranking_dev": ranking,
         "dev_pairs": len(pairs), "dev_positive_pairs": sum(labels),
+        "dev_out_of_fold": _precision_recall(out_of_fold >= threshold, labels),
     }
     params.save(output, {"fit": choices})
-    return {**choices, "threshold": params.threshold, "prefix": prefix}
+    return {**choices, "threshold": params.threshold}
 
 
 def evaluate(split: str, params: MatchParams | None = None) -> dict[str, object]:
