@@ -162,3 +162,11 @@ def test_build_rejects_rows_that_do_not_line_up(params: MatchParams) -> None:
 def test_the_matcher_embeds_like_the_classifier_so_one_stored_vector_serves_both() -> None:
     config = (ROOT / "nlp" / "model" / "config.cfg").read_text(encoding="utf-8")
     assert f'prefix = "{MatchParams.load().prefix}"' in config
+
+
+def test_cli_with_a_corpus_of_blank_lines_still_answers_every_query(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n\n", encoding="utf-8")
+    sink = io.StringIO()
+    similar_stream(corpus, DEFAULT_PARAMS, io.StringIO("Mehr Bäume pflanzen\n"), sink)
+    assert [json.loads(line) for line in sink.getvalue().splitlines()] == [{"matches": [], "duplicate": False}]
