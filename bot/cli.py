@@ -78,7 +78,8 @@ def _parser() -> argparse.ArgumentParser:
 
     add_followups(sub)
     nlp = sub.add_parser(
-        "nlp", help="strategy-field classifier: classify, evaluate, train, themes, export-labels (see `nlp --help`)"
+        "nlp", help="classifier, idea matcher, themes: classify, evaluate, train, similar, themes, export-labels "
+        "(see `nlp --help`)"
     )
     nlp.add_argument("nlp_args", nargs=argparse.REMAINDER)
     return parser

@@ -1,6 +1,8 @@
-"""Command line of the classifier: `classify`, `evaluate FILE`, `train`, `themes FILE` (wired as `stadtdialog nlp …`).
+"""Command line of the NLP part: `classify`, `evaluate FILE`, `train`, `similar`, `themes FILE` (wired as
+`stadtdialog nlp …`).
 
-`python -m nlp.cli classify` reads one text per line on stdin and writes exactly one JSON line per input line.
+`python -m nlp.cli classify` reads one text per line on stdin and writes exactly one JSON line per input line;
+`similar --corpus FILE` does the same for similar-idea searches against the corpus lines.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 from nlp.datacheck import DataError
 from nlp.fields import TaxonomyError
 from nlp.model import DEFAULT_MODEL_DIR, FieldClassifier, ModelError, check_compatible, read_meta
+from nlp.similar import DEFAULT_PARAMS, MatcherError
 from nlp.themes import ThemeError
 
 if TYPE_CHECKING:
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
 
 def _parser(elsewhere: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
     """The subcommands; `elsewhere` (name → help) lists commands the caller handles itself, for `--help` only."""
-    parser = argparse.ArgumentParser(prog="stadtdialog nlp", description="Strategy-field classifier")
+    parser = argparse.ArgumentParser(prog="stadtdialog nlp", description="Field classifier and idea matcher")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, description in (elsewhere or {}).items():
         commands.add_parser(name, help=description)
@@ -51,6 +54,11 @@ def _parser(elsewhere: Mapping[str, str] | None = None) -> argparse.ArgumentPars
     themes.add_argument("--min-size", type=int, default=3, help="smallest theme (texts)")
     themes.add_argument("--keyword-min-texts", type=int, default=3, help="a keyword occurs in at least this many")
     themes.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model directory (embedder, fields)")
+    similar = commands.add_parser(
+        "similar", help="per stdin line, the corpus lines proposing the same thing (one JSON line out each)"
+    )
+    similar.add_argument("--corpus", type=Path, required=True, help="stored ideas, one text per line")
+    similar.add_argument("--params", type=Path, default=DEFAULT_PARAMS, help="matcher parameter file")
     return parser
 
 
@@ -75,7 +83,16 @@ def _up_to_date(output: Path, inputs: TrainInputs) -> bool:
     return bool(meta.get("data_hash") == data_hash(inputs, TrainConfig()))
 
 
+def _utf8_lines(source: TextIO) -> TextIO:
+    # Bytes that are not UTF-8 must not end the stream: they become U+FFFD and the line is still answered.
+    return io.TextIOWrapper(source.buffer, encoding="utf-8", errors="replace", newline=None)
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "similar":
+        from nlp.similarcli import similar_stream
+
+        return similar_stream(args.corpus, args.params, _utf8_lines(sys.stdin), sys.stdout)
     if args.command == "train":
         from nlp.train import DEFAULT_CACHE, DEFAULT_DEV, DEFAULT_TRAIN, TrainInputs, train
 
@@ -92,9 +109,7 @@ def _run(args: argparse.Namespace) -> int:
                    min_size=args.min_size, keyword_min_texts=args.keyword_min_texts, model=args.model)
     classifier = FieldClassifier.load(args.model)
     if args.command == "classify":
-        # Bytes that are not UTF-8 must not end the stream: they become U+FFFD and the line is still answered.
-        source = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline=None)
-        return classify_stream(classifier, source, sys.stdout)
+        return classify_stream(classifier, _utf8_lines(sys.stdin), sys.stdout)
     from nlp.evaluate import evaluate, format_report
     from nlp.train import DEFAULT_TRAIN
 
@@ -115,7 +130,7 @@ def main(argv: Sequence[str], elsewhere: Mapping[str, str] | None = None) -> int
         parser.error(f"{args.command} is not run by this entry point")
     try:
         return _run(args)
-    except (ModelError, TaxonomyError, DataError, ThemeError, OSError) as exc:
+    except (ModelError, TaxonomyError, DataError, ThemeError, MatcherError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
