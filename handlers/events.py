@@ -99,8 +99,8 @@ class Inbound:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Inbound:
-        """Inverse of `to_dict`."""
-        values = dict(data)
+        """Inverse of `to_dict`; keys another version of the bot wrote that this one does not know are ignored."""
+        values = {key: value for key, value in data.items() if key in cls.__dataclass_fields__}
         values["kind"] = InboundKind(values["kind"])
         values["received_at"] = datetime.fromisoformat(values["received_at"])
         scores = values.get("classification")

@@ -418,3 +418,12 @@ def test_city_dates_in_the_news_are_in_the_city_time_zone() -> None:
     moment = datetime(2025, 12, 31, 23, 30, tzinfo=UTC)  # already 1 January in Wuppertal
     message = render_idea_news(_news_payload(filed_at=moment.isoformat()), texts(), "de", ZoneInfo("Europe/Berlin"))
     assert "01.01.2026" in message.text
+
+
+def test_an_inbound_stored_by_another_version_with_unknown_keys_is_still_read() -> None:
+    from handlers.events import Inbound
+
+    event = Inbound(InboundKind.TEXT, "matrix", "@a:b", "!r:b", "e1", datetime(2025, 3, 1, tzinfo=UTC), text="Hi",
+                    encrypted=True)  # fmt: skip
+    stored = {**event.to_dict(), "written_by_a_newer_bot": 1}
+    assert Inbound.from_dict(stored) == event
