@@ -59,6 +59,8 @@ def on_text(turn: Turn, text: str) -> Decision:
     idea = text.strip()
     if not idea:
         return turn.reply(Outbound(text=turn.t("idea.empty")), flow=Flow.IDEA_TEXT)
+    if not any(character.isalpha() for character in idea):  # "👍", "123", "!!!": nothing anyone could act on
+        return turn.reply(Outbound(text=turn.t("idea.no_words")), flow=Flow.IDEA_TEXT)
     if len(idea) > turn.ctx.idea_max_length:
         message = turn.t("idea.too_long", length=len(idea), max=turn.ctx.idea_max_length)
         return turn.reply(Outbound(text=message), flow=Flow.IDEA_TEXT)

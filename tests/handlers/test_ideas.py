@@ -8,7 +8,7 @@ import pytest
 
 from handlers.events import InboundKind, SaveIdea
 from handlers.state import Flow
-from tests.handlers.chat import Chat, catalog_of, fields
+from tests.handlers.chat import Chat, catalog_of, fields, texts
 from tests.handlers.sample import sample_survey
 
 FIELD_LABELS = [f.label("de") for f in fields()]
@@ -146,3 +146,15 @@ def test_a_draft_of_an_older_bot_without_an_id_still_takes_its_buttons(chat: Cha
     chat.event(InboundKind.BUTTON, payload="f:umwelt", message_ref="sent-by-the-older-bot")
     (idea,) = chat.store.ideas
     assert idea.field == "umwelt"
+
+
+@pytest.mark.parametrize("typed", ["👍", "123", "!!! ???", "🚲🚲 2"])
+def test_an_idea_without_any_word_gets_a_friendly_request_for_words_and_is_not_filed(typed: str) -> None:
+    chat = Chat(catalog_of(sample_survey()))
+    chat.agree()
+    chat.command("idee")
+    chat.say(typed)
+    assert chat.text == texts().get("idea.no_words", "de")
+    assert chat.flow == Flow.IDEA_TEXT.value and chat.store.ideas == []
+    chat.say("Mehr Fahrradständer am Bahnhof Vohwinkel")
+    assert chat.flow != Flow.IDEA_TEXT.value
