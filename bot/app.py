@@ -16,15 +16,15 @@ from bot.scheduler import build_scheduler
 from bot.storage.db import Database
 from bot.survey_sync import import_surveys, load_catalog
 from handlers.events import FieldInfo
+from handlers.fields import field_infos as handler_fields
 from handlers.texts import load_texts
-from nlp.fields import load_fields
 
 log = logging.getLogger(__name__)
 
 
 def field_infos() -> tuple[FieldInfo, ...]:
     """The taxonomy as the dialogue core sees it."""
-    return tuple(FieldInfo(f.key, {"de": f.name_de, "en": f.name_en}) for f in load_fields())
+    return handler_fields()
 
 
 def build_runtime(config: Config, channels: Sequence[Channel] = (), *, classify: bool = True) -> Runtime:

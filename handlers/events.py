@@ -418,9 +418,14 @@ class FieldInfo:
 
     key: str
     name: Mapping[str, str]
+    summary: Mapping[str, str] = field(default_factory=dict)  # one line: what belongs here (for the field picker)
 
     def label(self, lang: str) -> str:
         return self.name.get(lang) or self.name["de"]
+
+    def hint(self, lang: str) -> str:
+        """The one-line summary in `lang` (German when missing; "" when the taxonomy has none)."""
+        return self.summary.get(lang) or self.summary.get("de", "")
 
 
 @dataclass(frozen=True)

@@ -127,19 +127,28 @@ def _ask_field(turn: Turn, draft: IdeaDraft, replaces: str | None = None) -> Dec
     several = Button(_payload(draft, CHOICE, "multi"), turn.t("idea.several_fields"))
     scores = draft.classification
     if draft.view is FieldView.PROPOSAL and scores is not None and (best := _field(turn, scores.best)) is not None:
-        text = turn.t("idea.proposal", field=best.label(turn.lang))
+        text = _with_hints(turn, turn.t("idea.proposal", field=best.label(turn.lang)), [best])
         buttons = [Button(_payload(draft, CHOICE, "yes"), turn.t("idea.yes_field")), other, several]
     elif draft.view is FieldView.LIKELY and scores is not None:
         keys = likely_fields(scores, [f.key for f in turn.ctx.fields])
-        text = turn.t("idea.choose_likely")
         likely = [f for f in (_field(turn, key) for key in keys) if f is not None]
+        text = _with_hints(turn, turn.t("idea.choose_likely"), likely)
         buttons = [*(Button(_payload(draft, FIELD, f.key), f.label(turn.lang)) for f in likely), other, several]
     else:
-        text = turn.t("idea.choose_field")
+        text = _with_hints(turn, turn.t("idea.choose_field"), turn.ctx.fields)
         buttons = [Button(_payload(draft, FIELD, f.key), f.label(turn.lang)) for f in turn.ctx.fields]
         buttons.append(Button(_payload(draft, FIELD, NOT_SURE), turn.t("idea.not_sure")))
     message = Outbound(text=text, buttons=column(buttons), replaces=replaces)
     return turn.reply(message, flow=Flow.IDEA_FIELD, data=turn.data.evolve(idea=draft))
+
+
+def _with_hints(turn: Turn, question: str, fields: Sequence[FieldInfo]) -> str:
+    """The field question under one line per field saying what belongs there (a citizen cannot guess what
+    "Smarte Wuppertaler*innen" means); the question comes last, where Matrix takes a poll's heading from."""
+    hints = [
+        turn.t("idea.field_hint", field=f.label(turn.lang), hint=f.hint(turn.lang)) for f in fields if f.hint(turn.lang)
+    ]
+    return "\n".join(hints) + f"\n\n{question}" if hints else question
 
 
 def _ask_several(turn: Turn, draft: IdeaDraft, replaces: str | None = None, lead: str | None = None) -> Decision:
@@ -148,7 +157,8 @@ def _ask_several(turn: Turn, draft: IdeaDraft, replaces: str | None = None, lead
         for f in turn.ctx.fields
     ]
     buttons.append(Button(_payload(draft, DONE), turn.t("survey.done")))
-    text = turn.t("idea.choose_several") if lead is None else f"{lead}\n\n{turn.t('idea.choose_several')}"
+    text = _with_hints(turn, turn.t("idea.choose_several"), turn.ctx.fields)
+    text = text if lead is None else f"{lead}\n\n{text}"
     message = Outbound(text=text, buttons=column(buttons), replaces=replaces, multi=True)
     return turn.reply(message, flow=Flow.IDEA_FIELDS, data=turn.data.evolve(idea=draft))
 
@@ -220,10 +230,12 @@ def _save(turn: Turn, draft: IdeaDraft, chosen: Sequence[FieldInfo]) -> Decision
     # Asked at the next calm moment, one per turn: right after this when no training question comes now.
     data = outreach.want_to_ask(data, turn, outreach.IDEA_NEWS, "idea_filed")
     data = outreach.want_to_ask(data, turn, outreach.SURVEYS, "after_idea")
+    # The thanks name where the idea was filed, so a citizen who corrected the proposal sees it took.
+    thanks = turn.t("idea.thanks_field", fields=label) if chosen else turn.t("idea.thanks_no_field")
     if chosen and turn.state.training_consent is None:
         # Only ideas with a field the citizen confirmed can teach the classifier, so only then is it worth asking.
-        return training.ask(turn, *edit, lead=turn.t("idea.thanks"), data=data, effects=[effect])
-    return onboarding.menu(turn, *edit, lead=turn.t("idea.thanks"), data=data, effects=[effect])
+        return training.ask(turn, *edit, lead=thanks, data=data, effects=[effect])
+    return onboarding.menu(turn, *edit, lead=thanks, data=data, effects=[effect])
 
 
 def cancel(turn: Turn) -> Decision:

@@ -34,7 +34,6 @@ from bot.analytics.writers import WriterError, private_folder, write_table
 from bot.config import Config
 from bot.storage.db import Database
 from handlers.events import FieldInfo
-from nlp.fields import load_fields
 
 log = logging.getLogger("bot.analytics")
 
@@ -129,7 +128,9 @@ def export_filter(args: argparse.Namespace, zone: ZoneInfo) -> ExportFilter:
 
 def _field_infos() -> tuple[FieldInfo, ...]:
     """The strategy fields (as `bot.app.field_infos`, without importing the runtime)."""
-    return tuple(FieldInfo(f.key, {"de": f.name_de, "en": f.name_en}) for f in load_fields())
+    from handlers.fields import field_infos
+
+    return field_infos()
 
 
 def _target_file(out: Path, name: str) -> Path:

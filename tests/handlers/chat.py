@@ -37,8 +37,8 @@ from handlers.events import (
     StartResponse,
     StopOutreach,
 )
+from handlers.fields import field_infos
 from handlers.texts import TextCatalog, load_texts
-from nlp.fields import load_fields
 from surveys.catalog import SurveyCatalog, SurveyVersion
 from surveys.schema import Survey
 
@@ -52,7 +52,7 @@ def texts() -> TextCatalog:
 
 @cache
 def fields() -> tuple[FieldInfo, ...]:
-    return tuple(FieldInfo(f.key, {"de": f.name_de, "en": f.name_en}) for f in load_fields())
+    return field_infos()
 
 
 def catalog_of(*surveys: Survey) -> SurveyCatalog:

@@ -42,7 +42,10 @@ def chat() -> Chat:
 def test_confident_classification_is_proposed_and_yes_saves_it_with_the_scores(chat: Chat) -> None:
     chat.command("idee")
     chat.say("Ein Radweg entlang der Talachse", classification=CONFIDENT)
-    assert chat.text == "Das klingt nach „Smarte Mobilität“ – stimmt das?"
+    assert chat.text == (
+        "• Smarte Mobilität: Bus, Schwebebahn und Bahn, Radverkehr und Fußwege, Parken, Straßen und Verkehrsfluss …"
+        "\n\nDas klingt nach „Smarte Mobilität“ – stimmt das?"
+    )  # what the field means, then the question
     assert chat.labels() == ["Ja", "Anderes Feld", "Mehrere Felder"]
     assert chat.store.ideas == []
     chat.press("fc:yes")
@@ -67,7 +70,8 @@ def test_idea_after_the_command_is_proposed_from_the_classified_args(chat: Chat)
 
 def test_unsure_classification_offers_the_two_likeliest_fields(chat: Chat) -> None:
     chat.command("idee", "Mehr Bäume und Bänke im Park", classification=CLEAR_TOP_TWO)
-    assert chat.text == "Zu welchem Handlungsfeld passt Ihre Idee? Am ehesten:"
+    assert chat.text.endswith("\n\nZu welchem Handlungsfeld passt Ihre Idee? Am ehesten:")
+    assert [line.split(":")[0] for line in chat.text.split("\n")[:2]] == ["• Smarte Umwelt", "• Smartes Leben"]
     assert chat.labels() == ["Smarte Umwelt", "Smartes Leben", "Anderes Feld", "Mehrere Felder"]
     chat.press("f:leben")
     (idea,) = chat.store.ideas
@@ -88,11 +92,14 @@ def test_a_third_field_is_offered_when_the_top_two_leave_much_open(chat: Chat) -
 def test_another_field_shows_all_six_in_the_same_message(chat: Chat) -> None:
     chat.command("idee", "Ein Radweg entlang der Talachse", classification=CONFIDENT)
     ref = chat.press("fc:other").messages[0].replaces
-    assert ref is not None and chat.messages[ref].text == "Zu welchem Handlungsfeld passt Ihre Idee am besten?"
+    assert ref is not None and chat.messages[ref].text.endswith("Zu welchem Handlungsfeld passt Ihre Idee am besten?")
+    assert chat.messages[ref].text.count("\n• ") == 5  # one line per field (six) says what belongs there
     assert chat.labels() == [*FIELD_LABELS, "Weiß nicht"]
     chat.press("f:umwelt")
     (idea,) = chat.store.ideas
     assert (idea.field, idea.classification) == ("umwelt", CONFIDENT)
+    # the correction took: the thanks name the field stored, not the one proposed
+    assert "im Handlungsfeld „Smarte Umwelt“" in chat.text and "Mobilität" not in chat.text
 
 
 def test_several_fields_are_ticked_in_place_and_saved_in_the_order_ticked(chat: Chat) -> None:
@@ -230,7 +237,8 @@ def test_proposal_in_english() -> None:
     chat = Chat(catalog_of(sample_survey()), language_hint="en")
     chat.agree()
     chat.command("idea", "A cycle path along the valley", classification=CONFIDENT)
-    assert chat.text == "That sounds like “Smart mobility” – is that right?"
+    assert chat.text.endswith("\n\nThat sounds like “Smart mobility” – is that right?")
+    assert chat.text.startswith("• Smart mobility: buses, the suspension railway")
     assert chat.labels() == ["Yes", "Another field", "Several fields"]
     chat.press("fc:yes")
     assert chat.labels() == ["Yes, gladly", "No"]
