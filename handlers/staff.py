@@ -43,7 +43,7 @@ NOTE_MAX = 500
 """Longest public note (the same limit the CLI applies)."""
 _EN_LINE = re.compile(r"^\s*EN\s*:\s*", re.IGNORECASE)
 _IDEA_ID = re.compile(r"[0-9a-f]{8,64}")
-_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only ("²".isdigit() is true), short enough for any database
+CAMPAIGN_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only ("²".isdigit() is true), fits any database
 _FIELD = re.compile(r"[a-z0-9_]{1,40}")
 PREVIEW_VALID = timedelta(hours=1)
 """How long a launch/close preview's confirm button acts; after that the preview must be opened again."""
@@ -108,7 +108,7 @@ def show_help(turn: Turn) -> Decision:
 
 def _campaign_id(turn: Turn) -> str | None:
     args = turn.inbound.args.strip().removeprefix("#")
-    return args if _NUMBER.fullmatch(args) else None
+    return args if CAMPAIGN_NUMBER.fullmatch(args) else None
 
 
 def campaigns(turn: Turn) -> Decision:
@@ -201,7 +201,7 @@ def press(turn: Turn, payload: str) -> Decision | None:
 
 def _on_campaign(action: str) -> ButtonHandler:
     def press(turn: Turn, argument: str) -> Decision:
-        if not _NUMBER.fullmatch(argument):
+        if not CAMPAIGN_NUMBER.fullmatch(argument):
             return stale(turn)
         if action in ("launch_preview", "close_preview"):
             return _preview_of(turn, action.removesuffix("_preview"), argument)
@@ -228,7 +228,7 @@ def _on_confirm(action: str) -> ButtonHandler:
             fresh = turn.ctx.now - datetime.fromisoformat(at) <= PREVIEW_VALID
         except ValueError:
             fresh = False
-        if not _NUMBER.fullmatch(number) or kind != action or previewed != number or not fresh:
+        if not CAMPAIGN_NUMBER.fullmatch(number) or kind != action or previewed != number or not fresh:
             return turn.reply(Outbound(text=turn.t("staff.preview_first", id=number[:9])))
         return turn.reply(data=turn.data.evolve(staff_preview=None), effects=(StaffRequest(action, number),))
 

@@ -27,13 +27,13 @@ from bot.storage.db import UnitOfWork
 from handlers import staff_render
 from handlers.events import ROLE_STAFF, STAFF_CHANGES, STAFF_VIEWS, FieldInfo, Outbound, StaffRequest, Texts
 from handlers.formats import local_minute
+from handlers.staff import CAMPAIGN_NUMBER
 from handlers.staff_render import NO_FIELD_TOKEN
 from handlers.turn import clip
 from surveys.catalog import SurveyCatalog
 
 log = logging.getLogger(__name__)
 
-_NUMBER = re.compile(r"[0-9]{1,9}")
 _INTERNAL_ID = re.compile(r"[0-9a-f]{32}")
 _IDEA_ACTIONS = frozenset({"idea", "idea_status_preview", "idea_status"})
 
@@ -129,17 +129,16 @@ class _Act:
         return self.desk.texts, self.sender.lang, self.config.timezone
 
     def campaign_id(self) -> int | None:
-        return int(self.target) if _NUMBER.fullmatch(self.target) else None
+        return int(self.target) if CAMPAIGN_NUMBER.fullmatch(self.target) else None
 
     def idea_id(self) -> str | tuple[Outbound, ...]:
-        """The idea the request names (a reference i_… typed by staff, or the internal id of a button), or the
+        """The idea the request names (a reference i_… typed by staff, or the internal id of a button: looked up
+        directly, not through its reference, which `handle` already put into `target` for the audit log), or the
         answer saying why there is none."""
         try:
-            idea_id = idea_status.resolve_idea(self.uow, self.target, self.config.pseudonym_secret)
+            idea_id = idea_status.resolve_idea(self.uow, self.request.target, self.config.pseudonym_secret)
         except IdeaStatusError as exc:
             key = "staff.ambiguous_idea" if exc.code == "ambiguous" else "staff.not_found_idea"
-            if _INTERNAL_ID.fullmatch(self.target):  # a button's internal id is never echoed or logged
-                self.target = idea_pseudonym(self.config.pseudonym_secret, self.target)
             return self.done(audit.OUTCOME_NOT_FOUND, (self.say(key, ref=clip(self.target, 40)),), reason=exc.code)
         self.target = idea_pseudonym(self.config.pseudonym_secret, idea_id)  # the audit names the reference
         return idea_id
@@ -190,7 +189,7 @@ class _Act:
                                  survey_version=launched.survey_version)  # fmt: skip
             _, cancelled = service.close_campaign(self.uow, campaign_id, self.now)
             return self.done(
-                "ok", (self.say("staff.closed", id=campaign_id, cancelled=cancelled),), cancelled=cancelled
+                audit.OUTCOME_OK, (self.say("staff.closed", id=campaign_id, cancelled=cancelled),), cancelled=cancelled
             )
         except CampaignError as exc:  # the campaign changed since the preview (or never existed)
             return self.done(audit.OUTCOME_ERROR, (self.say("staff.failed", reason=str(exc)),), reason=str(exc)[:200])
