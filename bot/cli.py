@@ -314,9 +314,9 @@ def _export(config: Config, args: argparse.Namespace) -> int:
             return EXIT_CONFIG
         since = datetime.combine(day, time.min, tzinfo=config.timezone).astimezone(UTC)
     with _database(config) as database, database.unit_of_work(read_only=True) as uow:
-        from bot.analytics.query import staff_citizens
+        from bot.campaigns.audience import staff_citizen_ids
 
-        staff = staff_citizens(uow.session, config.staff, config.pseudonym_secret)  # staff are no respondents
+        staff = staff_citizen_ids(uow.session, config.staff, config.pseudonym_secret)  # staff are no respondents
         rows = (row for row in uow.feedback.rows(since=since, field_key=args.field) if row.citizen not in staff)
         if args.export_command == "summary":
             print(summary(rows, {f.key: f.name["de"] for f in fields}))

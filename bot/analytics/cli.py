@@ -25,12 +25,12 @@ from bot.analytics.query import (
     iter_follow_ups,
     iter_ideas,
     iter_responses,
-    staff_citizens,
     survey_versions,
     surveys_with_responses,
 )
 from bot.analytics.tables import field_names, followup_table, idea_table, response_table
 from bot.analytics.writers import WriterError, private_folder, write_table
+from bot.campaigns.audience import staff_citizen_ids
 from bot.config import Config
 from bot.storage.db import Database
 from handlers.events import FieldInfo
@@ -177,7 +177,7 @@ def _export(config: Config, database: Database, args: argparse.Namespace) -> int
     with database.unit_of_work(read_only=True) as uow:
         session = uow.session
         check_filter(session, flt)
-        flt = replace(flt, exclude=staff_citizens(session, config.staff, secret))  # staff are no respondents
+        flt = replace(flt, exclude=staff_citizen_ids(session, config.staff, secret))  # staff are no respondents
         if linked:
             log.warning("event=export_linked_pseudonyms what=%s survey=%s", what, flt.survey or "*")
         if args.no_redact:
@@ -233,7 +233,7 @@ def run_report(config: Config, database: Database, args: argparse.Namespace) -> 
             raise UsageError(f"--out: the folder {args.out.parent} does not exist")
         with database.unit_of_work(read_only=True) as uow:
             check_filter(uow.session, ExportFilter(args.survey, args.campaign, since, until))
-            staff = staff_citizens(uow.session, config.staff, config.pseudonym_secret)
+            staff = staff_citizen_ids(uow.session, config.staff, config.pseudonym_secret)
     except (UsageError, FilterError) as exc:
         print(f"stadtdialog report: {exc}", file=sys.stderr)
         return EXIT_USAGE

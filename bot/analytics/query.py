@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -38,7 +38,8 @@ class ExportFilter:
 
     Responses (and their follow-ups) are selected by when they were started, ideas by when they were submitted.
     `campaign` is a campaign's name (or its number); `channel` telegram, matrix or terminal. `exclude`: citizen
-    ids whose rows are left out (staff who tried the bot are no citizens: see `staff_citizens`).
+    ids whose rows are left out (staff who tried the bot are no citizens: see
+    `bot.campaigns.audience.staff_citizen_ids`).
     """
 
     survey: str | None = None
@@ -46,7 +47,7 @@ class ExportFilter:
     since: datetime | None = None
     until: datetime | None = None
     channel: str | None = None
-    exclude: frozenset[str] = frozenset()  # citizen ids left out of every count and row (staff: `staff_citizens`)
+    exclude: frozenset[str] = frozenset()  # citizen ids left out of every count and row (staff)
 
     def for_survey(self, key: str | None) -> ExportFilter:
         """The same filter for survey `key` (None: every survey)."""
@@ -206,13 +207,6 @@ def _in_period_and_channel(query: Select[Any], when: Any, citizen: Any, flt: Exp
     if flt.exclude:
         query = query.where(citizen.not_in(sorted(flt.exclude)))
     return query
-
-
-def staff_citizens(session: Session, staff: Mapping[str, str], secret: bytes) -> frozenset[str]:
-    """Citizen ids of the staff on `STADTDIALOG_STAFF` (the campaigns' own definition of who is staff)."""
-    from bot.campaigns.audience import staff_citizen_ids
-
-    return staff_citizen_ids(session, staff, secret)
 
 
 def filtered_responses(query: Select[Any], session: Session, flt: ExportFilter) -> Select[Any]:

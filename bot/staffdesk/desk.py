@@ -18,11 +18,12 @@ from typing import Any
 
 from bot.analytics.pseudonyms import idea_pseudonym
 from bot.campaigns import service
+from bot.campaigns.audience import staff_citizens
 from bot.campaigns.service import CampaignError
 from bot.config import Config
 from bot.staffdesk import audit, idea_status, views
 from bot.staffdesk.idea_status import IdeaStatusError
-from bot.staffdesk.roles import full_text, role_of, staff_citizens
+from bot.staffdesk.roles import full_text, role_of
 from bot.storage.db import UnitOfWork
 from handlers import staff_render
 from handlers.events import ROLE_STAFF, STAFF_CHANGES, STAFF_VIEWS, FieldInfo, Outbound, StaffRequest, Texts

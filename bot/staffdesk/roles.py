@@ -1,12 +1,9 @@
-"""Who is staff: the role of a chat sender (`STADTDIALOG_STAFF`) and the citizen ids staff have, so staff never
-count in citizen figures or audiences."""
+"""Who is staff: the role of a chat sender (`STADTDIALOG_STAFF`) and where they may read citizens' texts in full.
+The citizen ids staff have (left out of every figure and audience) are `bot.campaigns.audience.staff_citizens`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-from bot.campaigns import audience
-from bot.storage.db import UnitOfWork
 
 FULL_TEXT_CHANNELS = frozenset({"matrix", "terminal"})
 """Channels where staff may see citizens' texts in full: Matrix when the room is end-to-end encrypted, the terminal
@@ -23,7 +20,3 @@ def role_of(staff: Mapping[str, str], channel: str, user_id: str) -> str | None:
     """The sender's role ("staff" / "analyst") from the allowlist keyed `channel:user id`; None for everyone else."""
     return staff.get(f"{channel}:{user_id}")
 
-
-def staff_citizens(uow: UnitOfWork, staff: Mapping[str, str], secret: bytes) -> set[str]:
-    """Pseudonymous citizen ids of staff (the same set campaign audiences leave out)."""
-    return audience.staff_citizens(uow, staff, secret)

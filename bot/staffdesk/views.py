@@ -18,8 +18,8 @@ from sqlalchemy import Select, case, func, literal_column, select
 
 from bot.analytics.pseudonyms import idea_pseudonym
 from bot.campaigns.audience import audience, campaign_fields
+from bot.campaigns.audience import staff_citizens as find_staff
 from bot.campaigns.status import Progress, progress
-from bot.staffdesk.roles import staff_citizens as find_staff
 from bot.storage import models as m
 from bot.storage.db import UnitOfWork
 from bot.storage.items import RESPONSE_COMPLETED

@@ -12,9 +12,10 @@ import pyreadstat
 import pytest
 
 from bot.analytics import report as report_module
-from bot.analytics.query import ExportFilter, iter_ideas, iter_responses, staff_citizens
+from bot.analytics.query import ExportFilter, iter_ideas, iter_responses
 from bot.analytics.report.data import collect
 from bot.analytics.tables import idea_table
+from bot.campaigns.audience import staff_citizen_ids
 from bot.cli import main
 from bot.identity import pseudonym
 from bot.staffdesk.idea_status import set_idea_status
@@ -78,8 +79,8 @@ def test_staff_are_the_allowlisted_accounts_and_citizens_with_an_allowlisted_con
     staff = {"telegram:user-c_anna": "staff", f"{STAFF_ACCOUNT[0]}:{STAFF_ACCOUNT[1]}": "analyst"}
     secret = CLI_SECRET.encode()
     with filled.unit_of_work(read_only=True) as uow:
-        found = staff_citizens(uow.session, staff, secret)
-        assert staff_citizens(uow.session, {}, secret) == frozenset()
+        found = staff_citizen_ids(uow.session, staff, secret)
+        assert staff_citizen_ids(uow.session, {}, secret) == frozenset()
     assert found == {"c_anna", pseudonym(secret, "telegram", "user-c_anna"), pseudonym(secret, *STAFF_ACCOUNT)}
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from bot.analytics.pseudonyms import idea_pseudonym
 from bot.app import field_infos
 from bot.campaigns import cli, service
+from bot.campaigns.audience import staff_citizens
 from bot.campaigns.service import CampaignSpec
 from bot.config import Config
 from bot.identity import pseudonym
@@ -50,7 +51,7 @@ def db(database: Database, config: Config) -> Database:
 
 def staff_of(db: Database, config: Config) -> set[str]:
     with db.unit_of_work(read_only=True) as uow:
-        return roles.staff_citizens(uow, config.staff, config.pseudonym_secret)
+        return staff_citizens(uow, config.staff, config.pseudonym_secret)
 
 
 def draft(db: Database, **spec: Any) -> int:

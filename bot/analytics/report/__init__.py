@@ -103,7 +103,7 @@ def build_report(
 ) -> str:
     """Read the data (one read-only unit of work) and return the whole report as HTML.
 
-    `exclude`: citizen ids counted nowhere (staff: `bot.analytics.query.staff_citizens`).
+    `exclude`: citizen ids counted nowhere (staff: `bot.campaigns.audience.staff_citizen_ids`).
 
     `since`/`until`: UTC-aware, `until` exclusive. Raises FilterError for an unknown survey, campaign or channel
     and ValueError for an unknown language or k < 1.
