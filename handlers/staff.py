@@ -35,7 +35,7 @@ from handlers.events import (
 from handlers.staff_render import NO_FIELD_TOKEN as NO_FIELD
 from handlers.staff_render import PREFIX, status_label
 from handlers.state import DialogueData, Flow, StaffDraft
-from handlers.turn import Turn, column
+from handlers.turn import Turn, column, with_lead
 from surveys.engine import fold
 
 STAFF_FLOWS = frozenset({Flow.STAFF_NOTE, Flow.STAFF_CONFIRM})
@@ -350,9 +350,7 @@ def show_pending(turn: Turn, lead: str | None = None) -> Decision:
         decision = _confirm(turn, turn.data.staff)
     else:
         return _back(turn, Outbound(text=turn.t("staff.cancelled")))
-    if lead is None:
-        return decision
-    return Decision(decision.state, (Outbound(text=lead), *decision.messages), decision.effects)
+    return decision if lead is None else with_lead(decision, lead)
 
 
 def prompt(turn: Turn) -> Decision:
