@@ -8,6 +8,7 @@ Nothing here performs I/O.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta, tzinfo
@@ -34,6 +35,7 @@ class InboundKind(str, Enum):  # noqa: UP042 - StrEnum would change str(kind); k
     EDITED = "edited"  # an edited earlier message (not re-processed)
     GROUP = "group"  # anything in a group room (the bot only talks 1:1)
     FOLLOW_UP = "follow_up"  # a due follow_ups row fed back by the scheduler: `payload` holds its kind
+    SIMILAR = "similar"  # the result of a `FindSimilar` search, fed back by the runtime: `args` holds its JSON
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,137 @@ class SaveIdea:
     field: str | None
     fields: tuple[str, ...] = ()  # every field the citizen chose ("mehrere"); `field` is the first
     classification: FieldScores | None = None  # what the classifier proposed (scores, model version)
+    embedding: str | None = None  # the text's e5 embedding from the similar-idea search (`SimilarResult.vector`)
+    embedding_model: str | None = None
+
+
+@dataclass(frozen=True)
+class FindSimilar:
+    """Search the published ideas for ones proposing the same thing as this idea text (the idea-text step only).
+
+    The runtime embeds the text outside any transaction, searches, and feeds the result back as a SIMILAR event
+    (`SimilarResult`) for the draft `draft_id`; the embedding travels with it, so the idea is never embedded twice.
+    """
+
+    draft_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class SimilarIdea:
+    """A published idea that proposes the same thing, as the citizen sees it: its public text, first field,
+    supporters, status, and whether this citizen already supports it."""
+
+    id: str
+    text: str
+    field: str | None
+    supporters: int
+    status: str
+    supported: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SimilarIdea:
+        field_key = data.get("field")
+        return cls(
+            id=str(data["id"]),
+            text=str(data["text"]),
+            field=None if field_key is None else str(field_key),
+            supporters=int(data.get("supporters", 0)),
+            status=str(data.get("status", "new")),
+            supported=bool(data.get("supported", False)),
+        )
+
+
+@dataclass(frozen=True)
+class SimilarResult:
+    """What a `FindSimilar` search found, carried by a SIMILAR event's `args` as JSON.
+
+    `matches`: at most three, best first, only above the matcher's threshold (often none); `vector`: the idea text's
+    embedding (base64 of 384 float32, little-endian) and `model` the embedder it came from — None when embedding
+    failed (the idea is then filed without one).
+    """
+
+    draft_id: str
+    matches: tuple[SimilarIdea, ...] = ()
+    vector: str | None = None
+    model: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "draft": self.draft_id,
+                "matches": [match.to_dict() for match in self.matches],
+                "vector": self.vector,
+                "model": self.model,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> SimilarResult | None:
+        """The result in a SIMILAR event's `args`; None when it is not one."""
+        try:
+            data = json.loads(text or "{}")
+            return cls(
+                draft_id=str(data["draft"]),
+                matches=tuple(SimilarIdea.from_dict(match) for match in data.get("matches") or ()),
+                vector=None if data.get("vector") is None else str(data["vector"]),
+                model=None if data.get("model") is None else str(data["model"]),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+
+PUBLISH_YES = "yes"
+PUBLISH_KEEP = "keep"  # yes, and the public text may stay when the author deletes their data
+PUBLISH_NO = "no"
+PUBLISH_CONSENTS = (PUBLISH_YES, PUBLISH_KEEP, PUBLISH_NO)
+
+PUBLICATION_NONE = "none"  # not proposed for publication
+PUBLICATION_PENDING = "pending"  # waiting for moderation
+PUBLICATION_APPROVED = "approved"  # other citizens see `public_text`
+PUBLICATION_REJECTED = "rejected"  # staff declined (the author was told why)
+PUBLICATION_WITHDRAWN = "withdrawn"  # the author took it back
+PUBLICATIONS = (
+    PUBLICATION_NONE, PUBLICATION_PENDING, PUBLICATION_APPROVED, PUBLICATION_REJECTED, PUBLICATION_WITHDRAWN,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SetPublication:
+    """The author's answer to "may other citizens see this idea, without your name?" (`PUBLISH_CONSENTS`).
+
+    "yes"/"keep" put the idea into the moderation queue (publication "pending"); "no" records the refusal.
+    """
+
+    idea_id: str
+    consent: str
+
+
+IDEA_BROWSE = "browse"  # /ideen: `target` a field key ("" = the field overview), `page` from 0
+IDEA_SUPPORT = "support"  # support `target` (`source` "similar": instead of filing the same idea again)
+IDEA_UNSUPPORT = "unsupport"  # withdraw one's support of `target`
+IDEA_NEWS_ON = "news_on"  # a supporter wants `target`'s status news
+IDEA_NEWS_OFF = "news_off"
+IDEA_WITHDRAW = "withdraw"  # the author withdraws the publication of their idea `target`
+IDEA_ACTIONS = (IDEA_BROWSE, IDEA_SUPPORT, IDEA_UNSUPPORT, IDEA_NEWS_ON, IDEA_NEWS_OFF, IDEA_WITHDRAW)
+
+
+@dataclass(frozen=True)
+class IdeaRequest:
+    """A citizen browses published ideas, supports one, or manages their support or publication.
+
+    The runtime (bot/ideaboard) checks it against the stored data (only approved ideas can be supported, only the
+    author withdraws), changes what it must and renders the answer, like `StaffRequest`. `target` is an idea's
+    internal id (or a field key for "browse").
+    """
+
+    action: str
+    target: str = ""
+    page: int = 0
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -372,6 +505,9 @@ Effect = (
     | ReleaseHeld
     | StaffRequest
     | ShowMyIdeas
+    | FindSimilar
+    | SetPublication
+    | IdeaRequest
 )
 
 
@@ -454,6 +590,7 @@ class Context:
     controller: str = ""  # who is responsible for the data (name and contact), for the privacy notice
     complaints: str = ""  # the supervisory authority citizens may complain to
     staff_role: str | None = None  # ROLE_STAFF / ROLE_ANALYST when the sender is on the staff allowlist
+    similar_search: bool = False  # the runtime can search similar ideas (an embedder is loaded)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column
 
 from bot.storage.types import UTCDateTime
@@ -186,13 +197,29 @@ class Answer(Base):
     field: Mapped[str | None] = mapped_column(String(SURVEY_KEY_LENGTH))
 
 
+EMBEDDING_MODEL_LENGTH = 80
+PUBLICATION_LENGTH = 12
+THEME_LENGTH = 40
+
+
 class Idea(Base):
-    """An idea a citizen submitted, with the strategy fields they chose and what the classifier proposed."""
+    """An idea a citizen submitted, with the strategy fields they chose and what the classifier proposed.
+
+    Publication (issue 13): `publish_consent` is what the author allowed when asked after filing ("yes", "keep":
+    yes and the public text may stay when they delete their data, "no"; None: not asked); `publication` is where
+    the idea stands (bot.ideaboard.PUBLICATIONS: none → pending → approved | rejected; withdrawn by the author);
+    `public_text` the wording other citizens see (set when staff approve, maybe edited). Every change of
+    `publication`, `public_text` or `merged_into` sets `publication_at`, which the similar-idea index of every
+    worker follows. `citizen_id` is None only for a published idea whose author deleted their data after agreeing
+    that the public text may stay ("keep").
+    """
 
     __tablename__ = "ideas"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    citizen_id: Mapped[str] = _citizen_fk()
+    citizen_id: Mapped[str | None] = mapped_column(
+        String(CITIZEN_ID_LENGTH), ForeignKey("citizens.id", ondelete="CASCADE"), index=True, nullable=True
+    )
     text: Mapped[str] = mapped_column(Text)
     field: Mapped[str | None] = mapped_column(String(SURVEY_KEY_LENGTH))  # the first chosen field
     fields: Mapped[list[str]] = mapped_column(JSON)  # every field the citizen chose
@@ -205,6 +232,72 @@ class Idea(Base):
     status_note: Mapped[str | None] = mapped_column(Text)  # the city's public note on the status (German)
     status_note_en: Mapped[str | None] = mapped_column(Text)  # the same in English (optional)
     status_at: Mapped[datetime | None]  # when staff last set the status (None: still as filed)
+    # The e5 embedding of the idea's text (float32 little-endian, 384 values), written with the idea (one write).
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    embedding_model: Mapped[str | None] = mapped_column(String(EMBEDDING_MODEL_LENGTH))
+    publish_consent: Mapped[str | None] = mapped_column(String(8))  # "yes" / "keep" / "no"; None: not asked
+    publication: Mapped[str] = mapped_column(String(PUBLICATION_LENGTH), default="none", index=True)
+    public_text: Mapped[str | None] = mapped_column(Text)  # what other citizens see (approved wording)
+    publication_note: Mapped[str | None] = mapped_column(Text)  # staff's reason told to the author on rejection
+    publication_at: Mapped[datetime | None] = mapped_column(index=True)  # last change of publication/text/merge
+    merged_into: Mapped[str | None] = mapped_column(String(64), ForeignKey("ideas.id", ondelete="SET NULL"))
+    merged_at: Mapped[datetime | None]
+    theme: Mapped[str | None] = mapped_column(String(THEME_LENGTH))  # nlp.themes id, set by the theme refresh
+
+
+class IdeaSupport(Base):
+    """A citizen supports a published idea (once per citizen and idea; withdrawn by deleting the row)."""
+
+    __tablename__ = "idea_supports"
+
+    idea_id: Mapped[str] = mapped_column(String(64), ForeignKey("ideas.id", ondelete="CASCADE"), primary_key=True)
+    citizen_id: Mapped[str] = mapped_column(
+        String(CITIZEN_ID_LENGTH), ForeignKey("citizens.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime]
+    news: Mapped[bool] = mapped_column(Boolean, default=False)  # the supporter asked for this idea's status news
+
+
+class IdeaSearch(Base):
+    """A similar-idea search the core asked for (`FindSimilar`), waiting for the runtime's search worker.
+
+    Deleted once its result event is in the inbox; survives a restart, so no citizen waits for ever.
+    """
+
+    __tablename__ = "idea_searches"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    citizen_id: Mapped[str] = _citizen_fk()
+    channel: Mapped[str] = mapped_column(String(CHANNEL_LENGTH))
+    draft_id: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AnswerEmbedding(Base):
+    """The e5 embedding of a free-text answer (for themes), computed in the background; `source_hash` tells
+    whether the answer changed since."""
+
+    __tablename__ = "answer_embeddings"
+
+    answer_id: Mapped[int] = mapped_column(Integer, ForeignKey("answers.id", ondelete="CASCADE"), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    model: Mapped[str] = mapped_column(String(EMBEDDING_MODEL_LENGTH))
+    source_hash: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    theme: Mapped[str | None] = mapped_column(String(THEME_LENGTH))
+
+
+class ThemeRegistryRow(Base):
+    """The theme registry of one strategy field (`nlp.themes.ThemeRegistry` as JSON): keeps theme ids stable."""
+
+    __tablename__ = "theme_registry"
+
+    field: Mapped[str] = mapped_column(String(SURVEY_KEY_LENGTH), primary_key=True)
+    content: Mapped[str] = mapped_column(Text)  # the registry as JSON
+    updated_at: Mapped[datetime]
 
 
 class IdeaStatusChange(Base):

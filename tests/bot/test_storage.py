@@ -67,7 +67,7 @@ def test_migrations_build_the_schema_from_nothing_and_are_safe_to_repeat(databas
         tables = set(inspect(database.engine).get_table_names())
         assert tables == {t.name for t in Base.metadata.sorted_tables} | {"alembic_version"}
         with database.engine.connect() as connection:
-            assert MigrationContext.configure(connection).get_current_heads() == ("0004",)
+            assert MigrationContext.configure(connection).get_current_heads() == ("0005",)
     finally:
         database.dispose()
 

@@ -23,7 +23,7 @@ class FeedbackRow:
 
     kind: str  # "idea" or "answer"
     id: str  # the idea's id, or "<response id>/<question id>"
-    citizen: str  # pseudonymous id
+    citizen: str | None  # pseudonymous id (None: a kept public idea whose author deleted their data)
     created_at: datetime
     text: str
     fields: tuple[str, ...]  # ideas: what the citizen chose; answers: the classifier's best field
