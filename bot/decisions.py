@@ -13,6 +13,9 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.config import Config
+from bot.ideaboard import store as ideaboard_store
+from bot.ideaboard.board import IdeaBoard
+from bot.ideaboard.search import decode_vector
 from bot.identity import pseudonym
 from bot.staffdesk.desk import Sender, StaffDesk
 from bot.staffdesk.roles import role_of
@@ -36,7 +39,9 @@ from handlers.events import (
     Effect,
     ExportData,
     FieldInfo,
+    FindSimilar,
     FollowUpOutcome,
+    IdeaRequest,
     Inbound,
     InboundKind,
     Outbound,
@@ -74,13 +79,36 @@ def follow_up_id_of(event: Inbound) -> int | None:
     return value if isinstance(value, int) else None
 
 
+def _embedding_bytes(encoded: str | None) -> bytes | None:
+    """The stored form of `SaveIdea.embedding` (base64 of 384 float32); None when absent or not a vector (the
+    idea is then stored without one rather than lost)."""
+    if encoded is None:
+        return None
+    try:
+        return decode_vector(encoded).astype("<f4").tobytes()
+    except ValueError:
+        log.warning("event=idea_embedding_invalid")
+        return None
+
+
 class DecisionStore:
     """Runs the pure core for one event and writes everything it decided into the caller's unit of work."""
 
     def __init__(
-        self, config: Config, texts: Texts, fields: Sequence[FieldInfo], catalog: Callable[[], SurveyCatalog]
+        self,
+        config: Config,
+        texts: Texts,
+        fields: Sequence[FieldInfo],
+        catalog: Callable[[], SurveyCatalog],
+        *,
+        similar_search: bool = False,
     ) -> None:
         self.config = config
+        self.similar_search = similar_search
+        """Whether the core may ask for similar-idea searches (the runtime has an embedder)."""
+        self.board = IdeaBoard(config, texts, fields)
+        self.searches_added = False
+        """Set when a `FindSimilar` row was stored: the runtime kicks its search worker after the commit."""
         self.texts = texts
         self.fields = tuple(fields)
         self._catalog = catalog  # the runtime's current catalog (reloaded when the CLI changed surveys)
@@ -111,6 +139,7 @@ class DecisionStore:
             controller=self.config.controller,
             complaints=self.config.complaints,
             staff_role=staff_role,
+            similar_search=self.similar_search,
         )
 
     def process(self, uow: UnitOfWork, event: Inbound, now: datetime) -> bool:
@@ -139,6 +168,8 @@ class DecisionStore:
             elif isinstance(effect, StaffRequest):
                 sender = Sender(event.channel, event.user_id, decision.state.language, event.encrypted)
                 loaded.extend(self.desk.handle(uow, effect, sender, now))
+            elif isinstance(effect, IdeaRequest):
+                loaded.extend(self.board.handle(uow, effect, citizen, decision.state.language, now))
             elif isinstance(effect, ShowMyIdeas):
                 loaded.extend(self.desk.my_ideas(uow, citizen, decision.state.language))
             elif isinstance(effect, ExportData):
@@ -150,7 +181,7 @@ class DecisionStore:
                     )
                 )
             else:
-                self._apply(uow, citizen, before, effect, now)
+                self._apply(uow, citizen, event.channel, before, effect, now)
         if loaded:
             messages.extend(loaded)
             if any(message.buttons for message in loaded):  # typed numbers and labels press these buttons too
@@ -167,7 +198,9 @@ class DecisionStore:
             log.info("event=citizen_deleted rows=%s", sum(counts.values()))
         return bool(messages)
 
-    def _apply(self, uow: UnitOfWork, citizen: str, before: CitizenState, effect: Effect, now: datetime) -> None:
+    def _apply(
+        self, uow: UnitOfWork, citizen: str, channel: str, before: CitizenState, effect: Effect, now: datetime
+    ) -> None:
         """Store one effect of the core's decision (DeleteCitizen is done last, by `process`)."""
         match effect:
             case StartResponse(response_id, key, version, campaign_id):
@@ -178,8 +211,14 @@ class DecisionStore:
                 uow.responses.delete_answer(response_id, question_id)
             case CompleteResponse(response_id):
                 uow.responses.complete(response_id, now)
-            case SaveIdea(idea_id, text, field, fields, classification):
-                uow.ideas.add(idea_id, citizen, text, field, now, fields=fields, classification=classification)
+            case SaveIdea(idea_id, text, field, fields, classification, embedding, embedding_model):
+                uow.ideas.add(
+                    idea_id, citizen, text, field, now, fields=fields, classification=classification,
+                    embedding=_embedding_bytes(embedding), embedding_model=embedding_model,
+                )  # fmt: skip
+            case FindSimilar(draft_id, text):
+                ideaboard_store.add_search(uow, citizen, channel, draft_id, text, now)
+                self.searches_added = True
             case ScheduleFollowUp(due_at, kind, payload, response_id, campaign_id, unsolicited):
                 uow.follow_ups.add(
                     citizen, due_at, kind, dict(payload), now=now, response_id=response_id,

@@ -27,6 +27,7 @@ from bot.classify import TextClassifier, classifiable_text
 from bot.config import Config
 from bot.decisions import DecisionStore, follow_up_id_of
 from bot.group_commit import GroupCommit
+from bot.ideaboard.search import SimilarSearch, TextEmbedder
 from bot.identity import pseudonym
 from bot.outbox import OutboxSender, RuntimeStats
 from bot.outreach.claims import FollowUpClaimer, respect_rules
@@ -72,6 +73,21 @@ class _Processed:
     done: bool = False
 
 
+def shared_embedder(classifier: TextClassifier | None) -> TextEmbedder | None:
+    """The classifier's e5 embedder, for the similar-idea search (one model in memory, not two); None without a
+    classifier or when its embedder uses another prefix than the matcher was fitted with."""
+    scorer = getattr(getattr(classifier, "model", None), "scorer", None)
+    embedder = getattr(scorer, "embedder", None)
+    if embedder is None:
+        return None
+    from nlp.similar import MatchParams
+
+    if embedder.prefix != MatchParams.load().prefix:
+        log.warning("event=similar_search_off reason=embedder_prefix")
+        return None
+    return embedder  # type: ignore[no-any-return]
+
+
 class Runtime:
     """Wires storage, the dialogue core and the channels; see the module docstring for the flow."""
 
@@ -85,6 +101,7 @@ class Runtime:
         catalog: SurveyCatalog,
         clock: Callable[[], datetime] = utcnow,
         classifier: TextClassifier | None = None,
+        embedder: TextEmbedder | None = None,
     ) -> None:
         self.config = config
         self.classifier = classifier
@@ -92,7 +109,13 @@ class Runtime:
         self.texts = texts
         self.fields = tuple(fields)
         self.catalog = catalog
-        self.decisions = DecisionStore(config, texts, self.fields, lambda: self.catalog)
+        embedder = embedder if embedder is not None else shared_embedder(classifier)
+        self.similar = SimilarSearch(
+            database, embedder, in_db=self._in_db, kick_chat=self._kick_chat, clock=lambda: self.clock()
+        )
+        self.decisions = DecisionStore(
+            config, texts, self.fields, lambda: self.catalog, similar_search=self.similar.enabled
+        )
         self.clock = clock
         self.stats = RuntimeStats()
         self.channels: dict[str, Channel] = {}
@@ -135,6 +158,7 @@ class Runtime:
         """
         self._running = True
         self.outbox.running = True
+        self.similar.running = True
         for channel in self.channels.values():
             try:
                 await channel.start(self)
@@ -148,6 +172,7 @@ class Runtime:
                 self.ready[channel.name] = channel
         await self.follow_ups.recover()
         await self.resume_pending()
+        self.similar.kick()  # searches a previous run left (each is answered, with or without an embedder)
 
     async def _start_later(self, channel: Channel) -> None:
         delay = self.start_retry_first
@@ -184,6 +209,7 @@ class Runtime:
             except Exception:  # a failing channel must not keep the others from stopping
                 log.exception("event=channel_stop_failed channel=%s", channel.name)
         await self.outbox.stop()
+        await self.similar.stop()
         tasks = list(self._chat_workers.values())
         for task in tasks:
             task.cancel()
@@ -217,10 +243,11 @@ class Runtime:
     async def wait_idle(self, timeout: float = 30.0) -> None:
         """Wait until no chat has work in flight (tests and the terminal use it)."""
         async with asyncio.timeout(timeout):
-            while self._chat_workers or self.outbox.workers:
+            while self._chat_workers or self.outbox.workers or self.similar.busy:
                 await asyncio.gather(
                     *self._chat_workers.values(), *self.outbox.workers.values(), return_exceptions=True
                 )
+                await self.similar.wait_idle()
 
     # --- inbound -----------------------------------------------------------------------------------------------
 
@@ -338,6 +365,9 @@ class Runtime:
         """Process the next event of each chat in `keys` (distinct chats: a chat waits for its own outcome)."""
         processed = await self._in_db(self._process_batch, keys)
         self._release_unsent_bulk()
+        if self.decisions.searches_added:  # committed: the search worker may answer them now
+            self.decisions.searches_added = False
+            self.similar.kick()
         outcomes: list[bool | None] = []
         for item in processed:
             self.stats.failed += item.failed_item is not None

@@ -129,14 +129,19 @@ class _Writer:
 
 def render_idea_news(payload: Mapping[str, Any], texts: Texts, lang: str, tz: tzinfo) -> Outbound:
     """The message to an idea's author that its status changed (payload of the `idea_news` follow_ups row:
-    status, note, note_en, excerpt, filed_at)."""
+    status, note, note_en, excerpt, filed_at), or to a supporter who asked for its news (`supporter: true`)."""
     w = _Writer(texts, lang, tz)
+    supporter = bool(payload.get("supporter"))  # a supporter's news: the excerpt is of the public text
     try:
         filed = datetime.fromisoformat(str(payload.get("filed_at") or ""))
     except ValueError:
         filed = None
+    if supporter:
+        intro = w.t("board.news_intro")
+    else:
+        intro = w.t("idea_news.intro", date=w.day(filed)) if filed is not None else w.t("idea_news.intro_undated")
     lines = [
-        w.t("idea_news.intro", date=w.day(filed)) if filed is not None else w.t("idea_news.intro_undated"),
+        intro,
         f"„{clip(str(payload.get('excerpt') or ''), EXCERPT)}“",
         "",
         w.t("idea_news.status", status=w.status(str(payload.get("status") or ""))),
@@ -144,7 +149,7 @@ def render_idea_news(payload: Mapping[str, Any], texts: Texts, lang: str, tz: tz
     note = w.note(_text(payload.get("note")), _text(payload.get("note_en")))
     if note:
         lines.append(w.t("idea_news.note", note=note))
-    lines += ["", w.t("idea_news.outro")]
+    lines += ["", w.t("board.news_outro" if supporter else "idea_news.outro")]
     return Outbound(text="\n".join(lines))
 
 

@@ -155,6 +155,39 @@ def news_payload(
     }
 
 
+def supporter_news_payload(
+    idea_id: str, public_text: str, status: str, note: str | None, note_en: str | None
+) -> dict[str, Any]:
+    """The payload of a supporter's news row: the idea's PUBLIC text only (never the author's own words)."""
+    return {
+        "idea_id": idea_id,
+        "status": status,
+        "note": note,
+        "note_en": note_en,
+        "excerpt": excerpt(public_text),
+        "supporter": True,
+    }
+
+
+def _tell_supporters(
+    uow: UnitOfWork, idea_id: str, author: str | None, status: str, note: str | None, note_en: str | None,
+    now: datetime,
+) -> None:
+    """A news row for every supporter who asked for this idea's news, while the idea is published (a withdrawn
+    or rejected idea tells its supporters nothing: its text is no longer public)."""
+    from bot.ideaboard import store  # the board's queries; imported here to keep the CLI's start light
+
+    public_text = store.published_text(uow, idea_id)
+    if public_text is None:
+        return
+    payload = supporter_news_payload(idea_id, public_text, status, note, note_en)
+    for citizen_id in store.news_supporters(uow, idea_id):
+        if citizen_id == author:
+            continue
+        uow.follow_ups.supersede(citizen_id, IDEA_STATUS_KIND, "idea_id", idea_id, now)
+        uow.follow_ups.add(citizen_id, now, IDEA_STATUS_KIND, payload, now=now, unsolicited=True)
+
+
 def set_idea_status(
     uow: UnitOfWork,
     idea_id: str,
@@ -186,7 +219,9 @@ def set_idea_status(
     if (status, german, english) == (idea.status, idea.status_note, idea.status_note_en):
         raise IdeaStatusError("unchanged", f"the idea already has status {status} with this note")
     uow.ideas.set_status(idea.id, status, german, english, now, source)
-    uow.follow_ups.supersede(idea.citizen_id, IDEA_STATUS_KIND, "idea_id", idea.id, now)
-    payload = news_payload(idea.id, idea.text, idea.created_at, status, german, english)
-    uow.follow_ups.add(idea.citizen_id, now, IDEA_STATUS_KIND, payload, now=now, unsolicited=True)
+    if idea.citizen_id is not None:  # None: a kept public idea whose author deleted their data
+        uow.follow_ups.supersede(idea.citizen_id, IDEA_STATUS_KIND, "idea_id", idea.id, now)
+        payload = news_payload(idea.id, idea.text, idea.created_at, status, german, english)
+        uow.follow_ups.add(idea.citizen_id, now, IDEA_STATUS_KIND, payload, now=now, unsolicited=True)
+    _tell_supporters(uow, idea.id, idea.citizen_id, status, german, english, now)
     return StatusChange(idea.id, idea_pseudonym(secret, idea.id), idea.status, status, german, english, now)

@@ -48,8 +48,11 @@ class IdeaRepository(Repository):
         *,
         fields: Sequence[str] = (),
         classification: FieldScores | None = None,
+        embedding: bytes | None = None,
+        embedding_model: str | None = None,
     ) -> None:
-        """Store an idea; `fields` are all fields the citizen chose (defaults to `field` alone)."""
+        """Store an idea; `fields` are all fields the citizen chose (defaults to `field` alone); `embedding` the
+        text's e5 vector from the similar-idea search (384 float32, little-endian) and the embedder it came from."""
         chosen = list(fields) if fields else ([field] if field else [])
         self.session.execute(
             _IDEA_INSERT,
@@ -65,6 +68,8 @@ class IdeaRepository(Repository):
                 "confident": None if classification is None else classification.confident,
                 "created_at": now,
                 "status": IDEA_NEW,
+                "embedding": embedding,
+                "embedding_model": None if embedding is None else embedding_model,
             },
         )
 

@@ -1,0 +1,301 @@
+"""The similar-idea search worker (issue 13): `FindSimilar` rows in, SIMILAR events out.
+
+The core asks for a search with an effect; `DecisionStore` stores it as an `idea_searches` row in the event's
+transaction. After that commit the runtime kicks this worker (and on start, for rows a previous run left). Per row:
+1. count the attempt (a text that crashes the process is given up after `MAX_ATTEMPTS`: the citizen still hears
+   back, without matches);
+2. embed the text with the shared e5 embedder on the worker's own thread, outside any transaction;
+3. in one transaction: bring the index up to date (ideas whose `publication_at` changed since the last sync),
+   search, load the matches' public data (approved, unmerged, not the citizen's own; a match gone meanwhile is
+   dropped from the index), store the SIMILAR event in the chat's inbox (`event_id` "similar:<row id>": a rerun
+   after a crash is a duplicate) and delete the row.
+Embedding failure → a result without vector and matches: the idea is filed as usual.
+
+The index holds approved, unmerged ideas with stored embeddings. It is built from stored vectors (nothing is
+embedded at start) and follows `ideas.publication_at`, so several worker processes stay current without talking
+to each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+
+from bot.ideaboard import store
+from bot.storage.db import Database, UnitOfWork
+from bot.storage.items import chat_key
+from handlers.events import Inbound, InboundKind, SimilarResult
+from nlp.embed import DIMENSIONS, FloatArray
+from nlp.similar import MatchIndex, MatchParams, default_restorer, embedding_text, text_keys
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R")
+
+SHOWN = 3
+"""Matches the citizen sees at most."""
+LOOKED_AT = 10
+"""Matches asked of the index: some may turn out to be the citizen's own or gone."""
+MAX_ATTEMPTS = 3
+"""Attempts at one search before it is answered without embedding (a text that crashes the embedder)."""
+BATCH = 16
+"""Rows read per round; each is embedded and answered on its own."""
+SYNC_OVERLAP = timedelta(minutes=5)
+"""Changes are re-read this far back: a transaction that committed late with an earlier `publication_at` (another
+worker's clock, a long transaction) is still seen. Rows already seen with the same timestamp are skipped."""
+
+
+class TextEmbedder(Protocol):
+    """What the worker needs of `nlp.embed.Embedder`."""
+
+    prefix: str
+
+    @property
+    def key(self) -> str: ...
+
+    def embed_one(self, text: str) -> FloatArray: ...
+
+
+def encode_vector(vector: FloatArray) -> str:
+    """384 float32, little-endian, base64 (`SimilarResult.vector`, `SaveIdea.embedding`)."""
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+
+
+def decode_vector(data: bytes | str) -> FloatArray:
+    """The stored or transported vector (bytes, or base64 text) as float32; ValueError when it is not one."""
+    raw = base64.b64decode(data, validate=True) if isinstance(data, str) else data
+    if len(raw) != DIMENSIONS * 4:
+        raise ValueError(f"an embedding has {DIMENSIONS * 4} bytes, got {len(raw)}")
+    return np.frombuffer(raw, dtype="<f4").astype(np.float32)
+
+
+class SimilarIndex:
+    """The match index and its sync with the database; a lock makes it safe for the runtime's DB threads."""
+
+    def __init__(self, params: MatchParams | None = None) -> None:
+        self.params = params or MatchParams.load()
+        self._index: MatchIndex | None = None
+        self._seen: dict[str, datetime | None] = {}  # id → publication_at the index reflects
+        self._synced: datetime | None = None
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return 0 if self._index is None else len(self._index)
+
+    def __contains__(self, idea_id: object) -> bool:
+        return self._index is not None and idea_id in self._index
+
+    def sync(self, uow: UnitOfWork) -> None:
+        """Build the index from stored embeddings (first call) or apply the changes since the last sync."""
+        with self._lock:
+            if self._index is None:
+                self._build(uow)
+            else:
+                self._follow(uow)
+
+    def _build(self, uow: UnitOfWork) -> None:
+        rows = store.index_rows(uow, None)
+        ids, vectors, keys = [], [], []
+        for row in rows:
+            vector = self._vector(row)
+            if vector is not None and row.public_text:
+                ids.append(row.id)
+                vectors.append(vector)
+                keys.append(text_keys(row.public_text))
+            self._seen[row.id] = row.publication_at
+        matrix = np.stack(vectors) if vectors else np.zeros((0, DIMENSIONS), dtype=np.float32)
+        self._index = MatchIndex.build(ids, matrix, keys, self.params) if ids else MatchIndex(self.params)
+        self._synced = max((row.publication_at for row in rows if row.publication_at), default=None)
+        log.info("event=similar_index_built ideas=%s", len(ids))
+
+    def _follow(self, uow: UnitOfWork) -> None:
+        assert self._index is not None
+        since = None if self._synced is None else self._synced - SYNC_OVERLAP
+        rows = store.index_rows(uow, since) if since is not None else store.index_rows(uow, datetime.min)
+        for row in rows:
+            if row.id in self._seen and self._seen[row.id] == row.publication_at:
+                continue
+            self._seen[row.id] = row.publication_at
+            vector = self._vector(row) if row.listed else None
+            if vector is not None and row.public_text:
+                self._index.add(row.id, text_keys(row.public_text), vector)
+            else:
+                self._index.remove(row.id)
+            if row.publication_at is not None and (self._synced is None or row.publication_at > self._synced):
+                self._synced = row.publication_at
+
+    @staticmethod
+    def _vector(row: store.IndexRow) -> FloatArray | None:
+        if row.embedding is None:
+            return None
+        try:
+            return decode_vector(row.embedding)
+        except ValueError:
+            log.warning("event=similar_index_bad_embedding")
+            return None
+
+    def search(self, text: str, vector: FloatArray, limit: int) -> list[str]:
+        """Ids of stored ideas proposing the same thing, best first (the matcher's threshold applied)."""
+        with self._lock:
+            if self._index is None or not len(self._index):
+                return []
+            return [match.id for match in self._index.search(text, vector, limit=limit)]
+
+    def drop(self, idea_id: str) -> None:
+        """Forget an idea a search found gone or unpublished (the next sync may bring it back if it changes)."""
+        with self._lock:
+            if self._index is not None:
+                self._index.remove(idea_id)
+
+
+class SimilarSearch:
+    """Drains `idea_searches`: embeds off the event loop, answers each row with a SIMILAR event in the chat's inbox."""
+
+    def __init__(
+        self,
+        database: Database,
+        embedder: TextEmbedder | None,
+        *,
+        in_db: Callable[..., Awaitable[Any]],
+        kick_chat: Callable[[str], None],
+        clock: Callable[[], datetime],
+        params: MatchParams | None = None,
+    ) -> None:
+        self.db = database
+        self.embedder = embedder
+        self._in_db = in_db
+        self._kick_chat = kick_chat
+        self._clock = clock
+        self._params = params
+        self._restorer = default_restorer()
+        self.index: SimilarIndex | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._dirty = False
+        self.running = False
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the core may ask for searches (an embedder is loaded)."""
+        return self.embedder is not None
+
+    def kick(self) -> None:
+        """Make sure a drain runs (rows were added or a previous run left some)."""
+        self._dirty = True
+        if self.running and (self._task is None or self._task.done()):
+            self._task = asyncio.create_task(self._drain(), name="similar-search")
+
+    @property
+    def busy(self) -> bool:
+        """A drain is running (tests wait for it)."""
+        return self._task is not None and not self._task.done()
+
+    async def wait_idle(self) -> None:
+        while self._task is not None and not self._task.done():
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def stop(self) -> None:
+        self.running = False
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)
+
+    async def _drain(self) -> None:
+        try:
+            while self._dirty and self.running:
+                self._dirty = False
+                while self.running:
+                    rows = await self._in_db(self._pending)
+                    if not rows:
+                        break
+                    for row in rows:
+                        await self.answer(row)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the rows stay stored; the next kick or start tries again
+            log.exception("event=similar_search_failed")
+
+    def _pending(self) -> list[store.PendingSearch]:
+        with self.db.unit_of_work(read_only=True) as uow:
+            return store.pending_searches(uow, BATCH)
+
+    async def answer(self, row: store.PendingSearch) -> None:
+        """Embed, search and store the SIMILAR event for one row."""
+        attempts = await self._in_db(self._count_attempt, row.id)
+        if attempts is None:
+            return  # another worker answered it
+        vector: FloatArray | None = None
+        if self.embedder is not None and attempts <= MAX_ATTEMPTS:
+            vector = await self._embed(row.text)
+        key = await self._in_db(self._finish, row, vector)
+        if key is not None:
+            self._kick_chat(key)
+
+    def _count_attempt(self, search_id: int) -> int | None:
+        with self.db.unit_of_work() as uow:
+            return store.count_attempt(uow, search_id)
+
+    async def _embed(self, text: str) -> FloatArray | None:
+        assert self.embedder is not None
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stadtdialog-similar")
+        prepared = embedding_text(text, self._restorer)
+        try:
+            vector = await asyncio.get_running_loop().run_in_executor(self._executor, self.embedder.embed_one, prepared)
+        except Exception as exc:  # the citizen still hears back; the message may quote their words: log its type
+            log.error("event=similar_embedding_failed error=%s", type(exc).__name__)
+            return None
+        array = np.asarray(vector, dtype=np.float32).reshape(-1)
+        return array if array.shape == (DIMENSIONS,) and np.all(np.isfinite(array)) else None
+
+    def _finish(self, row: store.PendingSearch, vector: FloatArray | None) -> str | None:
+        """Search and store the result event, deleting the row, in one transaction; the chat's key to kick."""
+        with self.db.unit_of_work() as uow:
+            contact = next((c for c in uow.contacts.for_citizen(row.citizen_id) if c.channel == row.channel), None)
+            if contact is None:  # no way back to the citizen (the row would have gone with them): nothing to say
+                store.delete_search(uow, row.id)
+                return None
+            result = SimilarResult(row.draft_id)
+            if vector is not None and self.embedder is not None:
+                result = SimilarResult(
+                    row.draft_id, self._matches(uow, row, vector), encode_vector(vector), self.embedder.key
+                )
+            event = Inbound(
+                kind=InboundKind.SIMILAR, channel=row.channel, user_id=contact.channel_user_id,
+                chat_id=contact.chat_id, event_id=f"similar:{row.id}", received_at=self._clock(),
+                args=result.to_json(),
+            )  # fmt: skip
+            key = chat_key(row.channel, contact.chat_id)
+            new = uow.inbox.add(event.to_dict(), channel=row.channel, event_id=event.event_id, chat_key=key,
+                                received_at=event.received_at)  # fmt: skip
+            store.delete_search(uow, row.id)
+            log.info("event=similar_search_done matches=%s embedded=%s", len(result.matches), vector is not None)
+            return key if new else None
+
+    def _matches(self, uow: UnitOfWork, row: store.PendingSearch, vector: FloatArray) -> tuple[Any, ...]:
+        if self.index is None:
+            self.index = SimilarIndex(self._params)
+        self.index.sync(uow)
+        found = self.index.search(row.text, vector, LOOKED_AT)
+        public = store.public_ideas(uow, found, row.citizen_id)
+        matches = []
+        for idea_id in found:
+            idea = public.get(idea_id)
+            if idea is None:  # deleted or unpublished since the last sync
+                self.index.drop(idea_id)
+                continue
+            if not idea.own:
+                matches.append(idea.similar())
+        return tuple(matches[:SHOWN])

@@ -1,0 +1,250 @@
+"""The ideaboard's queries: pending searches, the index feed, published ideas as citizens see them, supports.
+
+Every function takes the caller's unit of work; nothing here commits. "Published" always means approved, not
+merged and with a public text: only that text is ever shown to another citizen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, CursorResult, Executable, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.storage import models as m
+from bot.storage.db import UnitOfWork
+from bot.storage.repositories._base import table_of
+from handlers.board_render import BoardIdea
+from handlers.events import PUBLICATION_APPROVED
+
+_SEARCH_INSERT = insert(table_of(m.IdeaSearch))
+_SUPPORT_INSERT = insert(table_of(m.IdeaSupport))
+
+
+def _rowcount(uow: UnitOfWork, statement: Executable) -> int:
+    return cast(CursorResult[Any], uow.session.execute(statement)).rowcount
+
+
+@dataclass(frozen=True)
+class PendingSearch:
+    """An `idea_searches` row waiting for the worker."""
+
+    id: int
+    citizen_id: str
+    channel: str
+    draft_id: str
+    text: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    """What the match index needs of one idea, and whether it belongs in the index now."""
+
+    id: str
+    publication_at: datetime | None
+    listed: bool  # approved, unmerged, with a public text and an embedding
+    public_text: str | None
+    embedding: bytes | None
+
+
+def published() -> ColumnElement[bool]:
+    """The SQL condition of an idea other citizens may see."""
+    return (
+        (m.Idea.publication == PUBLICATION_APPROVED) & m.Idea.merged_into.is_(None) & m.Idea.public_text.is_not(None)
+    )
+
+
+def listed() -> ColumnElement[bool]:
+    """Published and with a stored embedding: what the similar-idea index holds."""
+    return published() & m.Idea.embedding.is_not(None)
+
+
+# --- searches ----------------------------------------------------------------------------------------------------
+
+
+def add_search(uow: UnitOfWork, citizen_id: str, channel: str, draft_id: str, text: str, now: datetime) -> None:
+    uow.session.execute(
+        _SEARCH_INSERT,
+        {"citizen_id": citizen_id, "channel": channel, "draft_id": draft_id, "text": text, "created_at": now,
+         "attempts": 0},
+    )  # fmt: skip
+
+
+def pending_searches(uow: UnitOfWork, limit: int) -> list[PendingSearch]:
+    rows = uow.session.execute(
+        select(m.IdeaSearch.id, m.IdeaSearch.citizen_id, m.IdeaSearch.channel, m.IdeaSearch.draft_id,
+               m.IdeaSearch.text, m.IdeaSearch.attempts)
+        .order_by(m.IdeaSearch.id).limit(limit)
+    ).all()  # fmt: skip
+    return [PendingSearch(**row._mapping) for row in rows]
+
+
+def count_attempt(uow: UnitOfWork, search_id: int) -> int | None:
+    """Count one more attempt at the search (before embedding, so a text that crashes the process is given up);
+    the new count, None when the row is gone (another worker finished it)."""
+    uow.session.execute(
+        update(m.IdeaSearch).where(m.IdeaSearch.id == search_id).values(attempts=m.IdeaSearch.attempts + 1)
+    )
+    value = uow.session.execute(select(m.IdeaSearch.attempts).where(m.IdeaSearch.id == search_id)).scalar()
+    return None if value is None else int(value)
+
+
+def delete_search(uow: UnitOfWork, search_id: int) -> bool:
+    return _rowcount(uow, delete(m.IdeaSearch).where(m.IdeaSearch.id == search_id)) > 0
+
+
+# --- the index feed ----------------------------------------------------------------------------------------------
+
+
+def index_rows(uow: UnitOfWork, changed_since: datetime | None) -> list[IndexRow]:
+    """All listed ideas (`changed_since` None), or every idea whose publication changed since then (listed or not)."""
+    query = select(
+        m.Idea.id, m.Idea.publication_at, listed().label("listed"), m.Idea.public_text, m.Idea.embedding
+    )
+    query = query.where(listed()) if changed_since is None else query.where(m.Idea.publication_at >= changed_since)
+    return [IndexRow(row.id, row.publication_at, bool(row.listed), row.public_text, row.embedding)
+            for row in uow.session.execute(query)]  # fmt: skip
+
+
+# --- published ideas ---------------------------------------------------------------------------------------------
+
+
+def _supporters() -> ColumnElement[int]:
+    return (
+        select(func.count()).select_from(m.IdeaSupport).where(m.IdeaSupport.idea_id == m.Idea.id)
+        .correlate(m.Idea).scalar_subquery()
+    )  # fmt: skip
+
+
+def _supported_by(citizen_id: str) -> ColumnElement[bool]:
+    return (
+        select(m.IdeaSupport.idea_id)
+        .where(m.IdeaSupport.idea_id == m.Idea.id, m.IdeaSupport.citizen_id == citizen_id)
+        .correlate(m.Idea).exists()
+    )  # fmt: skip
+
+
+def _public_query(citizen_id: str):  # type: ignore[no-untyped-def]
+    return select(
+        m.Idea.id, m.Idea.public_text, m.Idea.field, _supporters().label("supporters"), m.Idea.status,
+        _supported_by(citizen_id).label("supported"), m.Idea.citizen_id, m.Idea.created_at,
+    ).where(published())  # fmt: skip
+
+
+def _public(row: object, citizen_id: str) -> BoardIdea:
+    data = row._mapping  # type: ignore[attr-defined]
+    return BoardIdea(
+        id=data["id"], text=data["public_text"], field=data["field"], supporters=int(data["supporters"] or 0),
+        status=data["status"], supported=bool(data["supported"]), own=data["citizen_id"] == citizen_id,
+        created_at=data["created_at"],
+    )  # fmt: skip
+
+
+def public_ideas(uow: UnitOfWork, ids: Sequence[str], citizen_id: str) -> dict[str, BoardIdea]:
+    """The published ones among `ids`, as `citizen_id` sees them (ideas gone or unpublished are missing)."""
+    if not ids:
+        return {}
+    rows = uow.session.execute(_public_query(citizen_id).where(m.Idea.id.in_(list(ids)))).all()
+    return {row.id: _public(row, citizen_id) for row in rows}
+
+
+def published_text(uow: UnitOfWork, idea_id: str) -> str | None:
+    """The idea's public text while it is published, else None."""
+    value = uow.session.execute(select(m.Idea.public_text).where(m.Idea.id == idea_id, published())).scalar()
+    return None if value is None else str(value)
+
+
+def field_counts(uow: UnitOfWork) -> dict[str | None, int]:
+    """Published ideas per first field."""
+    rows = uow.session.execute(select(m.Idea.field, func.count()).where(published()).group_by(m.Idea.field)).all()
+    return {row[0]: int(row[1]) for row in rows}
+
+
+def field_page(uow: UnitOfWork, field: str, citizen_id: str, offset: int, limit: int) -> list[BoardIdea]:
+    """Published ideas of one field, most supported first (then newest)."""
+    supporters = _supporters()
+    query = (
+        _public_query(citizen_id).where(m.Idea.field == field)
+        .order_by(supporters.desc(), m.Idea.created_at.desc(), m.Idea.id).offset(offset).limit(limit)
+    )  # fmt: skip
+    return [_public(row, citizen_id) for row in uow.session.execute(query).all()]
+
+
+@dataclass(frozen=True)
+class IdeaFacts:
+    """What the board checks before a support: who wrote it, whether it is published, where it was merged."""
+
+    id: str
+    citizen_id: str | None
+    published: bool
+    merged_into: str | None
+
+
+def idea_facts(uow: UnitOfWork, idea_id: str) -> IdeaFacts | None:
+    row = uow.session.execute(
+        select(m.Idea.id, m.Idea.citizen_id, published().label("published"), m.Idea.merged_into)
+        .where(m.Idea.id == idea_id)
+    ).first()  # fmt: skip
+    return None if row is None else IdeaFacts(row.id, row.citizen_id, bool(row.published), row.merged_into)
+
+
+# --- supports ----------------------------------------------------------------------------------------------------
+
+
+def support(uow: UnitOfWork, idea_id: str, citizen_id: str, now: datetime) -> bool:
+    """Record a support; False when the citizen already supports the idea."""
+    if support_of(uow, idea_id, citizen_id) is not None:
+        return False
+    try:
+        with uow.session.begin_nested():  # a double tap racing in another worker hits the primary key
+            uow.session.execute(
+                _SUPPORT_INSERT, {"idea_id": idea_id, "citizen_id": citizen_id, "created_at": now, "news": False}
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def support_of(uow: UnitOfWork, idea_id: str, citizen_id: str) -> bool | None:
+    """None when the citizen does not support the idea, else whether they want its news."""
+    value = uow.session.execute(
+        select(m.IdeaSupport.news).where(m.IdeaSupport.idea_id == idea_id, m.IdeaSupport.citizen_id == citizen_id)
+    ).first()
+    return None if value is None else bool(value[0])
+
+
+def unsupport(uow: UnitOfWork, idea_id: str, citizen_id: str) -> bool:
+    statement = delete(m.IdeaSupport).where(m.IdeaSupport.idea_id == idea_id, m.IdeaSupport.citizen_id == citizen_id)
+    return _rowcount(uow, statement) > 0
+
+
+def set_news(uow: UnitOfWork, idea_id: str, citizen_id: str, on: bool) -> bool:
+    statement = (
+        update(m.IdeaSupport)
+        .where(m.IdeaSupport.idea_id == idea_id, m.IdeaSupport.citizen_id == citizen_id)
+        .values(news=on)
+    )
+    return _rowcount(uow, statement) > 0
+
+
+def supporters_count(uow: UnitOfWork, idea_id: str) -> int:
+    return int(
+        uow.session.execute(
+            select(func.count()).select_from(m.IdeaSupport).where(m.IdeaSupport.idea_id == idea_id)
+        ).scalar_one()
+    )
+
+
+def news_supporters(uow: UnitOfWork, idea_id: str) -> list[str]:
+    """Supporters who asked for the idea's status news."""
+    return list(
+        uow.session.execute(
+            select(m.IdeaSupport.citizen_id)
+            .where(m.IdeaSupport.idea_id == idea_id, m.IdeaSupport.news.is_(True))
+            .order_by(m.IdeaSupport.citizen_id)
+        ).scalars()
+    )
