@@ -50,7 +50,7 @@ BATCH = 16
 """Rows read per round; each is embedded and answered on its own."""
 SYNC_OVERLAP = timedelta(minutes=5)
 """Changes are re-read this far back: a transaction that committed late with an earlier `publication_at` (another
-worker's clock, a long transaction) is still seen. Rows already seen with the same timestamp are skipped."""
+worker's clock, a long transaction) is still seen. Rows already seen in the same state are skipped."""
 
 
 class TextEmbedder(Protocol):
@@ -77,13 +77,18 @@ def decode_vector(data: bytes | str) -> FloatArray:
     return np.frombuffer(raw, dtype="<f4").astype(np.float32)
 
 
+def _signature(row: store.IndexRow) -> tuple[datetime | None, bool, str | None]:
+    """What tells two states of an idea apart for the index (two changes may share a coarse timestamp)."""
+    return row.publication_at, row.listed, row.public_text
+
+
 class SimilarIndex:
     """The match index and its sync with the database; a lock makes it safe for the runtime's DB threads."""
 
     def __init__(self, params: MatchParams | None = None) -> None:
         self.params = params or MatchParams.load()
         self._index: MatchIndex | None = None
-        self._seen: dict[str, datetime | None] = {}  # id → publication_at the index reflects
+        self._seen: dict[str, tuple[datetime | None, bool, str | None]] = {}  # id → what the index reflects
         self._synced: datetime | None = None
         self._lock = threading.Lock()
 
@@ -110,7 +115,7 @@ class SimilarIndex:
                 ids.append(row.id)
                 vectors.append(vector)
                 keys.append(text_keys(row.public_text))
-            self._seen[row.id] = row.publication_at
+            self._seen[row.id] = _signature(row)
         matrix = np.stack(vectors) if vectors else np.zeros((0, DIMENSIONS), dtype=np.float32)
         self._index = MatchIndex.build(ids, matrix, keys, self.params) if ids else MatchIndex(self.params)
         self._synced = max((row.publication_at for row in rows if row.publication_at), default=None)
@@ -121,9 +126,9 @@ class SimilarIndex:
         since = None if self._synced is None else self._synced - SYNC_OVERLAP
         rows = store.index_rows(uow, since) if since is not None else store.index_rows(uow, datetime.min)
         for row in rows:
-            if row.id in self._seen and self._seen[row.id] == row.publication_at:
+            if self._seen.get(row.id) == _signature(row):
                 continue
-            self._seen[row.id] = row.publication_at
+            self._seen[row.id] = _signature(row)
             vector = self._vector(row) if row.listed else None
             if vector is not None and row.public_text:
                 self._index.add(row.id, text_keys(row.public_text), vector)

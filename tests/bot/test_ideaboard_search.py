@@ -1,0 +1,301 @@
+"""The similar-idea search worker through the runtime, with the real e5 embedder and a real database (SQLite and
+PostgreSQL): a FindSimilar row becomes a SIMILAR event in the citizen's chat, it survives a restart, an embedding
+failure still answers, and the index follows publication changes made by another worker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import delete, func, select
+
+from bot.app import field_infos
+from bot.config import Config
+from bot.ideaboard import store
+from bot.ideaboard.search import SimilarSearch, decode_vector
+from bot.runtime import Runtime
+from bot.storage import models as m
+from bot.storage.db import Database
+from bot.survey_sync import import_surveys, load_catalog
+from handlers.events import (
+    PUBLICATION_PENDING,
+    PUBLICATION_WITHDRAWN,
+    CitizenState,
+    FindSimilar,
+    Inbound,
+    SaveIdea,
+)
+from handlers.texts import load_texts
+from nlp.embed import Embedder
+from tests.bot.ideaboard_helpers import (
+    CHANNEL,
+    Ideas,
+    RecordingChannel,
+    add_citizen,
+    citizen_of,
+    encoded,
+    similar_event,
+)
+
+NIGHT_TRAIN = "Die Schwebebahn sollte am Wochenende auch nach Mitternacht noch fahren."
+NIGHT_TRAIN_AGAIN = "Schwebebahn am Wochenende auch nachts fahren lassen"
+BINS = "Mehr Mülleimer am Von-der-Heydt-Platz"
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return Embedder(prefix="query")
+
+
+class FailingEmbedder:
+    """An embedder whose model fails (a broken installation, a text that crashes it)."""
+
+    prefix = "query"
+    key = "failing"
+
+    def embed_one(self, text: str) -> Any:
+        raise RuntimeError("the model failed on: " + text)
+
+
+MakeRuntime = Callable[..., Runtime]
+
+
+@pytest.fixture
+async def make_runtime(config: Config, database: Database) -> AsyncIterator[MakeRuntime]:
+    fields = field_infos()
+    import_surveys(database, config.survey_dir, {f.key for f in fields}, datetime.now(UTC))
+    made: list[Runtime] = []
+
+    def factory(embedder: Any, channel: RecordingChannel | None = None) -> Runtime:
+        runtime = Runtime(config, database, texts=load_texts(), fields=fields, catalog=load_catalog(database),
+                          embedder=embedder)  # fmt: skip
+        runtime.add_channel(channel or RecordingChannel())
+        made.append(runtime)
+        return runtime
+
+    yield factory
+    for runtime in made:
+        await runtime.stop()
+
+
+def spy(runtime: Runtime) -> list[Inbound]:
+    """The events the runtime hands to the core, in order (the core's handling of them is the lead's part)."""
+    seen: list[Inbound] = []
+    process = runtime.decisions.process
+
+    def recording(uow: Any, event: Inbound, now: datetime) -> bool:
+        seen.append(event)
+        return process(uow, event, now)
+
+    runtime.decisions.process = recording  # type: ignore[method-assign]
+    return seen
+
+
+def ask(runtime: Runtime, user: str, text: str, draft: str = "d1") -> None:
+    """What the core's idea-text step does: a FindSimilar effect, stored by the DecisionStore in the event's
+    transaction (the runtime kicks the worker after the commit)."""
+    with runtime.db.unit_of_work() as uow:
+        citizen = add_citizen(uow, user)
+        runtime.decisions._apply(uow, citizen, CHANNEL, CitizenState(), FindSimilar(draft, text), datetime.now(UTC))
+
+
+def searches(database: Database) -> int:
+    with database.unit_of_work() as uow:
+        return int(uow.session.execute(select(func.count()).select_from(m.IdeaSearch)).scalar_one())
+
+
+async def search(runtime: Runtime, user: str, text: str, draft: str = "d1") -> list[Inbound]:
+    seen = spy(runtime)
+    ask(runtime, user, text, draft)
+    assert runtime.decisions.searches_added
+    runtime.similar.kick()
+    await runtime.wait_idle()
+    return seen
+
+
+async def test_a_citizen_hears_of_a_published_idea_proposing_the_same(
+    make_runtime: MakeRuntime, database: Database, embedder: Embedder
+) -> None:
+    ideas = Ideas(database, embedder)
+    night = ideas.publish_new("author", NIGHT_TRAIN)
+    ideas.publish_new("author2", BINS, "umwelt")
+    runtime = make_runtime(embedder)
+    await runtime.start()
+    assert runtime.decisions.context(datetime.now(UTC)).similar_search is True
+
+    result = similar_event(await search(runtime, "citizen", NIGHT_TRAIN_AGAIN, "d7"))
+
+    assert result.draft_id == "d7"
+    assert [(match.id, match.text, match.supporters, match.status, match.supported) for match in result.matches] == [
+        (night, NIGHT_TRAIN, 0, "new", False)
+    ]
+    assert result.model == embedder.key
+    vector = decode_vector(result.vector or "")
+    assert vector.shape == (384,) and abs(float(np.linalg.norm(vector)) - 1.0) < 1e-3
+    assert searches(database) == 0  # answered: the row is gone
+
+
+async def test_nothing_is_shown_when_no_published_idea_proposes_the_same(
+    make_runtime: MakeRuntime, database: Database, embedder: Embedder
+) -> None:
+    Ideas(database, embedder).publish_new("author", BINS, "umwelt")
+    runtime = make_runtime(embedder)
+    await runtime.start()
+    result = similar_event(await search(runtime, "citizen", "Mülleimer öfter leeren"))  # a hard negative
+    assert result.matches == () and result.vector is not None  # the vector still travels: filed with the idea
+
+
+async def test_only_approved_public_texts_of_others_are_shown(
+    make_runtime: MakeRuntime, database: Database, embedder: Embedder
+) -> None:
+    ideas = Ideas(database, embedder)
+    own = ideas.publish_new("citizen", NIGHT_TRAIN)  # the citizen's own published idea
+    pending = ideas.file("a1", "Schwebebahn am Wochenende nachts fahren lassen")
+    ideas.set(pending, publication=PUBLICATION_PENDING)
+    edited = ideas.file("a2", "Die Schwebebahn soll am Wochenende nachts fahren, rufen Sie mich an: 0202 123456")
+    ideas.publish(edited, public_text="Die Schwebebahn soll am Wochenende nachts fahren.")
+    target = ideas.publish_new("a3", "Schwebebahn am Wochenende nachts länger fahren lassen")
+    merged = ideas.publish_new("a4", "Schwebebahn in den Nächten am Wochenende")
+    ideas.set(merged, merged_into=target, merged_at=datetime.now(UTC))
+    runtime = make_runtime(embedder)
+    await runtime.start()
+
+    result = similar_event(await search(runtime, "citizen", NIGHT_TRAIN_AGAIN))
+
+    shown = {match.id: match.text for match in result.matches}
+    assert own not in shown and pending not in shown and merged not in shown
+    assert edited in shown and shown[edited] == "Die Schwebebahn soll am Wochenende nachts fahren."
+    assert "0202" not in " ".join(shown.values())  # the author's own words never reach another citizen
+    assert len(result.matches) <= 3
+
+
+async def test_a_search_stored_before_a_crash_is_answered_after_the_restart(
+    make_runtime: MakeRuntime, database: Database, embedder: Embedder
+) -> None:
+    night = Ideas(database, embedder).publish_new("author", NIGHT_TRAIN)
+    crashed = make_runtime(embedder)  # never started: the process died between the commit and the search
+    ask(crashed, "citizen", NIGHT_TRAIN_AGAIN)
+    assert searches(database) == 1
+
+    restarted = make_runtime(embedder)
+    seen = spy(restarted)
+    await restarted.start()
+    await restarted.wait_idle()
+
+    assert [match.id for match in similar_event(seen).matches] == [night]
+    assert searches(database) == 0
+
+
+async def test_a_search_answered_twice_after_a_crash_reaches_the_core_once(
+    make_runtime: MakeRuntime, database: Database, embedder: Embedder
+) -> None:
+    Ideas(database, embedder).publish_new("author", NIGHT_TRAIN)
+    runtime = make_runtime(embedder)
+    ask(runtime, "citizen", NIGHT_TRAIN_AGAIN)
+    with database.unit_of_work() as uow:
+        (row,) = store.pending_searches(uow, 10)
+    vector = embedder.embed_one(NIGHT_TRAIN_AGAIN)
+    worker: SimilarSearch = runtime.similar
+    assert worker._finish(row, vector) is not None
+    with database.unit_of_work() as uow:  # the crash: the row came back (its deletion was lost), the event stayed
+        store.add_search(uow, citizen_of("citizen"), CHANNEL, row.draft_id, row.text, datetime.now(UTC))
+        uow.session.execute(select(m.IdeaSearch)).scalars().one()
+        uow.session.execute(m.IdeaSearch.__table__.update().values(id=row.id))
+    assert worker._finish(row, vector) is None  # a duplicate: nothing new for the chat
+    with database.unit_of_work() as uow:
+        events = uow.session.execute(
+            select(func.count()).select_from(m.InboundEvent).where(m.InboundEvent.event_id == f"similar:{row.id}")
+        ).scalar_one()
+    assert events == 1 and searches(database) == 0
+
+
+async def test_when_embedding_fails_the_citizen_still_hears_back_without_matches(
+    make_runtime: MakeRuntime, database: Database, embedder: Embedder
+) -> None:
+    Ideas(database, embedder).publish_new("author", NIGHT_TRAIN)
+    runtime = make_runtime(FailingEmbedder())
+    await runtime.start()
+    result = similar_event(await search(runtime, "citizen", NIGHT_TRAIN_AGAIN))
+    assert result.matches == () and result.vector is None and result.model is None
+    assert searches(database) == 0
+
+
+async def test_a_runtime_without_embedder_answers_leftover_searches_and_asks_for_none(
+    make_runtime: MakeRuntime, database: Database, embedder: Embedder
+) -> None:
+    ask(make_runtime(embedder), "citizen", NIGHT_TRAIN_AGAIN)  # the embedder was switched off before the restart
+    runtime = make_runtime(None)
+    seen = spy(runtime)
+    await runtime.start()
+    await runtime.wait_idle()
+    assert runtime.decisions.context(datetime.now(UTC)).similar_search is False
+    assert similar_event(seen).vector is None and searches(database) == 0
+
+
+async def test_the_index_follows_publication_changes_made_by_another_worker(
+    make_runtime: MakeRuntime, database: Database, embedder: Embedder
+) -> None:
+    ideas = Ideas(database, embedder)  # the other worker (or the staff CLI) writing to the same database
+    ideas.publish_new("author", BINS, "umwelt")
+    runtime = make_runtime(embedder)
+    await runtime.start()
+
+    async def found() -> list[str]:
+        return [match.id for match in similar_event(await search(runtime, "citizen", NIGHT_TRAIN_AGAIN)).matches]
+
+    assert await found() == []  # the index is built now
+    night = ideas.file("author2", NIGHT_TRAIN)
+    assert await found() == []  # filed, not published
+    ideas.publish(night)
+    assert await found() == [night]  # approved
+    ideas.set(night, publication=PUBLICATION_WITHDRAWN)
+    assert await found() == []  # withdrawn by its author
+    ideas.publish(night)
+    assert await found() == [night]
+    into = ideas.publish_new("author3", BINS + " und am Laurentiusplatz", "umwelt")
+    ideas.set(night, merged_into=into, merged_at=datetime.now(UTC))
+    assert await found() == []  # merged into another idea
+    ideas.set(night, merged_into=None, merged_at=None)
+    assert await found() == [night]
+    with database.unit_of_work() as uow:  # deleted with its author (/loeschen): publication_at says nothing
+        uow.session.execute(delete(m.Idea).where(m.Idea.id == night))
+    assert await found() == []
+    assert runtime.similar.index is not None and night not in runtime.similar.index  # dropped from the index
+
+
+async def test_a_change_committed_late_with_an_earlier_timestamp_is_still_seen(
+    make_runtime: MakeRuntime, database: Database, embedder: Embedder
+) -> None:
+    ideas = Ideas(database, embedder)
+    ideas.publish_new("author", BINS, "umwelt")
+    runtime = make_runtime(embedder)
+    await runtime.start()
+    await search(runtime, "citizen", NIGHT_TRAIN_AGAIN)  # the index is built and synced up to now
+    night = ideas.file("author2", NIGHT_TRAIN)
+    ideas.publish(night)
+    ideas.set(night, publication_at=datetime.now(UTC) - timedelta(minutes=1))  # another worker's slower clock
+    assert [m.id for m in similar_event(await search(runtime, "citizen", NIGHT_TRAIN_AGAIN)).matches] == [night]
+
+
+def test_a_filed_idea_stores_the_searched_embedding_once(database: Database, embedder: Embedder, config: Config
+                                                          ) -> None:  # fmt: skip
+    from bot.decisions import DecisionStore
+
+    decisions = DecisionStore(config, load_texts(), field_infos(), lambda: load_catalog(database))
+    vector = encoded(embedder, NIGHT_TRAIN)
+    with database.unit_of_work() as uow:
+        citizen = add_citizen(uow, "citizen")
+        for idea_id, embedding in (("a" * 32, vector), ("b" * 32, "not base64!"), ("c" * 32, None)):
+            decisions._apply(uow, citizen, CHANNEL, CitizenState(), SaveIdea(
+                idea_id, NIGHT_TRAIN, "mobilitaet", embedding=embedding, embedding_model=embedder.key,
+            ), datetime.now(UTC))  # fmt: skip
+    with database.unit_of_work() as uow:
+        rows = dict(uow.session.execute(select(m.Idea.id, m.Idea.embedding)).all())
+        models = dict(uow.session.execute(select(m.Idea.id, m.Idea.embedding_model)).all())
+    assert decode_vector(rows["a" * 32]).tolist() == decode_vector(vector).tolist()
+    assert models["a" * 32] == embedder.key
+    assert rows["b" * 32] is None and models["b" * 32] is None  # a broken vector is dropped, never the idea
+    assert rows["c" * 32] is None
