@@ -64,15 +64,15 @@ class _Board:
         self.order = [info.key for info in fields]
 
     def t(self, key: str, **values: object) -> str:
-        return self.texts.get(f"board.{key}", self.lang, **values)
+        return self.texts.get(key, self.lang, **values)
 
     def field(self, key: str | None) -> str:
-        return self.names.get(key or "", key or "") or self.t("no_field")
+        return self.names.get(key or "", key or "") or self.t("board.no_field")
 
     def supporters(self, count: int) -> str:
         if count == 0:
-            return self.t("supporters_none")
-        return self.t("supporters_one") if count == 1 else self.t("supporters_many", count=count)
+            return self.t("board.supporters_none")
+        return self.t("board.supporters_one") if count == 1 else self.t("board.supporters_many", count=count)
 
     def status(self, status: str) -> str:
         return status_label(self.texts, self.lang, status)
@@ -84,13 +84,13 @@ def render_overview(counts: Mapping[str | None, int], texts: Texts, lang: str,
     b = _Board(texts, lang, fields)
     shown = [(key, counts.get(key, 0)) for key in b.order if counts.get(key, 0) > 0]
     if not shown:
-        return (Outbound(text=b.t("empty")),)
+        return (Outbound(text=b.t("board.empty")),)
     total = sum(count for _, count in shown)
-    lines = [b.t("overview_intro", count=total), ""]
-    lines += [b.t("overview_line", field=b.field(key), count=count) for key, count in shown]
-    lines += ["", b.t("overview_hint")]
+    lines = [b.t("board.overview_intro", count=total), ""]
+    lines += [b.t("board.overview_line", field=b.field(key), count=count) for key, count in shown]
+    lines += ["", b.t("board.overview_hint")]
     buttons = tuple(
-        (Button(browse_payload(key), b.t("field_button", field=clip(b.field(key), 40), count=count)),)
+        (Button(browse_payload(key), b.t("board.field_button", field=clip(b.field(key), 40), count=count)),)
         for key, count in shown
     )
     return (Outbound(text="\n".join(lines), buttons=buttons),)
@@ -102,29 +102,29 @@ def render_field_page(field: str, ideas: Sequence[BoardIdea], page: int, total: 
     support or withdraw-support button, and paging."""
     b = _Board(texts, lang, fields)
     if total == 0 or not ideas:
-        return (Outbound(text=b.t("field_empty", field=b.field(field)), buttons=((Button(browse_payload(None),
-                                                                                         b.t("all_fields")),),)),)
+        return (Outbound(text=b.t("board.field_empty", field=b.field(field)), buttons=((Button(browse_payload(None),
+                                                                                         b.t("board.all_fields")),),)),)
     pages = max(1, -(-total // PAGE_SIZE))
-    lines = [b.t("field_intro", field=b.field(field), count=total, page=page + 1, pages=pages)]
+    lines = [b.t("board.field_intro", field=b.field(field), count=total, page=page + 1, pages=pages)]
     buttons: list[tuple[Button, ...]] = []
     for number, idea in enumerate(ideas, start=page * PAGE_SIZE + 1):
         lines += ["", f"{number}. „{clip(idea.text, LIST_TEXT)}“",
-                  b.t("idea_facts", supporters=b.supporters(idea.supporters), status=b.status(idea.status))]
+                  b.t("board.idea_facts", supporters=b.supporters(idea.supporters), status=b.status(idea.status))]
         if idea.own:
-            lines.append(b.t("own_mark"))
+            lines.append(b.t("board.own_mark"))
         elif idea.supported:
-            lines.append(b.t("supported_mark"))
-            buttons.append((Button(unsupport_payload(idea.id), b.t("unsupport_button", number=number)),))
+            lines.append(b.t("board.supported_mark"))
+            buttons.append((Button(unsupport_payload(idea.id), b.t("board.unsupport_button", number=number)),))
         else:
-            buttons.append((Button(support_payload(idea.id), b.t("support_button", number=number)),))
+            buttons.append((Button(support_payload(idea.id), b.t("board.support_button", number=number)),))
     paging: list[Button] = []
     if page > 0:
-        paging.append(Button(browse_payload(field, page - 1), b.t("previous")))
+        paging.append(Button(browse_payload(field, page - 1), b.t("board.previous")))
     if page + 1 < pages:
-        paging.append(Button(browse_payload(field, page + 1), b.t("next")))
+        paging.append(Button(browse_payload(field, page + 1), b.t("board.next")))
     if paging:
         buttons.append(tuple(paging))
-    buttons.append((Button(browse_payload(None), b.t("all_fields")),))
+    buttons.append((Button(browse_payload(None), b.t("board.all_fields")),))
     return (Outbound(text="\n".join(lines), buttons=tuple(buttons)),)
 
 
@@ -133,30 +133,30 @@ def render_supported(idea: BoardIdea, source: str, texts: Texts, lang: str) -> t
     question whether they want this idea's status news."""
     b = _Board(texts, lang, ())
     lines = [
-        b.t("supported", text=clip(idea.text, LIST_TEXT)), b.t("now_count", supporters=b.supporters(idea.supporters))
+        b.t("board.supported", text=clip(idea.text, LIST_TEXT)),
+        b.t("board.now_count", supporters=b.supporters(idea.supporters)),
     ]
     if source == "similar":
-        lines.append(b.t("not_filed_twice"))
-    lines += ["", b.t("news_question")]
-    buttons = ((Button(news_payload(idea.id, True), b.t("news_yes")), Button(news_payload(idea.id, False),
-                                                                             b.t("news_no"))),)
+        lines.append(b.t("board.not_filed_twice"))
+    lines += ["", b.t("board.news_question")]
+    buttons = ((Button(news_payload(idea.id, True), b.t("board.news_yes")), Button(news_payload(idea.id, False),
+                                                                             b.t("board.news_no"))),)
     return (Outbound(text="\n".join(lines), buttons=buttons),)
 
 
 def render_already_supported(idea: BoardIdea, texts: Texts, lang: str) -> tuple[Outbound, ...]:
     b = _Board(texts, lang, ())
-    text = b.t("already", supporters=b.supporters(idea.supporters))
-    return (Outbound(text=text, buttons=((Button(unsupport_payload(idea.id), b.t("unsupport_plain")),),)),)
+    text = b.t("board.already", supporters=b.supporters(idea.supporters))
+    return (Outbound(text=text, buttons=((Button(unsupport_payload(idea.id), b.t("board.unsupport_plain")),),)),)
 
 
 def render_unsupported(idea: BoardIdea | None, texts: Texts, lang: str) -> tuple[Outbound, ...]:
     b = _Board(texts, lang, ())
     if idea is None:
-        return (Outbound(text=b.t("unsupported_gone")),)
-    return (Outbound(text=b.t("unsupported", supporters=b.supporters(idea.supporters))),)
+        return (Outbound(text=b.t("board.unsupported_gone")),)
+    return (Outbound(text=b.t("board.unsupported", supporters=b.supporters(idea.supporters))),)
 
 
 def render_simple(key: str, texts: Texts, lang: str) -> tuple[Outbound, ...]:
-    """An answer of one fixed text: "own", "not_available", "not_supporting", "news_on", "news_off",
-    "news_not_supporter", "withdraw_unavailable"."""
-    return (Outbound(text=texts.get(f"board.{key}", lang)),)
+    """An answer of one fixed text (`key`, e.g. "board.own", "board.not_available")."""
+    return (Outbound(text=texts.get(key, lang)),)

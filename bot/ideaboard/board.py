@@ -56,7 +56,7 @@ class IdeaBoard:
         if action == IDEA_BROWSE:
             return self.browse(uow, request.target, request.page, citizen_id, lang)
         if not _INTERNAL_ID.fullmatch(request.target):
-            return board_render.render_simple("not_available", self.texts, lang)
+            return board_render.render_simple("board.not_available", self.texts, lang)
         if action == IDEA_SUPPORT:
             return self.support(uow, request.target, request.source, citizen_id, lang, now)
         if action == IDEA_UNSUPPORT:
@@ -93,9 +93,9 @@ class IdeaBoard:
         if facts is not None and facts.merged_into is not None:  # merged meanwhile: the support goes where it went
             facts = store.idea_facts(uow, facts.merged_into)
         if facts is None or not facts.published:
-            return board_render.render_simple("not_available", self.texts, lang)
+            return board_render.render_simple("board.not_available", self.texts, lang)
         if facts.citizen_id == citizen_id:
-            return board_render.render_simple("own", self.texts, lang)
+            return board_render.render_simple("board.own", self.texts, lang)
         added = store.support(uow, facts.id, citizen_id, now)
         idea = self._public(uow, facts.id, citizen_id)
         assert idea is not None  # published, checked above in this transaction
@@ -106,7 +106,7 @@ class IdeaBoard:
 
     def unsupport(self, uow: UnitOfWork, idea_id: str, citizen_id: str, lang: str) -> tuple[Outbound, ...]:
         if not store.unsupport(uow, idea_id, citizen_id):
-            return board_render.render_simple("not_supporting", self.texts, lang)
+            return board_render.render_simple("board.not_supporting", self.texts, lang)
         log.info("event=idea_unsupported")
         return board_render.render_unsupported(self._public(uow, idea_id, citizen_id), self.texts, lang)
 
@@ -115,16 +115,16 @@ class IdeaBoard:
     ) -> tuple[Outbound, ...]:
         """A supporter's answer to "news about this idea?"; "yes" also switches the idea-news opt-in on."""
         if store.support_of(uow, idea_id, citizen_id) is None:
-            return board_render.render_simple("news_not_supporter", self.texts, lang)
+            return board_render.render_simple("board.news_not_supporter", self.texts, lang)
         store.set_news(uow, idea_id, citizen_id, on)
         if not on:
-            return board_render.render_simple("news_off", self.texts, lang)
+            return board_render.render_simple("board.news_off", self.texts, lang)
         if IDEA_NEWS_TOPIC not in uow.opt_ins.current(citizen_id):
             uow.opt_ins.set(
                 citizen_id, IDEA_NEWS_TOPIC, True, source="support", notice_version=self.config.consent_version,
                 now=now,
             )  # fmt: skip
-        return board_render.render_simple("news_on", self.texts, lang)
+        return board_render.render_simple("board.news_on", self.texts, lang)
 
     # --- the author's withdrawal (H-PUBLISH's function) ------------------------------------------------------------
 
@@ -133,6 +133,6 @@ class IdeaBoard:
         try:
             module = importlib.import_module("bot.ideaboard.publication")
         except ImportError:  # the publication side is not installed in this build
-            return board_render.render_simple("withdraw_unavailable", self.texts, lang)
+            return board_render.render_simple("board.withdraw_unavailable", self.texts, lang)
         answer: tuple[Outbound, ...] = module.withdraw(uow, citizen_id, idea_id, lang, self.texts, now)
         return answer
