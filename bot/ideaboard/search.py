@@ -5,10 +5,11 @@ transaction. After that commit the runtime kicks this worker (and on start, for 
 1. count the attempt (a text that crashes the process is given up after `MAX_ATTEMPTS`: the citizen still hears
    back, without matches);
 2. embed the text with the shared e5 embedder on the worker's own thread, outside any transaction;
-3. in one transaction: bring the index up to date (ideas whose `publication_at` changed since the last sync),
-   search, load the matches' public data (approved, unmerged, not the citizen's own; a match gone meanwhile is
-   dropped from the index), store the SIMILAR event in the chat's inbox (`event_id` "similar:<row id>": a rerun
-   after a crash is a duplicate) and delete the row.
+3. bring the index up to date (a cheap query for ideas whose `publication_at` changed since the last sync, applied
+   on the worker's thread) and search it;
+4. in one transaction: load the matches' public data (approved, unmerged, not the citizen's own; a match gone
+   meanwhile is dropped from the index), store the SIMILAR event in the chat's inbox (`event_id` "similar:<row id>":
+   a rerun after a crash is a duplicate) and delete the row.
 Embedding failure → a result without vector and matches: the idea is filed as usual.
 
 The index holds approved, unmerged ideas with stored embeddings. It is built from stored vectors (nothing is
@@ -20,11 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -32,7 +34,7 @@ import numpy as np
 from bot.ideaboard import store
 from bot.storage.db import Database, UnitOfWork
 from bot.storage.items import chat_key
-from handlers.events import Inbound, InboundKind, SimilarResult
+from handlers.events import Inbound, InboundKind, SimilarIdea, SimilarResult
 from nlp.embed import DIMENSIONS, FloatArray
 from nlp.similar import MatchIndex, MatchParams, default_restorer, embedding_text, text_keys
 
@@ -48,6 +50,9 @@ MAX_ATTEMPTS = 3
 """Attempts at one search before it is answered without embedding (a text that crashes the embedder)."""
 BATCH = 16
 """Rows read per round; each is embedded and answered on its own."""
+RETRY_DELAY = 5.0
+"""Seconds before searches that failed (the database was away) are tried again."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SYNC_OVERLAP = timedelta(minutes=5)
 """Changes are re-read this far back: a transaction that committed late with an earlier `publication_at` (another
 worker's clock, a long transaction) is still seen. Rows already seen in the same state are skipped."""
@@ -98,16 +103,32 @@ class SimilarIndex:
     def __contains__(self, idea_id: object) -> bool:
         return self._index is not None and idea_id in self._index
 
-    def sync(self, uow: UnitOfWork) -> None:
-        """Build the index from stored embeddings (first call) or apply the changes since the last sync."""
+    @property
+    def built(self) -> bool:
+        return self._index is not None
+
+    def feed(self, uow: UnitOfWork) -> list[store.IndexRow]:
+        """What the next `apply` needs from the database: every listed idea before the first build, afterwards the
+        ideas whose publication changed since the last sync (a cheap indexed query)."""
+        if self._index is None:
+            return store.index_rows(uow, None)
+        since = _EPOCH if self._synced is None else self._synced - SYNC_OVERLAP
+        return store.index_rows(uow, since)
+
+    def apply(self, rows: list[store.IndexRow]) -> None:
+        """Build the index from `feed`'s rows (first call) or add and remove what changed (CPU only: run it off the
+        database threads — building 100,000 rows takes seconds)."""
         with self._lock:
             if self._index is None:
-                self._build(uow)
+                self._build(rows)
             else:
-                self._follow(uow)
+                self._follow(rows)
 
-    def _build(self, uow: UnitOfWork) -> None:
-        rows = store.index_rows(uow, None)
+    def sync(self, uow: UnitOfWork) -> None:
+        """`feed` and `apply` in one go."""
+        self.apply(self.feed(uow))
+
+    def _build(self, rows: list[store.IndexRow]) -> None:
         ids, vectors, keys = [], [], []
         for row in rows:
             vector = self._vector(row)
@@ -121,10 +142,8 @@ class SimilarIndex:
         self._synced = max((row.publication_at for row in rows if row.publication_at), default=None)
         log.info("event=similar_index_built ideas=%s", len(ids))
 
-    def _follow(self, uow: UnitOfWork) -> None:
+    def _follow(self, rows: list[store.IndexRow]) -> None:
         assert self._index is not None
-        since = None if self._synced is None else self._synced - SYNC_OVERLAP
-        rows = store.index_rows(uow, since) if since is not None else store.index_rows(uow, datetime.min)
         for row in rows:
             if self._seen.get(row.id) == _signature(row):
                 continue
@@ -221,20 +240,51 @@ class SimilarSearch:
         try:
             while self._dirty and self.running:
                 self._dirty = False
+                if self.embedder is not None:
+                    await self.sync()  # at start: the index is built before the first citizen waits for it
+                failed = False
                 while self.running:
                     rows = await self._in_db(self._pending)
                     if not rows:
                         break
                     for row in rows:
-                        await self.answer(row)
+                        try:
+                            await self.answer(row)
+                        except Exception:  # its attempt is counted; the others must not wait for it
+                            log.exception("event=similar_search_failed search_id=%s", row.id)
+                            failed = True
+                    if failed:
+                        break
+                if failed and self.running:  # the rows stay stored; try again soon
+                    self._dirty = True
+                    await asyncio.sleep(RETRY_DELAY)
         except asyncio.CancelledError:
             raise
-        except Exception:  # the rows stay stored; the next kick or start tries again
+        except Exception:  # the database is away: the rows stay stored, the next kick or start tries again
             log.exception("event=similar_search_failed")
 
     def _pending(self) -> list[store.PendingSearch]:
         with self.db.unit_of_work(read_only=True) as uow:
             return store.pending_searches(uow, BATCH)
+
+    async def _off_loop(self, function: Callable[..., R], *args: Any) -> R:
+        """CPU work (embedding, index) on the worker's own thread: never on the event loop or a database thread."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stadtdialog-similar")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(function, *args))
+
+    async def sync(self) -> SimilarIndex:
+        """The index, brought up to date with the database (built from stored embeddings the first time)."""
+        if self.index is None:
+            self.index = SimilarIndex(self._params)
+        index = self.index
+        rows = await self._in_db(self._feed, index)
+        await self._off_loop(index.apply, rows)
+        return index
+
+    def _feed(self, index: SimilarIndex) -> list[store.IndexRow]:
+        with self.db.unit_of_work(read_only=True) as uow:
+            return index.feed(uow)
 
     async def answer(self, row: store.PendingSearch) -> None:
         """Embed, search and store the SIMILAR event for one row."""
@@ -242,9 +292,13 @@ class SimilarSearch:
         if attempts is None:
             return  # another worker answered it
         vector: FloatArray | None = None
+        found: list[str] = []
         if self.embedder is not None and attempts <= MAX_ATTEMPTS:
             vector = await self._embed(row.text)
-        key = await self._in_db(self._finish, row, vector)
+            if vector is not None:
+                index = await self.sync()
+                found = await self._off_loop(index.search, row.text, vector, LOOKED_AT)
+        key = await self._in_db(self._finish, row, vector, found)
         if key is not None:
             self._kick_chat(key)
 
@@ -254,19 +308,17 @@ class SimilarSearch:
 
     async def _embed(self, text: str) -> FloatArray | None:
         assert self.embedder is not None
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stadtdialog-similar")
         prepared = embedding_text(text, self._restorer)
         try:
-            vector = await asyncio.get_running_loop().run_in_executor(self._executor, self.embedder.embed_one, prepared)
+            vector = await self._off_loop(self.embedder.embed_one, prepared)
         except Exception as exc:  # the citizen still hears back; the message may quote their words: log its type
             log.error("event=similar_embedding_failed error=%s", type(exc).__name__)
             return None
         array = np.asarray(vector, dtype=np.float32).reshape(-1)
         return array if array.shape == (DIMENSIONS,) and np.all(np.isfinite(array)) else None
 
-    def _finish(self, row: store.PendingSearch, vector: FloatArray | None) -> str | None:
-        """Search and store the result event, deleting the row, in one transaction; the chat's key to kick."""
+    def _finish(self, row: store.PendingSearch, vector: FloatArray | None, found: list[str]) -> str | None:
+        """Load the matches, store the result event and delete the row, in one transaction; the chat to kick."""
         with self.db.unit_of_work() as uow:
             contact = next((c for c in uow.contacts.for_citizen(row.citizen_id) if c.channel == row.channel), None)
             if contact is None:  # no way back to the citizen (the row would have gone with them): nothing to say
@@ -275,7 +327,7 @@ class SimilarSearch:
             result = SimilarResult(row.draft_id)
             if vector is not None and self.embedder is not None:
                 result = SimilarResult(
-                    row.draft_id, self._matches(uow, row, vector), encode_vector(vector), self.embedder.key
+                    row.draft_id, self._matches(uow, row, found), encode_vector(vector), self.embedder.key
                 )
             event = Inbound(
                 kind=InboundKind.SIMILAR, channel=row.channel, user_id=contact.channel_user_id,
@@ -289,17 +341,16 @@ class SimilarSearch:
             log.info("event=similar_search_done matches=%s embedded=%s", len(result.matches), vector is not None)
             return key if new else None
 
-    def _matches(self, uow: UnitOfWork, row: store.PendingSearch, vector: FloatArray) -> tuple[Any, ...]:
-        if self.index is None:
-            self.index = SimilarIndex(self._params)
-        self.index.sync(uow)
-        found = self.index.search(row.text, vector, LOOKED_AT)
+    def _matches(self, uow: UnitOfWork, row: store.PendingSearch, found: list[str]) -> tuple[SimilarIdea, ...]:
+        """The published ideas among `found` as this citizen may see them (never their own), at most `SHOWN`; ideas
+        gone or unpublished since the last sync leave the index."""
         public = store.public_ideas(uow, found, row.citizen_id)
-        matches = []
+        matches: list[SimilarIdea] = []
         for idea_id in found:
             idea = public.get(idea_id)
-            if idea is None:  # deleted or unpublished since the last sync
-                self.index.drop(idea_id)
+            if idea is None:
+                if self.index is not None:
+                    self.index.drop(idea_id)
                 continue
             if not idea.own:
                 matches.append(idea.similar())

@@ -124,6 +124,8 @@ async def test_a_citizen_hears_of_a_published_idea_proposing_the_same(
     ideas.publish_new("author2", BINS, "umwelt")
     runtime = make_runtime(embedder)
     await runtime.start()
+    await runtime.wait_idle()
+    assert runtime.similar.index is not None and len(runtime.similar.index) == 2  # built at start from stored vectors
     assert runtime.decisions.context(datetime.now(UTC)).similar_search is True
 
     result = similar_event(await search(runtime, "citizen", NIGHT_TRAIN_AGAIN, "d7"))
@@ -199,12 +201,12 @@ async def test_a_search_answered_twice_after_a_crash_reaches_the_core_once(
         (row,) = store.pending_searches(uow, 10)
     vector = embedder.embed_one(NIGHT_TRAIN_AGAIN)
     worker: SimilarSearch = runtime.similar
-    assert worker._finish(row, vector) is not None
+    assert worker._finish(row, vector, []) is not None
     with database.unit_of_work() as uow:  # the crash: the row came back (its deletion was lost), the event stayed
         store.add_search(uow, citizen_of("citizen"), CHANNEL, row.draft_id, row.text, datetime.now(UTC))
         uow.session.execute(select(m.IdeaSearch)).scalars().one()
         uow.session.execute(m.IdeaSearch.__table__.update().values(id=row.id))
-    assert worker._finish(row, vector) is None  # a duplicate: nothing new for the chat
+    assert worker._finish(row, vector, []) is None  # a duplicate: nothing new for the chat
     with database.unit_of_work() as uow:
         events = uow.session.execute(
             select(func.count()).select_from(m.InboundEvent).where(m.InboundEvent.event_id == f"similar:{row.id}")
