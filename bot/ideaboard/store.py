@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Executable, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, CursorResult, Executable, Select, delete, func, insert, select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from bot.storage import models as m
@@ -128,15 +129,15 @@ def _supported_by(citizen_id: str) -> ColumnElement[bool]:
     )  # fmt: skip
 
 
-def _public_query(citizen_id: str):  # type: ignore[no-untyped-def]
+def _public_query(citizen_id: str) -> Select[Any]:
     return select(
         m.Idea.id, m.Idea.public_text, m.Idea.field, _supporters().label("supporters"), m.Idea.status,
         _supported_by(citizen_id).label("supported"), m.Idea.citizen_id, m.Idea.created_at,
     ).where(published())  # fmt: skip
 
 
-def _public(row: object, citizen_id: str) -> BoardIdea:
-    data = row._mapping  # type: ignore[attr-defined]
+def _public(row: Row[Any], citizen_id: str) -> BoardIdea:
+    data = row._mapping
     return BoardIdea(
         id=data["id"], text=data["public_text"], field=data["field"], supporters=int(data["supporters"] or 0),
         status=data["status"], supported=bool(data["supported"]), own=data["citizen_id"] == citizen_id,
