@@ -301,3 +301,74 @@ def test_a_filed_idea_stores_the_searched_embedding_once(database: Database, emb
     assert models["a" * 32] == embedder.key
     assert rows["b" * 32] is None and models["b" * 32] is None  # a broken vector is dropped, never the idea
     assert rows["c" * 32] is None
+
+
+# --- end to end through the citizen dialogue core --------------------------------------------------------------------
+
+_events = iter(range(1, 1_000_000))
+
+
+def said(user: str, text: str) -> Inbound:
+    from bot.channels.base import text_event
+
+    return text_event(CHANNEL, user, user, f"t{next(_events)}", text, datetime.now(UTC), "de")
+
+
+def pressed(user: str, payload: str) -> Inbound:
+    from handlers.events import InboundKind
+
+    return Inbound(InboundKind.BUTTON, CHANNEL, user, user, f"b{next(_events)}", datetime.now(UTC), payload=payload)
+
+
+async def talk(runtime: Runtime, *events: Inbound) -> None:
+    for event in events:
+        await runtime.accept([event])
+        await runtime.wait_idle()
+
+
+def buttons(channel: RecordingChannel, prefix: str) -> list[str]:
+    return [b.payload for _, message in channel.sent for b in message.all_buttons() if b.payload.startswith(prefix)]
+
+
+async def test_a_citizen_writing_the_same_idea_supports_the_published_one_instead(
+    make_runtime: MakeRuntime, database: Database, embedder: Embedder
+) -> None:
+    night = Ideas(database, embedder).publish_new("author", NIGHT_TRAIN)
+    channel = RecordingChannel()
+    runtime = make_runtime(embedder, channel)
+    await runtime.start()
+    await talk(runtime, said("fan", "Hallo"), pressed("fan", "consent:yes"), said("fan", "/idee " + NIGHT_TRAIN_AGAIN))
+
+    shown = channel.sent[-1][1]
+    assert NIGHT_TRAIN in shown.text and "Meine Idee ist anders" in [b.label for b in shown.all_buttons()]
+    (support,) = buttons(channel, "ss:")
+    assert support.startswith(f"ss:{night}:")
+    await talk(runtime, pressed("fan", support))
+    answer = channel.sent[-1][1]
+    assert "1 Person unterstützt sie" in answer.text and "nicht noch einmal eingereicht" in answer.text
+    await talk(runtime, pressed("fan", f"in:{night}:1"))
+    with database.unit_of_work() as uow:
+        assert store.support_of(uow, night, citizen_of("fan")) is True
+        assert "idea_news" in uow.opt_ins.current(citizen_of("fan"))
+        assert uow.session.execute(select(func.count()).select_from(m.Idea)).scalar_one() == 1  # not filed twice
+
+
+async def test_a_different_idea_is_filed_with_the_embedding_the_search_made(
+    make_runtime: MakeRuntime, database: Database, embedder: Embedder
+) -> None:
+    Ideas(database, embedder).publish_new("author", BINS, "umwelt")
+    channel = RecordingChannel()
+    runtime = make_runtime(embedder, channel)
+    await runtime.start()
+    await talk(runtime, said("c", "Hallo"), pressed("c", "consent:yes"), said("c", "/idee " + NIGHT_TRAIN_AGAIN))
+    assert buttons(channel, "ss:") == []  # nothing proposes the same: straight on to the field question
+    field_buttons = buttons(channel, "f:")
+    assert field_buttons, channel.sent[-1][1].text
+    await talk(runtime, pressed("c", field_buttons[0]))
+    with database.unit_of_work() as uow:
+        stored = uow.session.execute(
+            select(m.Idea.embedding, m.Idea.embedding_model).where(m.Idea.citizen_id == citizen_of("c"))
+        ).one()
+    assert stored.embedding_model == embedder.key
+    expected = embedder.embed_one(NIGHT_TRAIN_AGAIN)  # the classifier's and the search's text preparation agree
+    assert float(decode_vector(stored.embedding) @ expected) > 0.99
