@@ -21,7 +21,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ def _fill(url: str, rows: int) -> str:
     database = Database(url)
     database.migrate()
     now = datetime.now(UTC)
+    published = now - timedelta(hours=1)  # published before the bot started, as in a running city
     rng = np.random.default_rng(13)
     with database.unit_of_work() as uow:
         for citizen in ("author", "citizen"):
@@ -70,7 +71,8 @@ def _fill(url: str, rows: int) -> str:
                 {"id": uuid.uuid4().hex, "citizen_id": "author", "text": corpus[(start + i) % len(corpus)],
                  "field": "mobilitaet", "fields": ["mobilitaet"], "created_at": now, "status": "new",
                  "embedding": vectors[i].astype("<f4").tobytes(), "embedding_model": "bench",
-                 "publication": "approved", "public_text": corpus[(start + i) % len(corpus)], "publication_at": now}
+                 "publication": "approved", "public_text": corpus[(start + i) % len(corpus)],
+                 "publication_at": published}
                 for i in range(count)
             ])  # fmt: skip
     database.dispose()

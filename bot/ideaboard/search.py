@@ -53,7 +53,7 @@ BATCH = 16
 RETRY_DELAY = 5.0
 """Seconds before searches that failed (the database was away) are tried again."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-SYNC_OVERLAP = timedelta(minutes=5)
+SYNC_OVERLAP = timedelta(minutes=1)
 """Changes are re-read this far back: a transaction that committed late with an earlier `publication_at` (another
 worker's clock, a long transaction) is still seen. Rows already seen in the same state are skipped."""
 
@@ -109,11 +109,15 @@ class SimilarIndex:
 
     def feed(self, uow: UnitOfWork) -> list[store.IndexRow]:
         """What the next `apply` needs from the database: every listed idea before the first build, afterwards the
-        ideas whose publication changed since the last sync (a cheap indexed query)."""
+        ideas whose publication changed since the last sync (a cheap indexed query; embeddings are read only for
+        ideas that changed since this index saw them and belong in it)."""
         if self._index is None:
             return store.index_rows(uow, None)
         since = _EPOCH if self._synced is None else self._synced - SYNC_OVERLAP
-        return store.index_rows(uow, since)
+        with self._lock:
+            changed = [row for row in store.index_rows(uow, since) if self._seen.get(row.id) != _signature(row)]
+        wanted = [row for row in changed if row.listed]
+        return [row for row in changed if not row.listed] + store.with_embeddings(uow, wanted)
 
     def apply(self, rows: list[store.IndexRow]) -> None:
         """Build the index from `feed`'s rows (first call) or add and remove what changed (CPU only: run it off the

@@ -7,7 +7,7 @@ merged and with a public text: only that text is ever shown to another citizen.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -102,13 +102,28 @@ def delete_search(uow: UnitOfWork, search_id: int) -> bool:
 
 
 def index_rows(uow: UnitOfWork, changed_since: datetime | None) -> list[IndexRow]:
-    """All listed ideas (`changed_since` None), or every idea whose publication changed since then (listed or not)."""
-    query = select(
-        m.Idea.id, m.Idea.publication_at, listed().label("listed"), m.Idea.public_text, m.Idea.embedding
+    """All listed ideas with their embeddings (`changed_since` None), or every idea whose publication changed since
+    then (listed or not) WITHOUT embeddings (`with_embeddings` fetches those the index needs)."""
+    if changed_since is None:
+        query = select(
+            m.Idea.id, m.Idea.publication_at, listed().label("listed"), m.Idea.public_text, m.Idea.embedding
+        ).where(listed())
+        return [IndexRow(row.id, row.publication_at, True, row.public_text, row.embedding)
+                for row in uow.session.execute(query)]  # fmt: skip
+    changed = select(m.Idea.id, m.Idea.publication_at, listed().label("listed"), m.Idea.public_text).where(
+        m.Idea.publication_at >= changed_since
     )
-    query = query.where(listed()) if changed_since is None else query.where(m.Idea.publication_at >= changed_since)
-    return [IndexRow(row.id, row.publication_at, bool(row.listed), row.public_text, row.embedding)
-            for row in uow.session.execute(query)]  # fmt: skip
+    return [IndexRow(row.id, row.publication_at, bool(row.listed), row.public_text, None)
+            for row in uow.session.execute(changed)]  # fmt: skip
+
+
+def with_embeddings(uow: UnitOfWork, rows: Sequence[IndexRow]) -> list[IndexRow]:
+    """`rows` with their stored embeddings filled in."""
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    vectors = dict(uow.session.execute(select(m.Idea.id, m.Idea.embedding).where(m.Idea.id.in_(ids))).tuples().all())
+    return [replace(row, embedding=vectors.get(row.id)) for row in rows]
 
 
 # --- published ideas ---------------------------------------------------------------------------------------------
