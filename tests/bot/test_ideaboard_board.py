@@ -31,6 +31,7 @@ from handlers.events import (
 )
 from handlers.staff_render import render_idea_news
 from handlers.texts import load_texts
+from tests.bot.conftest import RuntimeFactory
 from tests.bot.ideaboard_helpers import NOW, add_citizen, citizen_of
 
 TEXTS = load_texts()
@@ -244,3 +245,24 @@ def test_withdraw_is_handed_to_the_publication_side(database: Database, board: I
     idea = file(database, "author")
     answer = ask(database, board, "author", IDEA_WITHDRAW, idea)
     assert answer  # H-PUBLISH's `bot.ideaboard.publication.withdraw` answers; until it exists, a plain apology
+
+
+async def test_a_citizen_browses_and_supports_through_the_chat(database: Database, make_runtime: RuntimeFactory
+                                                              ) -> None:  # fmt: skip
+    from tests.bot.ideaboard_helpers import RecordingChannel
+    from tests.bot.test_ideaboard_search import pressed, said, talk
+
+    idea = file(database, "author")
+    channel = RecordingChannel()
+    runtime = make_runtime(channel)
+    await runtime.start()
+    await talk(runtime, said("fan", "Hallo"), pressed("fan", "consent:yes"), said("fan", "/ideen"))
+    assert "ib:mobilitaet:0" in [b.payload for b in channel.sent[-1][1].all_buttons()]
+    await talk(runtime, said("fan", "1"))  # a typed number presses the first button of the answer
+    page = channel.sent[-1][1]
+    assert PUBLIC in page.text and f"iu:{idea}" in [b.payload for b in page.all_buttons()]
+    await talk(runtime, pressed("fan", f"iu:{idea}"))
+    assert "1 Person unterstützt sie" in channel.sent[-1][1].text
+    await talk(runtime, pressed("fan", f"ix:{idea}"))
+    assert "nicht mehr" in channel.sent[-1][1].text
+    assert count(database, idea) == 0
