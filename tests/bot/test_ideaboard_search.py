@@ -372,3 +372,14 @@ async def test_a_different_idea_is_filed_with_the_embedding_the_search_made(
     assert stored.embedding_model == embedder.key
     expected = embedder.embed_one(NIGHT_TRAIN_AGAIN)  # the classifier's and the search's text preparation agree
     assert float(decode_vector(stored.embedding) @ expected) > 0.99
+
+
+def test_the_search_shares_the_classifiers_e5_model() -> None:
+    from bot.classify import TextClassifier
+    from bot.runtime import shared_embedder
+    from nlp.model import FieldClassifier
+
+    model = FieldClassifier.load()
+    embedder = shared_embedder(TextClassifier(model))
+    assert embedder is model.scorer.embedder and embedder.prefix == "query"  # one e5 in memory, not two
+    assert shared_embedder(None) is None
