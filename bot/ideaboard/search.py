@@ -52,7 +52,6 @@ BATCH = 16
 """Rows read per round; each is embedded and answered on its own."""
 RETRY_DELAY = 5.0
 """Seconds before searches that failed (the database was away) are tried again."""
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SYNC_OVERLAP = timedelta(minutes=1)
 """Changes are re-read this far back: a transaction that committed late with an earlier `publication_at` (another
 worker's clock, a long transaction) is still seen. Rows already seen in the same state are skipped."""
@@ -94,7 +93,7 @@ class SimilarIndex:
         self.params = params or MatchParams.load()
         self._index: MatchIndex | None = None
         self._seen: dict[str, tuple[datetime | None, bool, str | None]] = {}  # id → what the index reflects
-        self._synced: datetime | None = None
+        self._read_at: datetime | None = None  # when the last feed started reading (this process's clock)
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -111,9 +110,13 @@ class SimilarIndex:
         """What the next `apply` needs from the database: every listed idea before the first build, afterwards the
         ideas whose publication changed since the last sync (a cheap indexed query; embeddings are read only for
         ideas that changed since this index saw them and belong in it)."""
-        if self._index is None:
+        started = datetime.now(UTC)
+        if self._index is None or self._read_at is None:
+            self._read_at = started
             return store.index_rows(uow, None)
-        since = _EPOCH if self._synced is None else self._synced - SYNC_OVERLAP
+        # Every change committed before the last read was seen by it, except one whose timestamp lags its commit
+        # (another worker's clock, a long transaction): the overlap covers those.
+        since, self._read_at = self._read_at - SYNC_OVERLAP, started
         with self._lock:
             changed = [row for row in store.index_rows(uow, since) if self._seen.get(row.id) != _signature(row)]
         wanted = [row for row in changed if row.listed]
@@ -143,7 +146,6 @@ class SimilarIndex:
             self._seen[row.id] = _signature(row)
         matrix = np.stack(vectors) if vectors else np.zeros((0, DIMENSIONS), dtype=np.float32)
         self._index = MatchIndex.build(ids, matrix, keys, self.params) if ids else MatchIndex(self.params)
-        self._synced = max((row.publication_at for row in rows if row.publication_at), default=None)
         log.info("event=similar_index_built ideas=%s", len(ids))
 
     def _follow(self, rows: list[store.IndexRow]) -> None:
@@ -157,8 +159,6 @@ class SimilarIndex:
                 self._index.add(row.id, text_keys(row.public_text), vector)
             else:
                 self._index.remove(row.id)
-            if row.publication_at is not None and (self._synced is None or row.publication_at > self._synced):
-                self._synced = row.publication_at
 
     @staticmethod
     def _vector(row: store.IndexRow) -> FloatArray | None:
