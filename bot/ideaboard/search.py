@@ -26,6 +26,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -48,6 +49,8 @@ LOOKED_AT = 10
 """Matches asked of the index: some may turn out to be the citizen's own or gone."""
 MAX_ATTEMPTS = 3
 """Attempts at one search before it is answered without embedding (a text that crashes the embedder)."""
+BUILD_PAGE = 5000
+"""Ideas read per query when the index is built at start."""
 BATCH = 16
 """Rows read per round; each is embedded and answered on its own."""
 RETRY_DELAY = 5.0
@@ -81,9 +84,21 @@ def decode_vector(data: bytes | str) -> FloatArray:
     return np.frombuffer(raw, dtype="<f4").astype(np.float32)
 
 
-def _signature(row: store.IndexRow) -> tuple[datetime | None, bool, str | None]:
-    """What tells two states of an idea apart for the index (two changes may share a coarse timestamp)."""
-    return row.publication_at, row.listed, row.public_text
+def _signature(row: store.IndexRow) -> tuple[datetime | None, bool, int]:
+    """What tells two states of an idea apart for the index (two changes may share a coarse timestamp); the text
+    as its hash, so 100,000 remembered states cost little memory."""
+    return row.publication_at, row.listed, hash(row.public_text)
+
+
+@dataclass
+class _Snapshot:
+    """Every listed idea, read page by page for the first build: vectors as one joined buffer per page (not one
+    object per idea), so the build's memory stays near the index's own."""
+
+    ids: list[str]
+    texts: list[str]
+    pages: list[bytes]
+    signatures: dict[str, tuple[datetime | None, bool, int]]
 
 
 class SimilarIndex:
@@ -92,7 +107,7 @@ class SimilarIndex:
     def __init__(self, params: MatchParams | None = None) -> None:
         self.params = params or MatchParams.load()
         self._index: MatchIndex | None = None
-        self._seen: dict[str, tuple[datetime | None, bool, str | None]] = {}  # id → what the index reflects
+        self._seen: dict[str, tuple[datetime | None, bool, int]] = {}  # id → what the index reflects
         self._read_at: datetime | None = None  # when the last feed started reading (this process's clock)
         self._lock = threading.Lock()
 
@@ -106,14 +121,14 @@ class SimilarIndex:
     def built(self) -> bool:
         return self._index is not None
 
-    def feed(self, uow: UnitOfWork) -> list[store.IndexRow]:
+    def feed(self, uow: UnitOfWork) -> list[store.IndexRow] | _Snapshot:
         """What the next `apply` needs from the database: every listed idea before the first build, afterwards the
         ideas whose publication changed since the last sync (a cheap indexed query; embeddings are read only for
         ideas that changed since this index saw them and belong in it)."""
         started = datetime.now(UTC)
         if self._index is None or self._read_at is None:
             self._read_at = started
-            return store.index_rows(uow, None)
+            return self._snapshot(uow)
         # Every change committed before the last read was seen by it, except one whose timestamp lags its commit
         # (another worker's clock, a long transaction): the overlap covers those.
         since, self._read_at = self._read_at - SYNC_OVERLAP, started
@@ -122,30 +137,53 @@ class SimilarIndex:
         wanted = [row for row in changed if row.listed]
         return [row for row in changed if not row.listed] + store.with_embeddings(uow, wanted)
 
-    def apply(self, rows: list[store.IndexRow]) -> None:
+    @staticmethod
+    def _snapshot(uow: UnitOfWork) -> _Snapshot:
+        snapshot = _Snapshot([], [], [], {})
+        after = ""
+        while True:
+            page = store.listed_page(uow, after, BUILD_PAGE)
+            if not page:
+                return snapshot
+            after = page[-1].id
+            blobs = []
+            for row in page:
+                if row.embedding is None or len(row.embedding) != DIMENSIONS * 4 or not row.public_text:
+                    continue
+                snapshot.ids.append(row.id)
+                snapshot.texts.append(row.public_text)
+                snapshot.signatures[row.id] = _signature(row)
+                blobs.append(row.embedding)
+            snapshot.pages.append(b"".join(blobs))
+
+    def apply(self, rows: list[store.IndexRow] | _Snapshot) -> None:
         """Build the index from `feed`'s rows (first call) or add and remove what changed (CPU only: run it off the
         database threads — building 100,000 rows takes seconds)."""
         with self._lock:
-            if self._index is None:
+            if isinstance(rows, _Snapshot):
                 self._build(rows)
-            else:
+            elif self._index is not None:
                 self._follow(rows)
 
     def sync(self, uow: UnitOfWork) -> None:
         """`feed` and `apply` in one go."""
         self.apply(self.feed(uow))
 
-    def _build(self, rows: list[store.IndexRow]) -> None:
-        ids, vectors, keys = [], [], []
-        for row in rows:
-            vector = self._vector(row)
-            if vector is not None and row.public_text:
-                ids.append(row.id)
-                vectors.append(vector)
-                keys.append(text_keys(row.public_text))
-            self._seen[row.id] = _signature(row)
-        matrix = np.stack(vectors) if vectors else np.zeros((0, DIMENSIONS), dtype=np.float32)
+    def _build(self, snapshot: _Snapshot) -> None:
+        matrix = np.empty((len(snapshot.ids), DIMENSIONS), dtype=np.float32)
+        row = 0
+        while snapshot.pages:  # each page's buffer is freed as soon as it is copied
+            page = np.frombuffer(snapshot.pages.pop(0), dtype="<f4").reshape(-1, DIMENSIONS)
+            matrix[row : row + len(page)] = page
+            row += len(page)
+        norms = np.linalg.norm(matrix, axis=1)
+        good = np.isfinite(norms) & (norms > 0)
+        matrix[good] /= norms[good, None]
+        ids = [identifier for identifier, ok in zip(snapshot.ids, good, strict=True) if ok]
+        keys = [text_keys(text) for text, ok in zip(snapshot.texts, good, strict=True) if ok]
+        matrix = matrix[good] if not good.all() else matrix
         self._index = MatchIndex.build(ids, matrix, keys, self.params) if ids else MatchIndex(self.params)
+        self._seen.update(snapshot.signatures)
         log.info("event=similar_index_built ideas=%s", len(ids))
 
     def _follow(self, rows: list[store.IndexRow]) -> None:
@@ -286,7 +324,7 @@ class SimilarSearch:
         await self._off_loop(index.apply, rows)
         return index
 
-    def _feed(self, index: SimilarIndex) -> list[store.IndexRow]:
+    def _feed(self, index: SimilarIndex) -> list[store.IndexRow] | _Snapshot:
         with self.db.unit_of_work(read_only=True) as uow:
             return index.feed(uow)
 

@@ -117,6 +117,16 @@ def index_rows(uow: UnitOfWork, changed_since: datetime | None) -> list[IndexRow
             for row in uow.session.execute(changed)]  # fmt: skip
 
 
+def listed_page(uow: UnitOfWork, after: str, limit: int) -> list[IndexRow]:
+    """Listed ideas with their embeddings, `limit` at a time in id order after the id `after` (the index's build)."""
+    query = (
+        select(m.Idea.id, m.Idea.publication_at, m.Idea.public_text, m.Idea.embedding)
+        .where(listed(), m.Idea.id > after).order_by(m.Idea.id).limit(limit)
+    )  # fmt: skip
+    return [IndexRow(row.id, row.publication_at, True, row.public_text, row.embedding)
+            for row in uow.session.execute(query)]  # fmt: skip
+
+
 def with_embeddings(uow: UnitOfWork, rows: Sequence[IndexRow]) -> list[IndexRow]:
     """`rows` with their stored embeddings filled in."""
     if not rows:
