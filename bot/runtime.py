@@ -34,6 +34,7 @@ from bot.pacing import SendPacer, bulk_key
 from bot.storage.db import Database, UnitOfWork
 from bot.storage.items import FOLLOW_UP_FAILED, chat_key
 from bot.survey_sync import catalog_generation, load_catalog
+from bot.themes.jobs import ThemeJobs, shared_embedder
 from handlers.events import CitizenState, FieldInfo, Inbound, InboundKind, Outbound, Texts
 from surveys.catalog import SurveyCatalog
 
@@ -116,6 +117,8 @@ class Runtime:
             pacer=lambda: getattr(self, "pacer", None), channels=lambda: tuple(self.channels),
             inbox_retention=DONE_EVENT_RETENTION,
         )
+        # Background embeddings and the daily theme refresh (bot/themes), on the classifier's e5.
+        self.themes = ThemeJobs(database, shared_embedder(classifier), lambda: self.clock())
         self._running = False
         self._catalog_generation: str | None = ""  # "": never checked, so the first check reloads
         self._idle = asyncio.Event()
@@ -189,6 +192,7 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._processing.stop()
+        await self.themes.close()
         executor, self._executor = self._executor, None
         if executor is not None:  # let a running transaction finish without blocking the event loop
             await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)
