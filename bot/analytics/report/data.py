@@ -36,6 +36,7 @@ from bot.storage import models as m
 from surveys.schema import FollowUp, LocalText, Question, QuestionType, Survey
 
 from .terms import tokens
+from .themes import ThemeStats, theme_stats
 
 CHUNK = 5000
 NO_FIELD = ""
@@ -100,6 +101,7 @@ class IdeaStats:
 class ReportData:
     surveys: list[SurveyStats]
     ideas: IdeaStats
+    themes: ThemeStats = field(default_factory=ThemeStats)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -298,4 +300,4 @@ def collect(session: Session, flt: ExportFilter, tz: ZoneInfo, field_keys: Seque
     check_filter(session, flt)
     surveys = [survey_stats(session, key, versions, flt, tz)
                for key, versions in _survey_versions(session, flt).items() if versions]
-    return ReportData(surveys, idea_stats(session, flt, tz, field_keys))
+    return ReportData(surveys, idea_stats(session, flt, tz, field_keys), theme_stats(session, flt))
