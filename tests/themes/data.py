@@ -6,6 +6,7 @@ a little noise — the refresh must find exactly the groups. Texts name the grou
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +28,13 @@ GROUPS = {
     "baeume": ("umwelt", "Mehr Bäume pflanzen in der Straße {i}"),
     "muell": ("umwelt", "Die Mülleimer im Park {i} öfter leeren"),
 }
-PRIVATE_WORD = "geheimwort"  # in every idea's private text and every answer: never in the report
+PRIVATE_WORD = "geheim"  # starts a word of its own in every idea's private text and every answer: never in the report
+
+
+def private_word(tag: str) -> str:
+    """A word only this text uses ("geheim" + letters from a hash of `tag`)."""
+    digest = hashlib.sha256(tag.encode()).digest()
+    return PRIVATE_WORD + "".join(chr(97 + byte % 26) for byte in digest[:6])
 UNPUBLISHED = "Unveröffentlichte Idee: Bänke vor meinem Haus Nummer 7"
 
 SURVEY: dict[str, Any] = {
@@ -72,7 +79,7 @@ def citizen(uow: UnitOfWork, citizen_id: str) -> None:
 def add_idea(uow: UnitOfWork, idea_id: str, citizen_id: str, group: str, number: int, vectors: Vectors, *,
              approved: bool, day: int = 0) -> None:
     field, text = GROUPS[group]
-    private = text.format(i=number) + f" {PRIVATE_WORD}{number}"
+    private = text.format(i=number) + f" {private_word(idea_id)}"
     uow.ideas.add(idea_id, citizen_id, private, field, START + timedelta(days=day, minutes=number), fields=(field,))
     values: dict[str, Any] = {"embedding": vectors.vector(group), "embedding_model": "test"}
     if approved:
@@ -106,7 +113,7 @@ def add_answers(database: Database, vectors: Vectors, group: str, count: int, pr
             rid = f"{prefix}-{group}-{i}"
             moment = START + timedelta(days=i)
             uow.responses.start(rid, who, "wuensche", 1, moment)
-            uow.responses.save_answer(rid, "wunsch", text.format(i=i) + f" {PRIVATE_WORD}", moment, None)
+            uow.responses.save_answer(rid, "wunsch", text.format(i=i) + f" {private_word(rid)}", moment, None)
             uow.responses.save_answer(rid, "modus", "bus", moment, None)
             answer_id = uow.session.query(m.Answer.id).filter_by(response_id=rid, question_id="wunsch").scalar()
             uow.session.execute(update(m.Answer).where(m.Answer.id == answer_id).values(field=field))
