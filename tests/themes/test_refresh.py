@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from bot.feedback import write_csv
 from bot.storage import models as m
 from bot.storage.db import Database
 from bot.themes import refresh_themes
@@ -92,3 +96,22 @@ def test_deleting_a_citizen_deletes_their_answer_embeddings(database: Database) 
     with database.unit_of_work(read_only=True) as uow:
         left = list(uow.session.scalars(select(m.AnswerEmbedding.answer_id).order_by(m.AnswerEmbedding.answer_id)))
     assert left == [answers[0], answers[2]]
+
+
+def test_the_feedback_export_gives_each_idea_and_free_text_answer_its_theme(database: Database) -> None:
+    vectors = data.Vectors.make()
+    data.fill(database, vectors)
+    with database.unit_of_work() as uow:
+        data.import_survey(uow)
+    data.add_answers(database, vectors, "baeume", 4)
+    with database.unit_of_work() as uow:  # the answers carry the classifier's field: they are feedback rows
+        uow.session.execute(update(m.Answer).where(m.Answer.question_id == "wunsch").values(scores={"umwelt": 0.9}))
+    refresh_themes(database, data.NOW)
+    trees = idea_themes(database)["a-baeume-0"]
+    out = io.StringIO()
+    with database.unit_of_work(read_only=True) as uow:
+        write_csv(uow.feedback.rows(), out, ["mobilitaet", "umwelt"], dialect="plain", timezone=ZoneInfo("UTC"))
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    answers = [row for row in rows if row["kind"] == "answer"]
+    assert len(answers) == 4 and {row["theme"] for row in answers} == {trees}
+    assert {row["theme"] for row in rows if row["id"].startswith("a-baeume-")} == {trees}
