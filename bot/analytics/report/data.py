@@ -1,6 +1,7 @@
 """What the report counts, read with the exports' streaming queries (memory flat in the number of responses).
 
 Counts only — no text of a survey answer is kept. Idea texts are read for the top terms, redacted on the way.
+The themes section (`themes.py`) reads member texts only to count which keywords they mention; none is kept.
 Each response's cell statuses (`bot.analytics.status`, the same as in the exports) decide which answers count
 (answered or skipped; a stale answer off the route does not) and where an unfinished response stopped (the first
 question it has not reached: the completion funnel).

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from bot.analytics.query import ExportFilter, _in_period_and_channel, filtered_responses
 from bot.storage import models as m
-from nlp.themes import RegisteredTheme, ThemeError, ThemeRegistry, mentions
+from nlp.themes import RegisteredTheme, ThemeError, ThemeRegistry, mention_set, mentioned_by
 
 from .markup import Look, row, table
 from .suppress import suppress_partition
@@ -35,12 +35,12 @@ APPROVED = "approved"
 
 @dataclass
 class ThemeMembers:
-    """One theme under the filter: its registry entry, member times, member texts (for keyword counts only),
-    quotable public texts with their embeddings."""
+    """One theme under the filter: its registry entry, member times, what each member text mentions (for keyword
+    counts only; the texts themselves are not kept), quotable public texts with their embeddings."""
 
     registered: RegisteredTheme
     times: list[datetime] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
+    mentioned: list[frozenset[str]] = field(default_factory=list)
     public: list[tuple[str, bytes]] = field(default_factory=list)
 
 
@@ -84,7 +84,7 @@ def theme_stats(session: Session, flt: ExportFilter) -> ThemeStats:
         if found is None:
             continue
         found.times.append(_aware(created))
-        found.texts.append(text)
+        found.mentioned.append(mention_set(text))
         if publication == APPROVED and public_text and merged is None and embedding is not None:
             found.public.append((public_text, embedding))
     answers = filtered_responses(select(m.AnswerEmbedding.theme, m.Answer.answered_at, m.Answer.value), session,
@@ -96,7 +96,7 @@ def theme_stats(session: Session, flt: ExportFilter) -> ThemeStats:
         if found is None or not isinstance(value, str):
             continue
         found.times.append(_aware(answered))
-        found.texts.append(value)
+        found.mentioned.append(mention_set(value))
     stats = ThemeStats()
     for theme in sorted(members.values(), key=lambda t: (-len(t.times), t.registered.id)):
         stats.fields.setdefault(theme.registered.field, []).append(theme)
@@ -130,7 +130,7 @@ def _trend_counts(times: Sequence[datetime], until: datetime) -> list[int]:
 def _theme_block(theme: ThemeMembers, look: Look, until: datetime, number: int) -> str:
     t = look.texts
     keywords = [word for word in theme.registered.keywords
-                if sum(1 for text in theme.texts if mentions(text, word)) >= look.k]
+                if sum(1 for stems in theme.mentioned if mentioned_by(word, stems)) >= look.k]
     title = ", ".join(keywords) if keywords else t("theme_n", n=number)
     group = suppress_partition(_trend_counts(theme.times, until), look.k)
     recent, previous, _ = group.cells
