@@ -2,7 +2,8 @@
 
 Citizen traffic keeps priority: one run embeds at most `limit` texts (default `BATCH`), reads and writes in two
 short transactions and embeds in between, outside any transaction. The caller runs it off the event loop
-(`bot.runtime.Runtime.embed_backlog` uses its own single thread, niced to the lowest CPU priority). The embedder is
+(`bot.themes.jobs.ThemeJobs.embed_tick`, `Runtime.themes`, uses its own single thread, niced to the lowest CPU
+priority). The embedder is
 the classifier's (same model, prefix and text preparation as `nlp.similar.embedding_text`), so themes, the similar
 search and the classifier share one e5 in memory and one vector space.
 
@@ -11,6 +12,11 @@ Which answers: those to free-text questions (of a survey or of its follow-ups) w
 answer's text is hashed again: an answer changed meanwhile is left for the next run. An unchanged text whose row was
 only older keeps its vector (no second e5 pass). Deleting a citizen deletes their answers and so (FK cascade) their
 embeddings.
+
+Which ideas: every idea with `embedding IS NULL` and some text, approved ones first — older ideas, ideas filed while
+the classifier was off, and a kept public idea whose author deleted their data (its text is then the public text
+and its old vector was dropped). An approved idea that gets a vector also gets `publication_at = now`, so the
+similar-idea index of every worker (which follows that column) adds it.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.storage import models as m
@@ -128,11 +134,19 @@ def _pending_answers(session: Session, model: str, limit: int) -> list[_Pending]
 def _pending_ideas(session: Session, limit: int) -> list[_Pending]:
     if limit <= 0:
         return []
+    # Approved ideas first: without a vector the similar-idea search cannot offer them.
+    approved_first = case((m.Idea.publication == PUBLICATION_APPROVED, 0), else_=1)
     rows = session.execute(
-        select(m.Idea.id, m.Idea.text).where(m.Idea.embedding.is_(None)).order_by(m.Idea.created_at, m.Idea.id)
-        .limit(limit)
+        select(m.Idea.id, m.Idea.text).where(m.Idea.embedding.is_(None))
+        .order_by(approved_first, m.Idea.created_at, m.Idea.id)
     )
-    return [_Pending("idea", idea_id, text) for idea_id, text in rows if text and text.strip()]
+    result: list[_Pending] = []
+    for idea_id, text in rows:
+        if text and text.strip():  # a text without words has nothing to embed (and must not block the queue)
+            result.append(_Pending("idea", idea_id, text))
+            if len(result) >= limit:
+                break
+    return result
 
 
 def _write(session: Session, pending: Sequence[_Pending], vectors: dict[str, bytes], model: str,
@@ -169,13 +183,14 @@ def _write(session: Session, pending: Sequence[_Pending], vectors: dict[str, byt
 def embed_backlog(
     database: Database, embedder: TextEmbedder, prepare: Callable[[str], str], now: datetime, *, limit: int = BATCH
 ) -> EmbedReport:
-    """Embed up to `limit` waiting texts (answers first, then ideas); blocking: call it off the event loop.
+    """Embed up to `limit` waiting texts (ideas first — approved ones first —, then answers); blocking: call it off
+    the event loop.
 
     `prepare`: the text e5 sees (`nlp.similar.embedding_text` with the classifier's umlaut lexicon)."""
     model = embedder.key
     with database.unit_of_work(read_only=True) as uow:
-        pending = _pending_answers(uow.session, model, limit)
-        pending += _pending_ideas(uow.session, limit - len(pending))
+        pending = _pending_ideas(uow.session, limit)
+        pending += _pending_answers(uow.session, model, limit - len(pending))
     if not pending:
         return EmbedReport()
     vectors = {f"{item.kind}:{item.key}": to_bytes(embedder.embed_one(prepare(item.text)))

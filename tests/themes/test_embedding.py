@@ -66,10 +66,13 @@ def test_free_text_answers_and_old_ideas_are_embedded_a_small_batch_at_a_time(
     database: Database, embedder: Embedder, prepare: Callable[[str], str]
 ) -> None:
     fill(database)
-    first = embed_backlog(database, embedder, prepare, data.NOW, limit=2)
-    assert (first.answers, first.ideas) == (2, 0), "answers first, never more than the batch"
-    second = embed_backlog(database, embedder, prepare, data.NOW, limit=2)
-    assert (second.answers, second.ideas) == (0, 2)
+    first = embed_backlog(database, embedder, prepare, data.NOW, limit=1)
+    assert (first.answers, first.ideas) == (0, 1), "never more than the batch"
+    with database.unit_of_work(read_only=True) as uow:
+        assert uow.session.scalar(select(m.Idea.id).where(m.Idea.embedding.is_not(None))) == "approved-idea", (
+            "approved ideas first: the similar-idea search needs them")
+    second = embed_backlog(database, embedder, prepare, data.NOW, limit=3)
+    assert (second.answers, second.ideas) == (2, 1), "then the other ideas, then answers"
     assert embed_backlog(database, embedder, prepare, data.NOW, limit=2).done == 0, "nothing left"
     vectors = stored(database)
     assert set(vectors) == {"Mehr Sitzbaenke am Laurentiusplatz", "Radweg an der Talachse",
