@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import case, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.storage import models as m
@@ -195,8 +196,12 @@ def embed_backlog(
         return EmbedReport()
     vectors = {f"{item.kind}:{item.key}": to_bytes(embedder.embed_one(prepare(item.text)))
                for item in pending if item.vector is None}
-    with database.unit_of_work() as uow:
-        report = _write(uow.session, pending, vectors, model, now)
+    try:
+        with database.unit_of_work() as uow:
+            report = _write(uow.session, pending, vectors, model, now)
+    except IntegrityError:  # another worker stored the same answer's vector first: its row stands
+        log.info("event=embed_backlog_conflict texts=%d", len(pending))
+        return EmbedReport(skipped=len(pending))
     log.info("event=embed_backlog answers=%d ideas=%d refreshed=%d skipped=%d", report.answers, report.ideas,
              report.refreshed, report.skipped)
     return report

@@ -123,3 +123,28 @@ async def test_the_scheduled_job_runs_off_the_event_loop_and_does_nothing_withou
     idle = ThemeJobs(database, None, lambda: data.NOW)
     assert (await idle.embed_tick()).done == 0
     await idle.close()
+
+
+def test_an_answer_embedded_meanwhile_by_another_worker_keeps_one_row(
+    database: Database, embedder: Embedder, prepare: Callable[[str], str]
+) -> None:
+    with database.unit_of_work() as uow:
+        data.import_survey(uow)
+        data.citizen(uow, "c0")
+        uow.responses.start("r0", "c0", "wuensche", 1, data.START)
+        uow.responses.save_answer("r0", "wunsch", "Mehr Sitzbänke am Laurentiusplatz", data.START, None)
+        answer_id = uow.session.scalar(select(m.Answer.id))
+
+    def other_worker_first(text: str) -> str:  # runs between this worker's read and its write
+        with database.unit_of_work() as uow:
+            uow.session.add(m.AnswerEmbedding(answer_id=answer_id, vector=b"\0" * 1536, model=embedder.key,
+                                              source_hash=source_hash(text), created_at=data.NOW))
+        return prepare(text)
+
+    report = embed_backlog(database, embedder, other_worker_first, data.NOW)
+    assert report.answers == 1 and report.skipped == 0
+    with database.unit_of_work(read_only=True) as uow:
+        rows = uow.session.scalars(select(m.AnswerEmbedding)).all()
+        assert len(rows) == 1 and np.allclose(from_bytes(rows[0].vector),
+                                              embedder.embed_one(prepare("Mehr Sitzbänke am Laurentiusplatz")))
+    assert embed_backlog(database, embedder, prepare, data.NOW).done == 0
