@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from bot.storage import models as m
 from bot.storage.db import Database
 from nlp.embed import DIMENSIONS
-from nlp.themes import ThemeInput, ThemeRegistry, ThemeSettings, find_themes
+from nlp.themes import ThemeError, ThemeInput, ThemeRegistry, ThemeSettings, find_themes
 
 from .embedding import PUBLICATION_APPROVED, from_bytes
 
@@ -92,7 +92,13 @@ def _texts(session: Session) -> list[_Text]:
 
 
 def _registries(session: Session) -> dict[str, ThemeRegistry]:
-    return {row.field: ThemeRegistry.from_json(row.content) for row in session.scalars(select(m.ThemeRegistryRow))}
+    found: dict[str, ThemeRegistry] = {}
+    for row in session.scalars(select(m.ThemeRegistryRow)):
+        try:
+            found[row.field] = ThemeRegistry.from_json(row.content)
+        except ThemeError:  # damaged: the field's ids start afresh rather than the refresh failing every day
+            log.warning("event=theme_registry_unreadable field=%s", row.field)
+    return found
 
 
 def _changes(texts: Sequence[_Text], assignments: Sequence[str | None]) -> dict[tuple[str, str | None], list[str]]:
@@ -155,7 +161,12 @@ def refresh_themes(
     new_registries: dict[str, ThemeRegistry] = {}
     for field in sorted(by_field):
         members = by_field[field]
-        result = find_themes([text.item for text in members], registry=registries.get(field), settings=settings)
+        items = [text.item for text in members]
+        try:
+            result = find_themes(items, registry=registries.get(field), settings=settings)
+        except ThemeError:  # a registry of other vectors (another model's dimension): ids start afresh
+            log.warning("event=theme_registry_mismatch field=%s", field)
+            result = find_themes(items, settings=settings)
         new_registries[field] = result.registry
         themes += len(result.themes)
         themed += sum(1 for theme in result.assignments if theme is not None)

@@ -115,3 +115,16 @@ def test_the_feedback_export_gives_each_idea_and_free_text_answer_its_theme(data
     answers = [row for row in rows if row["kind"] == "answer"]
     assert len(answers) == 4 and {row["theme"] for row in answers} == {trees}
     assert {row["theme"] for row in rows if row["id"].startswith("a-baeume-")} == {trees}
+
+
+def test_a_damaged_registry_starts_the_field_afresh_instead_of_failing_every_day(database: Database) -> None:
+    data.fill(database, data.Vectors.make())
+    refresh_themes(database, data.NOW)
+    with database.unit_of_work() as uow:
+        uow.session.execute(update(m.ThemeRegistryRow).where(m.ThemeRegistryRow.field == "umwelt")
+                            .values(content="{not json"))
+    report = refresh_themes(database, data.NOW + timedelta(days=1))
+    assert report.themes == 4
+    with database.unit_of_work(read_only=True) as uow:
+        content = uow.session.scalar(select(m.ThemeRegistryRow.content).where(m.ThemeRegistryRow.field == "umwelt"))
+    assert content is not None and len(ThemeRegistry.from_json(content).themes) == 2
