@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -148,3 +149,12 @@ def test_an_answer_embedded_meanwhile_by_another_worker_keeps_one_row(
         assert len(rows) == 1 and np.allclose(from_bytes(rows[0].vector),
                                               embedder.embed_one(prepare("Mehr Sitzbänke am Laurentiusplatz")))
     assert embed_backlog(database, embedder, prepare, data.NOW).done == 0
+
+
+async def test_the_theme_thread_runs_at_the_lowest_cpu_priority_and_the_bot_does_not(database: Database) -> None:
+    jobs = ThemeJobs(database, None, lambda: data.NOW)
+    try:
+        inside = await jobs._run(os.getpriority, os.PRIO_PROCESS, 0)
+    finally:
+        await jobs.close()
+    assert inside == 19 and os.getpriority(os.PRIO_PROCESS, 0) < 19
