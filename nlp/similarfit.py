@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import itertools
 import json
 import sys
@@ -29,6 +30,7 @@ from nlp.embed import Embedder, EmbeddingCache, FloatArray, Prefix
 from nlp.similar import (
     DEFAULT_PARAMS,
     FEATURES,
+    PLACES,
     MatchIndex,
     MatchParams,
     default_restorer,
@@ -190,6 +192,11 @@ def lowest_search_threshold(results: SearchResults, target: float = TARGET_PRECI
     return float(best)
 
 
+def places_fingerprint(path: Path = PLACES) -> str:
+    """SHA-256 of the place list the features were computed with (recorded in the parameter file)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def _precision_recall(chosen: np.ndarray, labels: Sequence[int]) -> dict[str, float]:
     truth = np.array(labels, dtype=bool)
     hits = int((chosen & truth).sum())
@@ -274,6 +281,7 @@ def fit(output: Path = DEFAULT_PARAMS) -> dict[str, object]:
     shown, right = search_oof.at(params.threshold)
     choices: dict[str, object] = {
         "chosen_on": "dev", "target_precision": TARGET_PRECISION, "prefix_ranking_dev": ranking,
+        "places_sha256": places_fingerprint(),
         "dev_pairs": len(pairs), "dev_positive_pairs": sum(labels), "dev_pairs_sharing_content": int(trainable.sum()),
         "threshold_pairs": round(pair_threshold, 4), "threshold_search": round(search_threshold, 4),
         "dev_out_of_fold": _precision_recall(out_of_fold >= params.threshold, labels),

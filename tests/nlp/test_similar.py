@@ -25,7 +25,16 @@ from nlp.similar import (
     text_keys,
 )
 from nlp.similarcli import similar_stream
-from nlp.similarfit import CACHE, Item, SearchResults, embed, load_items, lowest_search_threshold, lowest_threshold
+from nlp.similarfit import (
+    CACHE,
+    Item,
+    SearchResults,
+    embed,
+    load_items,
+    lowest_search_threshold,
+    lowest_threshold,
+    places_fingerprint,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -164,6 +173,7 @@ def test_threshold_rules_stop_at_the_first_precision_below_target() -> None:
 def test_the_fit_met_the_target_on_dev_for_pairs_and_for_the_search_path(params: MatchParams) -> None:
     fit = json.loads(DEFAULT_PARAMS.read_text(encoding="utf-8"))["fit"]
     assert fit["chosen_on"] == "dev"
+    assert fit["places_sha256"] == places_fingerprint()  # places.txt changed: re-run python -m nlp.similarfit
     assert params.threshold >= max(fit["threshold_pairs"], fit["threshold_search"])
     assert fit["dev_out_of_fold"]["precision"] >= 0.95
     assert fit["dev_out_of_fold_search"]["precision"] >= 0.95
