@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Text, cast, func, select
+from sqlalchemy import ColumnElement, Select, Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.storage import models as m
@@ -204,8 +204,8 @@ def _in_period_and_channel(query: Select[Any], when: Any, citizen: Any, flt: Exp
         query = query.where(when < flt.until)
     if flt.channel is not None:
         query = query.where(_channel_of(citizen) == flt.channel)
-    if flt.exclude:
-        query = query.where(citizen.not_in(sorted(flt.exclude)))
+    if flt.exclude:  # a kept public idea whose author deleted their data has no citizen: it is nobody's, so it stays
+        query = query.where(or_(citizen.is_(None), citizen.not_in(sorted(flt.exclude))))
     return query
 
 
