@@ -189,7 +189,9 @@ def _publication(turn: Turn, row: _Row) -> Decision:
         return _outcome(turn, row, FOLLOW_UP_SKIPPED, reason=NO_OPT_IN)
     if outreach.is_paused(turn):
         return _outcome(turn, row, FOLLOW_UP_SKIPPED, reason=PAUSED)
-    if outreach.is_busy(turn):
+    # staff need not have agreed to anything as citizens: only their own staff steps make them busy
+    busy = outreach.is_busy(turn) if turn.consented else turn.flow in (Flow.STAFF_NOTE, Flow.STAFF_CONFIRM)
+    if busy:
         return _outcome(turn, row, FOLLOW_UP_HELD)
     if row.kind == MODERATION_QUEUE_KIND:
         message = render_queue_notice(row.payload, turn.ctx.texts, turn.lang)
