@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import Config
-from bot.identity import pseudonym
 from bot.ideaboard import publication
 from bot.ideaboard.publication import PublicationError
+from bot.identity import pseudonym
 from bot.storage import models as m
 from bot.storage.db import Database, UnitOfWork
 from handlers.events import CitizenState, SetPublication
@@ -262,7 +262,7 @@ async def test_staff_approve_and_reject_in_the_chat_and_the_authors_hear_of_it(
     await runtime.accept([event("staff", "Mehr Sitzbänke an der Nordbahntrasse")])
     await runtime.wait_idle()
     after = channel.to("staff")[-2:]
-    assert "Veröffentlicht" in after[0].text and [b.payload for b in after[1].all_buttons()][0] == f"sf:pa:{B}"
+    assert "Veröffentlicht" in after[0].text and after[1].all_buttons()[0].payload == f"sf:pa:{B}"
     await runtime.accept([press("staff", f"sf:pr:{B}")])
     await runtime.wait_idle()
     await runtime.accept([event("staff", "Gibt es schon als Idee.")])
