@@ -74,7 +74,8 @@ class StaffDesk:
     def my_ideas(self, uow: UnitOfWork, citizen_id: str, lang: str) -> tuple[Outbound, ...]:
         """/meineideen: the citizen's own ideas with status, note and date."""
         ideas = views.my_ideas(uow, citizen_id)
-        return staff_render.render_my_ideas(ideas, self.texts, lang, self.config.timezone, self.fields)
+        supported = views.supported_ideas(uow, citizen_id)
+        return staff_render.render_my_ideas(ideas, self.texts, lang, self.config.timezone, self.fields, supported)
 
     # --- staff ---------------------------------------------------------------------------------------------------
 

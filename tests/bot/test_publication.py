@@ -280,3 +280,28 @@ async def test_staff_approve_and_reject_in_the_chat_and_the_authors_hear_of_it(
     assert ("publication_approve", "ok") in actions and ("publication_reject", "ok") in actions
     assert ("moderation", "ok") in actions
     assert "Nordbahntrasse" not in str(details)  # the audit log never holds the texts
+
+
+# --- /meineideen ------------------------------------------------------------------------------------------------
+
+
+def test_my_ideas_shows_publication_supporters_and_offers_withdrawal(db: Database, config: Config) -> None:
+    from bot.app import field_infos
+    from bot.staffdesk.desk import StaffDesk
+    from bot.survey_sync import load_catalog
+
+    file_idea(db, A, "c_1", at=NOW)
+    file_idea(db, B, "c_1", text="Ein Trinkbrunnen am Von-der-Heydt-Platz", consent="no", at=NOW + timedelta(1))
+    file_idea(db, C, "c_2", text="Private Worte von c_2: Bushaltestelle überdachen", at=NOW)
+    with db.unit_of_work() as uow:
+        publication.approve(uow, A, "Mehr Sitzbänke an der Nordbahntrasse", NOW)
+        publication.approve(uow, C, "Bushaltestellen überdachen", NOW)
+    support(db, A, "c_2")
+    support(db, C, "c_1")
+    desk = StaffDesk(config, load_texts(), field_infos(), lambda: load_catalog(db))
+    with db.unit_of_work(read_only=True) as uow:
+        [message] = desk.my_ideas(uow, "c_1", "de")
+    assert "„Mehr Sitzbänke an der Nordbahntrasse“" in message.text and "Unterstützt von 1 Person(en)" in message.text
+    assert "Bushaltestellen überdachen" in message.text and "Private Worte" not in message.text  # public text only
+    assert [b.payload for b in message.all_buttons()] == [f"iw:{A}", f"ix:{C}"]  # not for the unpublished idea
+    assert message.text.rstrip().endswith("?")
