@@ -155,7 +155,7 @@ def _show(config: Config, database: Database, args: argparse.Namespace) -> int:
         idea = uow.ideas.get(idea_id)
         assert idea is not None  # resolved in this transaction
         history = uow.ideas.history(idea_id)
-        opted_in = OPT_IN_IDEA_NEWS in uow.opt_ins.current(idea.citizen_id)
+        opted_in = idea.citizen_id is not None and OPT_IN_IDEA_NEWS in uow.opt_ins.current(idea.citizen_id)
         ref = idea_pseudonym(config.pseudonym_secret, idea_id)
         _record(uow, "idea", ref, audit.OUTCOME_OK, {})
     print(f"idea      {ref}")

@@ -305,3 +305,74 @@ def test_my_ideas_shows_publication_supporters_and_offers_withdrawal(db: Databas
     assert "Bushaltestellen überdachen" in message.text and "Private Worte" not in message.text  # public text only
     assert [b.payload for b in message.all_buttons()] == [f"iw:{A}", f"ix:{C}"]  # not for the unpublished idea
     assert message.text.rstrip().endswith("?")
+
+
+# --- privacy: /meinedaten and /loeschen ------------------------------------------------------------------------
+
+
+def test_my_data_covers_publication_supports_embeddings_and_searches(db: Database) -> None:
+    from handlers.my_data import render_export
+
+    file_idea(db, A, "c_1", consent="keep")
+    file_idea(db, B, "c_2", text="Private Worte: Bushaltestelle überdachen")
+    with db.unit_of_work() as uow:
+        publication.approve(uow, A, "Mehr Sitzbänke an der Nordbahntrasse", NOW)
+        publication.approve(uow, B, "Bushaltestellen überdachen", NOW)
+        uow.session.execute(m.Idea.__table__.update().where(m.Idea.id == A).values(
+            embedding=b"\0" * 384 * 4, embedding_model="e5-small"))
+        uow.session.add(m.IdeaSearch(citizen_id="c_1", channel="telegram", draft_id="d1", text="Noch eine Bank",
+                                     created_at=NOW, attempts=0))
+    support(db, A, "c_2")
+    support(db, B, "c_1", news=True)
+    with db.unit_of_work(read_only=True) as uow:
+        data = uow.citizens.export("c_1")
+    [mine] = data["ideas"]
+    assert (mine["publish_consent"], mine["publication"], mine["public_text"], mine["supporters"]) == (
+        "keep", "approved", "Mehr Sitzbänke an der Nordbahntrasse", 1)
+    assert mine["embedding_stored"] is True and "embedding" not in mine  # said, never dumped
+    assert data["supports"] == [{"created_at": NOW.isoformat(), "news": True,
+                                 "public_text": "Bushaltestellen überdachen"}]
+    assert "Private Worte" not in str(data)  # another citizen's own words never
+    assert [s["text"] for s in data["similar_searches"]] == ["Noch eine Bank"]
+    [message] = render_export(data, "de", load_texts())
+    assert "384 Zahlen" in message.text and "Bushaltestellen überdachen" in message.text
+    assert "auch über eine Löschung" in message.text and "Suchen nach ähnlichen Ideen" in message.text
+
+
+def test_deleting_keeps_only_a_supported_published_keep_idea_without_any_link_to_the_author(db: Database) -> None:
+    file_idea(db, A, "c_1", consent="keep")  # published, supported, keep: stays
+    file_idea(db, B, "c_1", text="Zweite Idee, nur ja", consent="yes")  # published, supported, yes: deleted
+    file_idea(db, C, "c_1", text="Dritte Idee, keep ohne Unterstützer", consent="keep")  # no supporter: deleted
+    with db.unit_of_work() as uow:
+        for idea_id in (A, B, C):
+            publication.approve(uow, idea_id, None, NOW)
+        uow.session.execute(m.Idea.__table__.update().where(m.Idea.id == A).values(embedding=b"\0" * 1536))
+        uow.ideas.set_status(A, "review", "Wir prüfen das.", None, NOW, "cli")
+        uow.session.add(m.IdeaSearch(citizen_id="c_1", channel="telegram", draft_id="d1", text="x",
+                                     created_at=NOW, attempts=0))
+    support(db, A, "c_2", news=True)
+    support(db, B, "c_2", news=True)
+    support(db, A, "c_3")
+    with db.unit_of_work() as uow:  # a supporter's unsent news about B, which goes with its author
+        uow.follow_ups.add("c_2", NOW, "idea_news", {"idea_id": B, "supporter": True}, now=NOW)
+        counts = uow.citizens.delete_everything("c_1")
+    assert counts["ideas_kept"] == 1 and counts["ideas"] == 2 and counts["idea_searches"] == 1
+    kept = idea(db, A)
+    assert kept.citizen_id is None and kept.text == kept.public_text and "anna.muster" not in kept.text
+    assert kept.embedding is None and kept.publication == "approved" and kept.status == "review"
+    with db.unit_of_work(read_only=True) as uow:
+        assert uow.session.get(m.Idea, B) is None and uow.session.get(m.Idea, C) is None
+        assert len(uow.ideas.history(A)) == 1  # status history kept
+        assert not uow.citizens.exists("c_1")
+    assert supporters(db, A) == {"c_2": True, "c_3": False}
+    assert [(who, status) for who, status, p in follow_ups(db, "idea_news") if p.get("idea_id") == B] == [
+        ("c_2", "cancelled")]
+
+
+def test_deleting_a_merge_target_lets_the_merged_idea_stand_again(db: Database) -> None:
+    file_idea(db, A, "c_from")
+    file_idea(db, B, "c_into", consent="no")
+    with db.unit_of_work() as uow:
+        publication.merge(uow, A, B, NOW)
+        uow.citizens.delete_everything("c_into")
+    assert idea(db, A).merged_into is None
