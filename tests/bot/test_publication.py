@@ -376,3 +376,37 @@ def test_deleting_a_merge_target_lets_the_merged_idea_stand_again(db: Database) 
         publication.merge(uow, A, B, NOW)
         uow.citizens.delete_everything("c_into")
     assert idea(db, A).merged_into is None
+
+
+async def test_staff_merge_in_the_chat_after_a_preview_and_the_author_is_told_without_the_private_text(
+    make_runtime: RuntimeFactory, database: Database, config: Config
+) -> None:
+    from bot.analytics.pseudonyms import idea_pseudonym
+
+    channel = RecordingChannel()
+    runtime = make_runtime(channel, replace(config, staff={"test:staff": "staff"}, quiet_hours=None))
+    await runtime.start()
+    for inbound in (event("1", "/start"), press("1", "consent:yes")):
+        await runtime.accept([inbound])
+        await runtime.wait_idle()
+    secret = config.pseudonym_secret
+    one = pseudonym(secret, "test", "1")
+    with database.unit_of_work() as uow:
+        citizen(uow, "c_into")
+        uow.ideas.add(A, one, TEXT, "leben", NOW)
+        uow.ideas.add(B, "c_into", "Privater Entwurf über Bänke", "leben", NOW)
+        uow.opt_ins.set(one, "idea_news", True, fields=(), source="chat", notice_version="2", now=NOW)
+    source, target = idea_pseudonym(secret, A), idea_pseudonym(secret, B)
+    await runtime.accept([event("staff", f"/zusammenfuehren {source[:10]} {target}")])
+    await runtime.wait_idle()
+    preview = channel.to("staff")[-1]
+    assert preview.text.rstrip().endswith("?") and "anna.muster" not in preview.text
+    assert preview.all_buttons()[0].payload == f"sf:M:{source}:{target}"
+    await runtime.accept([press("staff", f"sf:M:{source}:{target}")])
+    await runtime.wait_idle()
+    assert "Zusammengeführt" in channel.to("staff")[-1].text
+    assert idea(database, A).merged_into == B and supporters(database, B) == {one: True}
+    assert await runtime.feed_due_follow_ups() == 1
+    await runtime.wait_idle()
+    told = channel.to("1")[-1].text
+    assert "zusammengeführt" in told and "Privater Entwurf" not in told
