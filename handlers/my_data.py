@@ -15,6 +15,7 @@ from typing import Any
 
 from handlers.events import IDEA_NEW, Document, FieldInfo, Outbound, Texts
 from handlers.formats import local_day
+from handlers.publication_render import CONSENT_TEXTS, state_label
 from handlers.staff_render import status_label
 from handlers.turn import MAX_TEXT
 from surveys.answers import answer_label
@@ -268,11 +269,11 @@ class _View:
         """Issue 13: the publication answer and state, the public wording, supporters, and whether an embedding
         (a list of 384 numbers computed from the text) is stored — said, not shown."""
         lines: list[str] = []
-        consent = idea.get("publish_consent")
+        consent = str(idea.get("publish_consent") or "")
         state = str(idea.get("publication") or "none")
-        if consent:
-            lines.append(self.t("publication.export_consent", answer=self.t(f"publication.export_consent_{consent}"),
-                                state=self.t(f"publication.state_{state}")))  # fmt: skip
+        if consent in CONSENT_TEXTS:
+            lines.append(self.t("publication.export_consent", answer=self.t(CONSENT_TEXTS[consent]),
+                                state=state_label(self.texts, self.lang, state)))  # fmt: skip
         if state == "approved" and idea.get("public_text"):
             lines.append(self.t("publication.my_public_text", text=_cut(str(idea["public_text"]), detail.quote)))
         if idea.get("supporters"):

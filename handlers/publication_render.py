@@ -23,10 +23,30 @@ outcome ("approved" / "rejected"), public_text + edited (approved), reason (reje
 MODERATION_QUEUE_KIND = "moderation_queue"
 """follow_ups kind: a staff member hears the queue grew. Payload: queue ("moderation"), pending (count)."""
 EXCERPT = 80
+STATE_TEXTS: Mapping[str, str] = {
+    "none": "publication.state_none",
+    "pending": "publication.state_pending",
+    "approved": "publication.state_approved",
+    "rejected": "publication.state_rejected",
+    "withdrawn": "publication.state_withdrawn",
+}
+"""The text key of each publication state (handlers.events.PUBLICATIONS)."""
+CONSENT_TEXTS: Mapping[str, str] = {
+    "yes": "publication.export_consent_yes",
+    "keep": "publication.export_consent_keep",
+    "no": "publication.export_consent_no",
+}
+"""The text key of each answer to the publish question (handlers.events.PUBLISH_CONSENTS)."""
 
 
 def _t(texts: Texts, lang: str, key: str, **values: Any) -> str:
     return texts.get(key, lang, **values)
+
+
+def state_label(texts: Texts, lang: str, state: str) -> str:
+    """A publication state as citizens read it; an unknown stored value as it is."""
+    key = STATE_TEXTS.get(state)
+    return state if key is None else texts.get(key, lang)
 
 
 def render_publication_news(payload: Mapping[str, Any], texts: Texts, lang: str, tz: tzinfo) -> Outbound:

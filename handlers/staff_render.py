@@ -23,6 +23,7 @@ from handlers.events import (
     Texts,
 )
 from handlers.formats import local_day, local_minute
+from handlers.publication_render import state_label
 from handlers.staff_views import (
     CampaignFigures,
     CampaignLine,
@@ -207,7 +208,7 @@ def _publication_lines(w: _Writer, idea: MyIdea) -> list[str]:
         return [w.t("publication.my_merged")]
     if idea.publication == PUBLICATION_NONE:
         return []
-    lines = [w.t("publication.my_publication", state=w.t(f"publication.state_{idea.publication}"))]
+    lines = [w.t("publication.my_publication", state=state_label(w.texts, w.lang, idea.publication))]
     if idea.publication == PUBLICATION_APPROVED and idea.public_text:
         lines.append(w.t("publication.my_public_text", text=clip(idea.public_text, 300)))
         lines.append(w.t("publication.my_supporters", count=idea.supporters))
