@@ -6,7 +6,8 @@ with typed text and /abbrechen), `BUTTONS` (payload prefix → handler, and in w
 `COMMANDS` (German names and English aliases).
 
 Staff on the allowlist (`Context.staff_role`) are served by `handlers.staff` first; for everyone else
-its commands and buttons do not exist. Due follow_ups rows (FOLLOW_UP events) go to `handlers.followup_flow`.
+its commands and buttons do not exist. Due follow_ups rows (FOLLOW_UP events) go to `handlers.followup_flow`;
+similar-idea search results (SIMILAR events) to `handlers.ideas.on_similar`.
 After every decision, a queued opt-in question is added when the citizen is idle at the menu with nothing else
 asked (`outreach.ask_if_due`), and rows held while the citizen was busy are released once they are idle again
 (`ReleaseHeld`, see `_settle`).
@@ -19,12 +20,14 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from handlers import (
+    board,
     followup_flow,
     followup_offer,
     ideas,
     onboarding,
     outreach,
     privacy,
+    publish,
     questions,
     staff,
     survey_flow,
@@ -66,8 +69,11 @@ STEPS: Mapping[Flow, Step] = MappingProxyType(
         Flow.SURVEY_LIST: Step(prompt=survey_flow.show_list),
         Flow.SURVEY: Step(prompt=survey_flow.show_question, on_text=survey_flow.on_text, on_cancel=survey_flow.pause),
         Flow.IDEA_TEXT: Step(prompt=ideas.show_prompt, on_text=ideas.on_text, on_cancel=ideas.cancel),
+        Flow.IDEA_SEARCH: Step(prompt=ideas.waiting, on_text=ideas.waiting_text, on_cancel=ideas.cancel),
+        Flow.IDEA_SIMILAR: Step(prompt=ideas.show_similar, on_cancel=ideas.cancel),
         Flow.IDEA_FIELD: Step(prompt=ideas.show_fields, on_cancel=ideas.cancel),
         Flow.IDEA_FIELDS: Step(prompt=ideas.show_fields, on_cancel=ideas.cancel),
+        Flow.IDEA_PUBLISH: Step(prompt=publish.show_question, on_text=publish.on_text, on_cancel=publish.not_now),
         Flow.TRAINING_CONSENT: Step(
             prompt=training.show_question, on_text=training.on_text, on_cancel=training.not_now
         ),
@@ -131,6 +137,14 @@ BUTTONS: Mapping[str, ButtonRoute] = MappingProxyType(
         ideas.CHOICE: ButtonRoute(ideas.on_choice, flows=frozenset({Flow.IDEA_FIELD})),
         ideas.TOGGLE: ButtonRoute(ideas.on_toggle, flows=frozenset({Flow.IDEA_FIELDS})),
         ideas.DONE: ButtonRoute(ideas.on_done, flows=frozenset({Flow.IDEA_FIELDS})),
+        ideas.SUPPORT_SIMILAR: ButtonRoute(ideas.on_support_similar, flows=frozenset({Flow.IDEA_SIMILAR})),
+        ideas.DIFFERENT: ButtonRoute(ideas.on_different, flows=frozenset({Flow.IDEA_SIMILAR})),
+        publish.PUBLISH: ButtonRoute(publish.on_answer),
+        board.BROWSE: ButtonRoute(board.on_browse),
+        board.SUPPORT: ButtonRoute(board.on_support),
+        board.UNSUPPORT: ButtonRoute(board.on_unsupport),
+        board.NEWS: ButtonRoute(board.on_news),
+        board.WITHDRAW: ButtonRoute(board.on_withdraw),
         training.CONSENT: ButtonRoute(training.on_answer, flows=frozenset({Flow.TRAINING_CONSENT})),
         privacy.DELETE: ButtonRoute(privacy.on_confirm, flows=frozenset({Flow.DELETE_CONFIRM}), before_consent=True),
         outreach.ABO: ButtonRoute(outreach.on_abo, flows=IDLE_FLOWS),
@@ -197,6 +211,7 @@ COMMANDS: Mapping[str, Command] = _commands(
     (("idee", "idea"), ideas.start, False),
     (("meinedaten", "mydata"), privacy.export, False),
     (("meineideen", "myideas"), privacy.my_ideas, False),
+    (("ideen", "ideas"), board.browse, False),
     (("training",), training.toggle, False),
     (("abo", "abos", "subscriptions"), outreach.show_abo, False),
     (("pause",), outreach.pause_command, False),
@@ -212,6 +227,8 @@ def handle(inbound: Inbound, state: CitizenState, ctx: Context) -> Decision:
     if inbound.kind is InboundKind.FOLLOW_UP:
         turn = Turn(inbound, state, DialogueData.from_dict(state.data), ctx)
         return _settle(turn, followup_flow.on_follow_up(turn))
+    if inbound.kind is InboundKind.SIMILAR:  # the runtime's answer to FindSimilar, not something the citizen did
+        return ideas.on_similar(Turn(inbound, state, DialogueData.from_dict(state.data), ctx))
     current = state
     if Flow.of(state.flow, state.consented) is Flow.NEW and not state.language_chosen:
         current = state.evolve(language=onboarding.language_from_hint(inbound.language_hint))

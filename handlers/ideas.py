@@ -1,4 +1,12 @@
-"""Submitting an idea: the text (typed, or right after /idee), then the strategy field(s), then thanks.
+"""Submitting an idea: the text (typed, or right after /idee), similar published ideas, then the strategy field(s),
+then thanks and the question whether other citizens may see it (`handlers.publish`).
+
+Similar ideas: when the runtime can search (`Context.similar_search`), the text goes out as a `FindSimilar`
+effect and the step waits (`Flow.IDEA_SEARCH`, no message) for the SIMILAR event with the result. Matches (at most
+three, only above the matcher's threshold, never the citizen's own) are shown in one message with "Unterstützen"
+per idea and "Meine Idee ist anders"; no match goes straight on to the field question. Supporting files nothing
+(the runtime records the support and answers); "Meine Idee ist anders" goes on as usual. The embedding the search
+made travels in the draft and is stored with the idea (`SaveIdea.embedding`), so it is never computed twice.
 
 The runtime classifies the text before the event reaches the core (`Inbound.classification`); the core only
 proposes, the citizen decides:
@@ -15,16 +23,32 @@ idea still on screen is answered as outdated instead of acting on the idea being
     fc:multi:<id>    tick several fields
     ft:<field>:<id>  tick/untick a field under "Mehrere Felder" (the message is edited in place)
     fd:<id>          "Fertig" under "Mehrere Felder"
+    ss:<idea id>:<id> support this similar published idea instead of filing the same again
+    sd:<id>          "Meine Idee ist anders": on to the field question
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime, timedelta
 
-from handlers import onboarding, outreach, training
-from handlers.events import Button, Decision, FieldInfo, FieldScores, InboundKind, Outbound, SaveIdea
-from handlers.state import FieldView, Flow, IdeaDraft
+from handlers import onboarding, outreach, publish
+from handlers.events import (
+    IDEA_SUPPORT,
+    Button,
+    Decision,
+    FieldInfo,
+    FieldScores,
+    FindSimilar,
+    IdeaRequest,
+    InboundKind,
+    Outbound,
+    SaveIdea,
+    SimilarIdea,
+    SimilarResult,
+)
+from handlers.state import FieldView, Flow, IdeaDraft, PublishQuestion
 from handlers.turn import Turn, column
 
 FIELD = "f"
@@ -32,6 +56,15 @@ NOT_SURE = "-"
 CHOICE = "fc"
 TOGGLE = "ft"
 DONE = "fd"
+SUPPORT_SIMILAR = "ss"
+DIFFERENT = "sd"
+
+SHOWN_SIMILAR = 3
+"""Similar ideas shown at most (the runtime sends no more; a longer list would bury the question)."""
+SIMILAR_EXCERPT = 280
+"""Characters of a similar idea's public text shown in the list (whole texts could exceed a message)."""
+SEARCH_PATIENCE = timedelta(seconds=20)
+"""When the citizen writes while the search has not answered for this long, the bot goes on without it."""
 
 LIKELY_COVERAGE = 0.8
 """The likeliest two fields are offered; the third too when the two together are below this probability.
@@ -66,7 +99,120 @@ def on_text(turn: Turn, text: str) -> Decision:
         return turn.reply(Outbound(text=message), flow=Flow.IDEA_TEXT)
     scores = turn.inbound.classification
     draft = IdeaDraft(text=idea, classification=scores, view=_first_view(turn, scores), id=turn.ctx.new_id[-8:])
+    if turn.ctx.similar_search:
+        draft = replace(draft, searched_at=turn.ctx.now.isoformat())
+        search = FindSimilar(draft_id=draft.id, text=idea)
+        return turn.reply(flow=Flow.IDEA_SEARCH, data=turn.data.evolve(idea=draft), effects=[search])
     return _ask_field(turn, draft)
+
+
+# --------------------------------------------------------------------------------------------- similar ideas
+
+
+def on_similar(turn: Turn) -> Decision:
+    """The SIMILAR event: the search's result for the draft. A result for another draft, or one arriving after the
+    citizen moved on (/abbrechen, a new idea, the bot went on without it), changes nothing and sends nothing."""
+    result = SimilarResult.from_json(turn.inbound.args)
+    draft = turn.data.idea
+    if result is None or draft is None or turn.flow is not Flow.IDEA_SEARCH or result.draft_id != draft.id:
+        return Decision(state=turn.state)
+    draft = replace(draft, vector=result.vector, model=result.model, similar=result.matches[:SHOWN_SIMILAR])
+    if not draft.similar:
+        return _ask_field(turn, draft)
+    return _show_similar(turn, draft)
+
+
+def waiting(turn: Turn) -> Decision:
+    """The search step's prompt: say the bot is looking, or go on without the search when it takes too long."""
+    draft = turn.data.idea
+    if draft is None:
+        return show_prompt(turn)
+    if _waited_too_long(turn, draft):
+        return _ask_field(turn, draft)
+    return turn.reply(Outbound(text=turn.t("similar.searching")))
+
+
+def waiting_text(turn: Turn, text: str) -> Decision:
+    """Typed while the search runs: the search's result decides what comes next, unless it is overdue."""
+    return waiting(turn)
+
+
+def _waited_too_long(turn: Turn, draft: IdeaDraft) -> bool:
+    try:
+        asked = datetime.fromisoformat(draft.searched_at or "")
+    except ValueError:
+        return True
+    return turn.ctx.now - asked >= SEARCH_PATIENCE
+
+
+def _similar_text(turn: Turn, draft: IdeaDraft) -> str:
+    lines = [turn.t("similar.intro")]
+    for number, idea in enumerate(draft.similar, start=1):
+        field = _field(turn, idea.field) if idea.field else None
+        facts = [
+            field.label(turn.lang) if field is not None else turn.t("similar.no_field"),
+            _supporters(turn, idea),
+            turn.t(f"idea_status.{idea.status}") if idea.status else "",
+        ]
+        if idea.supported:
+            facts.append(turn.t("similar.you_support"))
+        text = idea.text if len(idea.text) <= SIMILAR_EXCERPT else idea.text[: SIMILAR_EXCERPT - 1].rstrip() + "…"
+        lines.append(turn.t("similar.idea", number=number, text=text, facts=" · ".join(f for f in facts if f)))
+    return "\n\n".join(lines)
+
+
+def _supporters(turn: Turn, idea: SimilarIdea) -> str:
+    if idea.supporters <= 0:
+        return turn.t("similar.supporters_none")
+    if idea.supporters == 1:
+        return turn.t("similar.supporters_one")
+    return turn.t("similar.supporters_many", count=idea.supporters)
+
+
+def _show_similar(turn: Turn, draft: IdeaDraft) -> Decision:
+    buttons = [
+        Button(f"{SUPPORT_SIMILAR}:{idea.id}:{draft.id}", turn.t("similar.support", number=number))
+        for number, idea in enumerate(draft.similar, start=1)
+        if not idea.supported
+    ]
+    buttons.append(Button(f"{DIFFERENT}:{draft.id}", turn.t("similar.different")))
+    question = turn.t("similar.question_support" if len(buttons) > 1 else "similar.question_supported")
+    message = Outbound(text=f"{_similar_text(turn, draft)}\n\n{question}", buttons=column(buttons))
+    return turn.reply(message, flow=Flow.IDEA_SIMILAR, data=turn.data.evolve(idea=draft))
+
+
+def show_similar(turn: Turn) -> Decision:
+    """The similar ideas again (the step's prompt)."""
+    draft = turn.data.idea
+    if draft is None or not draft.similar:
+        return show_fields(turn)
+    return _show_similar(turn, draft)
+
+
+def on_support_similar(turn: Turn, rest: str) -> Decision | None:
+    """`ss:<idea id>:<draft id>`: support that idea instead of filing the same one again; the runtime records the
+    support and answers (new count, news about it?). The citizen's own text is not stored."""
+    idea_id, _, draft_id = rest.rpartition(":")
+    draft = turn.data.idea
+    if draft is None or draft.id != draft_id:
+        return None
+    shown = [idea for idea in draft.similar if idea.id == idea_id and not idea.supported]
+    if not shown:
+        return None
+    number = draft.similar.index(shown[0]) + 1
+    edit = turn.edit_answered(_similar_text(turn, draft), turn.t("similar.support", number=number))
+    request = IdeaRequest(IDEA_SUPPORT, idea_id, source="similar")
+    return turn.reply(*edit, flow=Flow.MENU, data=turn.data.evolve(idea=None), effects=[request])
+
+
+def on_different(turn: Turn, rest: str) -> Decision | None:
+    """`sd:<draft id>`: none of them proposes the same; file the idea as usual (the field question)."""
+    draft = turn.data.idea
+    if draft is None or draft.id != rest:
+        return None
+    edit = turn.edit_answered(_similar_text(turn, draft), turn.t("similar.different"))
+    decision = _ask_field(turn, draft)
+    return replace(decision, messages=(*edit, *decision.messages))
 
 
 def _payload(draft: IdeaDraft, *parts: str) -> str:
@@ -225,17 +371,18 @@ def _save(turn: Turn, draft: IdeaDraft, chosen: Sequence[FieldInfo]) -> Decision
         field=keys[0] if keys else None,
         fields=keys,
         classification=draft.classification,
+        embedding=draft.vector,
+        embedding_model=draft.model if draft.vector is not None else None,
     )
-    data = turn.data.evolve(idea=None)
-    # Asked at the next calm moment, one per turn: right after this when no training question comes now.
+    # Only ideas with a field the citizen confirmed can teach the classifier, so only then is it worth asking.
+    question = PublishQuestion(effect.idea_id, then_training=bool(chosen) and turn.state.training_consent is None)
+    data = turn.data.evolve(idea=None, publish=question)
+    # Asked at the next calm moment, one per turn: after the publication (and training) question.
     data = outreach.want_to_ask(data, turn, outreach.IDEA_NEWS, "idea_filed")
     data = outreach.want_to_ask(data, turn, outreach.SURVEYS, "after_idea")
     # The thanks name where the idea was filed, so a citizen who corrected the proposal sees it took.
     thanks = turn.t("idea.thanks_field", fields=label) if chosen else turn.t("idea.thanks_no_field")
-    if chosen and turn.state.training_consent is None:
-        # Only ideas with a field the citizen confirmed can teach the classifier, so only then is it worth asking.
-        return training.ask(turn, *edit, lead=thanks, data=data, effects=[effect])
-    return onboarding.menu(turn, *edit, lead=thanks, data=data, effects=[effect])
+    return publish.ask(turn, *edit, lead=thanks, data=data, effects=[effect])
 
 
 def cancel(turn: Turn) -> Decision:

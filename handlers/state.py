@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from handlers.events import FieldScores
+from handlers.events import FieldScores, SimilarIdea
 from surveys.engine import fold
 from surveys.schema import AnswerValue
 
@@ -31,8 +31,11 @@ class Flow(StrEnum):
     SURVEY_LIST = "survey_list"  # choosing a survey
     SURVEY = "survey"  # answering the current question of `DialogueData.survey`
     IDEA_TEXT = "idea_text"  # waiting for the text of an idea
+    IDEA_SEARCH = "idea_search"  # the idea's text arrived; waiting for the runtime's similar-idea search (SIMILAR)
+    IDEA_SIMILAR = "idea_similar"  # similar published ideas shown: support one, or "Meine Idee ist anders"
     IDEA_FIELD = "idea_field"  # waiting for the strategy field of `DialogueData.idea` (`IdeaDraft.view` says how)
     IDEA_FIELDS = "idea_fields"  # ticking several strategy fields for `DialogueData.idea`, then "Fertig"
+    IDEA_PUBLISH = "idea_publish"  # the idea is filed; asked whether other citizens may see it (`DialogueData.publish`)
     TRAINING_CONSENT = "training_consent"  # asked once whether idea texts may train the classifier
     DELETE_CONFIRM = "delete_confirm"  # asked whether to delete everything
     ABO = "abo"  # /abo: the opt-ins shown with buttons to switch them
@@ -135,6 +138,10 @@ class IdeaDraft:
     view: FieldView = FieldView.ALL
     picked: tuple[str, ...] = ()
     id: str = ""
+    searched_at: str | None = None  # ISO time the similar-idea search was asked for (None: no search)
+    vector: str | None = None  # the text's embedding from the search (base64), stored with the idea
+    model: str | None = None  # the embedder the vector came from
+    similar: tuple[SimilarIdea, ...] = ()  # the similar published ideas shown (for the repeated prompt)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -143,6 +150,10 @@ class IdeaDraft:
             "view": self.view.value,
             "picked": list(self.picked),
             "id": self.id,
+            "searched_at": self.searched_at,
+            "vector": self.vector,
+            "model": self.model,
+            "similar": [idea.to_dict() for idea in self.similar],
         }
 
     @classmethod
@@ -158,7 +169,35 @@ class IdeaDraft:
             view=view,
             picked=tuple(str(key) for key in data.get("picked", ())),
             id=str(data.get("id", "")),  # drafts of an older bot have none; their buttons have none either
+            searched_at=_optional(data.get("searched_at")),
+            vector=_optional(data.get("vector")),
+            model=_optional(data.get("model")),
+            similar=tuple(SimilarIdea.from_dict(idea) for idea in data.get("similar") or ()),
         )
+
+
+def _optional(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+IDEA_FLOWS = frozenset({Flow.IDEA_TEXT, Flow.IDEA_SEARCH, Flow.IDEA_SIMILAR, Flow.IDEA_FIELD, Flow.IDEA_FIELDS})
+"""The steps of writing an idea: its draft is kept only in these (it is the citizen's unsaved text)."""
+
+
+@dataclass(frozen=True)
+class PublishQuestion:
+    """The filed idea whose author is being asked whether other citizens may see it; `then_training`: the one-time
+    training question comes next (the idea has a field the citizen chose and they were never asked)."""
+
+    idea_id: str
+    then_training: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"idea_id": self.idea_id, "then_training": self.then_training}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PublishQuestion:
+        return cls(str(data["idea_id"]), bool(data.get("then_training", False)))
 
 
 @dataclass(frozen=True)
@@ -296,6 +335,7 @@ class DialogueData:
     abo_fields: tuple[str, ...] = ()
     staff: StaffDraft | None = None
     staff_preview: str | None = None  # "launch:4:<when>": the last launch/close preview a staff member asked for
+    publish: PublishQuestion | None = None  # the idea whose publication the citizen is being asked about
 
     def evolve(self, **changes: Any) -> DialogueData:
         """A copy with `changes` applied."""
@@ -316,6 +356,7 @@ class DialogueData:
             "abo_fields": list(self.abo_fields),
             "staff": None if self.staff is None else self.staff.to_dict(),
             "staff_preview": self.staff_preview,
+            "publish": None if self.publish is None else self.publish.to_dict(),
         }
 
     @classmethod
@@ -325,6 +366,7 @@ class DialogueData:
         answering = data.get("answering")
         offer = data.get("offer")
         staff = data.get("staff")
+        publish = data.get("publish")
         return cls(
             offered=Offered.from_list(data.get("offered", ())),
             survey=None if survey is None else SurveyProgress.from_dict(survey),
@@ -339,6 +381,7 @@ class DialogueData:
             abo_fields=tuple(str(k) for k in data.get("abo_fields", ())),
             staff=None if not isinstance(staff, Mapping) else StaffDraft.from_dict(staff),
             staff_preview=None if data.get("staff_preview") is None else str(data["staff_preview"]),
+            publish=PublishQuestion.from_dict(publish) if isinstance(publish, Mapping) else None,
         )
 
     @staticmethod

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from handlers.events import Button, CitizenState, Context, Decision, Effect, Inbound, InboundKind, Outbound
-from handlers.state import DialogueData, Flow, Offered
+from handlers.state import IDEA_FLOWS, DialogueData, Flow, Offered
 
 MAX_TEXT = 4096
 """Longest text one message may carry (Telegram's limit; the strictest of our channels)."""
@@ -64,7 +64,7 @@ class Turn:
         """
         new_data = self.data if data is None else data
         new_flow = self.flow if flow is None else flow
-        if new_data.idea is not None and new_flow not in (Flow.IDEA_TEXT, Flow.IDEA_FIELD, Flow.IDEA_FIELDS):
+        if new_data.idea is not None and new_flow not in IDEA_FLOWS:
             new_data = new_data.evolve(idea=None)
         sent = split_long(messages)
         offered = _offered(sent)

@@ -214,8 +214,9 @@ async def answer_survey(
     return asked
 
 
-async def submit_idea(chat: ChatDriver, text: str, field: str) -> list[BotMessage]:
-    """/idee, the text, then the strategy field `field` (a key of nlp/fields.yaml); returns the thanks."""
+async def submit_idea(chat: ChatDriver, text: str, field: str, publish: str | None = "no") -> list[BotMessage]:
+    """/idee, the text, then the strategy field `field` (a key of nlp/fields.yaml), then the answer `publish` to the
+    publication question ("yes", "keep", "no"); returns the thanks and what followed."""
     prompt = await say(chat, "/idee")
     assert prompt and not prompt[-1].buttons, f"expected the idea prompt: {prompt}"
     offered = await say(chat, text)
@@ -225,8 +226,11 @@ async def submit_idea(chat: ChatDriver, text: str, field: str) -> list[BotMessag
         offered = await tap(chat, "fc:other")
     assert newest_with(offered, f"f:{field}") is not None, f"no field buttons: {offered}"
     thanks = await tap(chat, f"f:{field}")
-    if newest_with(thanks, "tc:no") is not None:  # asked once: may the text train the classifier?
-        thanks = [*thanks, *await tap(chat, "tc:no")]
+    if publish is not None:  # may other citizens see it? (None: leave the question open)
+        assert newest_with(thanks, f"pb:{publish}") is not None, f"no publication question: {thanks}"
+        thanks = [*thanks, *await tap(chat, f"pb:{publish}")]
+        if newest_with(thanks, "tc:no") is not None:  # asked once: may the text train the classifier?
+            thanks = [*thanks, *await tap(chat, "tc:no")]
     return thanks
 
 

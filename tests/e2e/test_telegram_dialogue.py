@@ -90,6 +90,8 @@ async def test_citizen_confirms_the_field_the_classifier_proposes(bot: TelegramB
     proposal = await say(chat, text)
     assert any("Das klingt nach „Smarte Mobilität“" in m.text for m in proposal), proposal
     thanks = await tap(chat, "fc:yes")
+    assert newest_with(thanks, "pb:no") is not None, "asked whether other citizens may see it"
+    thanks = await tap(chat, "pb:no")
     assert newest_with(thanks, "tc:yes") is not None, "asked once whether the text may train the classifier"
     await tap(chat, "tc:yes")
     assert bot.runtime is not None

@@ -22,7 +22,9 @@ from handlers.events import (
     ExportData,
     FieldInfo,
     FieldScores,
+    FindSimilar,
     FollowUpOutcome,
+    IdeaRequest,
     Inbound,
     InboundKind,
     Outbound,
@@ -32,7 +34,10 @@ from handlers.events import (
     SaveIdea,
     ScheduleFollowUp,
     SetOptIn,
+    SetPublication,
     ShowMyIdeas,
+    SimilarIdea,
+    SimilarResult,
     StaffRequest,
     StartResponse,
     StopOutreach,
@@ -85,6 +90,9 @@ class Store:
     my_ideas: int = 0
     pauses: list[PauseOutreach] = field(default_factory=list)
     stops: int = 0
+    searches: list[FindSimilar] = field(default_factory=list)
+    publications: list[SetPublication] = field(default_factory=list)
+    idea_requests: list[IdeaRequest] = field(default_factory=list)
 
     def apply(self, decision: Decision) -> None:
         for effect in decision.effects:
@@ -118,6 +126,12 @@ class Store:
                 self.staff_requests.append(effect)
             elif isinstance(effect, ShowMyIdeas):
                 self.my_ideas += 1
+            elif isinstance(effect, FindSimilar):
+                self.searches.append(effect)
+            elif isinstance(effect, SetPublication):
+                self.publications.append(effect)
+            elif isinstance(effect, IdeaRequest):
+                self.idea_requests.append(effect)
             elif isinstance(effect, DeleteCitizen):
                 self.responses.clear()
                 self.ideas.clear()
@@ -151,8 +165,10 @@ class Chat:
         controller: str = "",
         complaints: str = "",
         staff_role: str | None = None,
+        similar_search: bool = False,
     ) -> None:
         self.catalog = catalog
+        self.similar_search = similar_search  # whether the runtime could search similar ideas
         self.staff_role = staff_role  # the sender's role on the staff allowlist (None: a citizen)
         self.controller = controller
         self.complaints = complaints
@@ -192,6 +208,7 @@ class Chat:
             controller=self.controller,
             complaints=self.complaints,
             staff_role=self.staff_role,
+            similar_search=self.similar_search,
         )
         state = self.state
         if kind is InboundKind.FOLLOW_UP:  # as the runtime loads it: when the citizen last wrote
@@ -244,6 +261,16 @@ class Chat:
         """The scheduler feeds a due follow_ups row of `kind` back (as the runtime does: id plus row payload)."""
         args = dict(payload) if follow_up_id is None else {"follow_up_id": follow_up_id, **payload}
         return self.event(InboundKind.FOLLOW_UP, payload=kind, args=json.dumps(args))
+
+    def similar(self, *matches: SimilarIdea, vector: str | None = "AAAA", draft_id: str | None = None) -> Decision:
+        """The runtime's answer to the last `FindSimilar` (for its draft unless `draft_id` is given)."""
+        draft = draft_id if draft_id is not None else self.store.searches[-1].draft_id
+        result = SimilarResult(draft, tuple(matches), vector, "test-embedder" if vector else None)
+        return self.event(InboundKind.SIMILAR, args=result.to_json())
+
+    def publish(self, answer: str = "no") -> Decision:
+        """Answer the publication question asked after an idea was filed ("yes", "keep" or "no")."""
+        return self.press(f"pb:{answer}:{self.store.ideas[-1].idea_id}")
 
     def opt_in(self, topic: str, *fields: str) -> None:
         """What the runtime would load after a stored opt-in (as if given earlier, e.g. in /abo)."""

@@ -198,6 +198,8 @@ def test_a_follow_up_falling_due_while_busy_is_held_and_released_when_idle(chat:
     chat.say("Mehr Busse am Abend")
     assert chat.store.releases == 0, "still busy: choosing the field"
     chat.press("f:-")
+    assert chat.store.releases == 0 and chat.flow == Flow.IDEA_PUBLISH, "still busy: the publication question"
+    chat.publish("no")
     assert chat.store.releases == 1 and chat.flow == Flow.MENU
     chat.command("menu")
     assert chat.store.releases == 1, "released once"

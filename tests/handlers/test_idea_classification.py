@@ -166,6 +166,8 @@ def test_training_consent_is_asked_once_after_the_first_idea_with_a_field(chat: 
     assert chat.state.training_consent is None
     chat.command("idee", "Ein Radweg entlang der Talachse", classification=CONFIDENT)
     chat.press("fc:yes")
+    assert TRAINING_QUESTION not in chat.text and chat.flow == Flow.IDEA_PUBLISH  # first: may others see it?
+    chat.publish("no")
     assert TRAINING_QUESTION in chat.text and "freiwillig" in chat.text
     assert chat.labels() == ["Ja, gern", "Nein"]
     chat.press("tc:yes")
@@ -176,6 +178,7 @@ def test_training_consent_is_asked_once_after_the_first_idea_with_a_field(chat: 
 
     chat.command("idee", "Mehr Bäume im Park", classification=CLEAR_TOP_TWO)
     chat.press("f:umwelt")
+    chat.publish("yes")
     assert TRAINING_QUESTION not in chat.text
     assert chat.menu_labels() == MENU and len(chat.store.ideas) == 2
 
@@ -183,15 +186,19 @@ def test_training_consent_is_asked_once_after_the_first_idea_with_a_field(chat: 
 def test_training_consent_is_not_asked_for_an_idea_without_a_field(chat: Chat) -> None:
     chat.command("idee", "Irgendwas")
     chat.press("f:-")
+    chat.publish("no")
     assert TRAINING_QUESTION not in chat.text and chat.menu_labels() == MENU
     chat.command("idee", "Ein Radweg", classification=CONFIDENT)
     chat.press("fc:yes")
+    chat.publish("no")
     assert TRAINING_QUESTION in chat.text
 
 
 def test_training_question_can_be_answered_by_typing_or_left_for_later(chat: Chat) -> None:
     chat.command("idee", "Ein Radweg", classification=CONFIDENT)
     chat.press("fc:yes")
+    chat.say("nein")  # the publication question, answered by typing
+    assert chat.store.publications[-1].consent == "no"
     chat.say("Was heißt das?")
     assert TRAINING_QUESTION in chat.text and chat.state.training_consent is None
     chat.command("abbrechen")
@@ -200,6 +207,8 @@ def test_training_question_can_be_answered_by_typing_or_left_for_later(chat: Cha
     assert chat.state.training_consent is None  # the old question's button is stale
     chat.command("idee", "Noch ein Radweg", classification=CONFIDENT)
     chat.press("fc:yes")
+    chat.command("abbrechen")  # the publication question left open: nothing published, on to training
+    assert chat.store.publications[-1].idea_id != chat.store.ideas[-1].idea_id
     chat.say("nein")
     assert chat.state.training_consent is False
     assert "nicht verwendet" in chat.text
@@ -241,4 +250,6 @@ def test_proposal_in_english() -> None:
     assert chat.text.startswith("• Smart mobility: buses, the suspension railway")
     assert chat.labels() == ["Yes", "Another field", "Several fields"]
     chat.press("fc:yes")
+    assert chat.labels() == ["Yes, show it", "Yes, permanently", "No, only for the city"]
+    chat.publish("keep")
     assert chat.labels() == ["Yes, gladly", "No"]

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from handlers.events import InboundKind, SaveIdea
+from handlers.events import InboundKind, SaveIdea, SetPublication
 from handlers.state import Flow
 from tests.handlers.chat import Chat, catalog_of, fields, texts
 from tests.handlers.sample import sample_survey
@@ -41,6 +41,9 @@ def test_citizen_submits_an_idea_and_picks_a_field(chat: Chat) -> None:
     )
     assert "Vielen Dank für Ihre Idee" in chat.text
     assert chat.data["idea"] is None
+    assert chat.flow == Flow.IDEA_PUBLISH and "ohne Ihren Namen" in chat.text
+    chat.publish("no")
+    assert chat.store.publications == [SetPublication("id-5", "no")]
     chat.press("tc:no")  # asked once, after the first idea with a field
     assert chat.flow == Flow.MENU
     assert chat.menu_labels() == ["Umfragen", "Idee einreichen", "Meine Daten", "Hilfe"]

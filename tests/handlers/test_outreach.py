@@ -239,6 +239,8 @@ def test_the_first_completed_survey_asks_for_invitations_once(chat: Chat) -> Non
 def test_no_means_never_asked_again(chat: Chat) -> None:
     chat.command("idee", "Mehr Bänke")
     chat.press("f:-")  # no field: no training question
+    assert IDEA_NEWS_QUESTION not in chat.text, "never stacked on the publication question"
+    chat.publish("no")
     assert chat.text.endswith(IDEA_NEWS_QUESTION)
     chat.press("oi:idea_news:no:idea_filed")
     assert "/abo" in chat.text and opt_in_effects(chat) == []
@@ -246,6 +248,7 @@ def test_no_means_never_asked_again(chat: Chat) -> None:
     chat.press_label("Nein, danke")
     chat.command("idee", "Noch mehr Bänke")
     chat.press("f:-")
+    chat.publish("yes")
     assert IDEA_NEWS_QUESTION not in chat.text and INVITE_QUESTION not in chat.text
     assert chat.store.opt_ins == []
 
@@ -264,6 +267,7 @@ def test_never_stacked_on_the_training_question(chat: Chat) -> None:
 
     chat.command("idee", "Ein Radweg entlang der Talachse", classification=CONFIDENT)
     chat.press("fc:yes")
+    chat.publish("yes")
     assert chat.flow == Flow.TRAINING_CONSENT
     assert IDEA_NEWS_QUESTION not in chat.text and INVITE_QUESTION not in chat.text
     chat.press("tc:no")

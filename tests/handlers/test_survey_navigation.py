@@ -123,6 +123,7 @@ def test_a_detour_to_an_idea_keeps_the_survey_for_later(chat: Chat) -> None:
     chat.press("a:verkehr:bus")
     chat.command("idee", "Mehr Bänke an Haltestellen")
     chat.press("f:mobilitaet")
+    chat.publish("no")
     chat.press("tc:no")  # the one-time question after a first idea with a field
     assert chat.menu_labels()[0].startswith("Weiter mit")
     chat.say("1")
