@@ -410,3 +410,31 @@ async def test_staff_merge_in_the_chat_after_a_preview_and_the_author_is_told_wi
     await runtime.wait_idle()
     told = channel.to("1")[-1].text
     assert "zusammengeführt" in told and "Privater Entwurf" not in told
+
+
+async def test_a_citizen_files_an_idea_agrees_to_publish_and_staff_find_it_in_the_queue(
+    make_runtime: RuntimeFactory, database: Database, config: Config
+) -> None:
+    channel = RecordingChannel()
+    runtime = make_runtime(channel, replace(config, staff={"test:staff": "staff"}))
+    await runtime.start()
+    await runtime.accept([event("staff", "/team")])
+    await runtime.wait_idle()
+    for inbound in (event("9", "/start"), press("9", "consent:yes"), event("9", f"/idee {TEXT}")):
+        await runtime.accept([inbound])
+        await runtime.wait_idle()
+    leben = next(b.payload for b in channel.to("9")[-1].all_buttons() if b.payload.startswith("f:"))
+    await runtime.accept([press("9", leben)])
+    await runtime.wait_idle()
+    keep = next(b.payload for b in channel.to("9")[-1].all_buttons() if b.payload.startswith("pb:keep:"))
+    await runtime.accept([press("9", keep)])
+    await runtime.wait_idle()
+    idea_id = keep.rsplit(":", 1)[1]
+    assert (idea(database, idea_id).publication, idea(database, idea_id).publish_consent) == ("pending", "keep")
+    assert await runtime.feed_due_follow_ups() == 1
+    await runtime.wait_idle()
+    assert "1 Idee(n) warten auf Freigabe" in channel.to("staff")[-1].text
+    await runtime.accept([event("staff", "/freigabe")])
+    await runtime.wait_idle()
+    shown = channel.to("staff")[-1]
+    assert f"sf:pa:{idea_id}" in [b.payload for b in shown.all_buttons()] and "anna.muster" not in shown.text
