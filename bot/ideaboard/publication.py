@@ -77,8 +77,10 @@ class Proposal:
 def set_consent(
     uow: UnitOfWork, citizen_id: str, idea_id: str, consent: str, now: datetime, staff_citizens: Collection[str]
 ) -> bool:
-    """Store the author's answer to the publish question; "yes"/"keep" put the idea into the moderation queue and
-    notify staff. Returns whether the idea is now pending. Another citizen's or an unknown idea: nothing happens."""
+    """Store the author's answer to the publish question; "yes"/"keep" put an unpublished idea into the moderation
+    queue and notify staff; "no" takes a pending or published idea back (a button of an older message). A rejected
+    idea is not queued again. Returns whether the idea is now pending. Another citizen's or an unknown idea:
+    nothing happens."""
     if consent not in PUBLISH_CONSENTS:
         raise ValueError(f"consent must be one of {PUBLISH_CONSENTS}, got {consent!r}")
     row = uow.session.execute(
@@ -92,6 +94,8 @@ def set_consent(
         values.update(publication=PUBLICATION_PENDING, publication_at=now)
     elif consent == PUBLISH_NO and row.publication == PUBLICATION_PENDING:
         values.update(publication=PUBLICATION_NONE, publication_at=now)
+    elif consent == PUBLISH_NO and row.publication == PUBLICATION_APPROVED:  # "Nein" on an older message: taken back
+        values.update(publication=PUBLICATION_WITHDRAWN, public_text=None, publication_at=now)
     uow.session.execute(update(m.Idea).where(m.Idea.id == idea_id).values(**values))
     if queued:
         notify_staff(uow, staff_citizens, now)

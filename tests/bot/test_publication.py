@@ -438,3 +438,17 @@ async def test_a_citizen_files_an_idea_agrees_to_publish_and_staff_find_it_in_th
     await runtime.wait_idle()
     shown = channel.to("staff")[-1]
     assert f"sf:pa:{idea_id}" in [b.payload for b in shown.all_buttons()] and "anna.muster" not in shown.text
+
+
+def test_no_on_an_older_message_takes_a_published_idea_back_and_a_rejected_one_is_not_queued_again(
+    db: Database,
+) -> None:
+    file_idea(db, A, "c_1")
+    file_idea(db, B, "c_2")
+    with db.unit_of_work() as uow:
+        publication.approve(uow, A, None, NOW)
+        publication.reject(uow, B, "Gibt es schon.", NOW)
+        publication.set_consent(uow, "c_1", A, "no", NOW + timedelta(days=1), set())
+        assert publication.set_consent(uow, "c_2", B, "yes", NOW, set()) is False
+    assert (idea(db, A).publication, idea(db, A).public_text) == ("withdrawn", None)
+    assert idea(db, B).publication == "rejected"
