@@ -180,7 +180,7 @@ COMMANDS: Mapping[str, Handler] = _commands(
     (("ideen_neu", "new_ideas", "ideenneu"), new_ideas),
     (("status", "idea_status"), idea),
     (("freigabe", "moderation"), moderation.queue),
-    (("zusammenfuehren", "zusammenführen", "merge"), moderation.merge),
+    (("zusammenfuehren", "merge"), moderation.merge),
 )
 """Staff commands (German names and English aliases); they exist only for senders on the allowlist."""
 
