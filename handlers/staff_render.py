@@ -212,6 +212,8 @@ def _publication_lines(w: _Writer, idea: MyIdea) -> list[str]:
     if idea.publication == PUBLICATION_APPROVED and idea.public_text:
         lines.append(w.t("publication.my_public_text", text=clip(idea.public_text, 300)))
         lines.append(w.t("publication.my_supporters", count=idea.supporters))
+    if idea.publication_note:
+        lines.append(w.t("publication.my_reason", reason=clip(idea.publication_note, 300)))
     return lines
 
 

@@ -122,6 +122,7 @@ class MyIdea:
     public_text: str | None = None  # shown only while approved
     supporters: int = 0
     merged: bool = False
+    publication_note: str | None = None  # staff's reason when they declined to publish it
 
 
 @dataclass(frozen=True)

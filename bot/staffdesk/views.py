@@ -24,7 +24,7 @@ from bot.storage import models as m
 from bot.storage.db import UnitOfWork
 from bot.storage.items import RESPONSE_COMPLETED
 from bot.storage.repositories.campaigns import DRAFT, ROW_PENDING, RUNNING, SCHEDULED, Campaign
-from handlers.events import PUBLICATION_APPROVED, PUBLICATION_NONE
+from handlers.events import PUBLICATION_APPROVED, PUBLICATION_NONE, PUBLICATION_REJECTED
 from handlers.staff_views import (
     CampaignFigures,
     CampaignLine,
@@ -367,7 +367,7 @@ def my_ideas(uow: UnitOfWork, citizen_id: str) -> list[MyIdea]:
     """The citizen's own ideas, newest first, their own text shortened to `MY_IDEA_LIMIT` characters, with the
     publication state, the public text (while approved) and the number of supporters."""
     rows = uow.session.execute(
-        select(*_IDEA_COLUMNS, m.Idea.publication, m.Idea.public_text, m.Idea.merged_into)
+        select(*_IDEA_COLUMNS, m.Idea.publication, m.Idea.public_text, m.Idea.merged_into, m.Idea.publication_note)
         .where(m.Idea.citizen_id == citizen_id)
         .order_by(m.Idea.created_at.desc(), m.Idea.id.desc())
     ).all()
@@ -386,6 +386,7 @@ def my_ideas(uow: UnitOfWork, citizen_id: str) -> list[MyIdea]:
             public_text=row.public_text if row.publication == PUBLICATION_APPROVED else None,
             supporters=counts.get(row.id, 0),
             merged=row.merged_into is not None,
+            publication_note=row.publication_note if row.publication == PUBLICATION_REJECTED else None,
         )
         for row in rows
     ]

@@ -304,6 +304,12 @@ def test_my_ideas_shows_publication_supporters_and_offers_withdrawal(db: Databas
     assert "„Mehr Sitzbänke an der Nordbahntrasse“" in message.text and "Unterstützt von 1 Person(en)" in message.text
     assert "Bushaltestellen überdachen" in message.text and "Private Worte" not in message.text  # public text only
     assert [b.payload for b in message.all_buttons()] == [f"iw:{A}", f"ix:{C}"]  # not for the unpublished idea
+    with db.unit_of_work() as uow:
+        publication.set_consent(uow, "c_1", B, "yes", NOW, set())
+        publication.reject(uow, B, "Das plant die Stadt bereits.", NOW)
+    with db.unit_of_work(read_only=True) as uow:
+        [again] = desk.my_ideas(uow, "c_1", "en")
+    assert "The city's reason: Das plant die Stadt bereits." in again.text and "not approved" in again.text
     assert message.text.rstrip().endswith("?")
 
 
