@@ -46,6 +46,8 @@ EXCERPT = 80
 LIST_TEXT = 160
 """Characters of an idea's text in staff lists (Telegram texts are redacted and shortened before this)."""
 MAX_CAMPAIGN_BUTTONS = 10
+MAX_MY_BUTTONS = 10
+"""/meineideen: at most this many withdraw buttons and this many unsupport buttons (the newest)."""
 
 
 STATUS_TEXTS: Mapping[str, str] = {
@@ -197,9 +199,11 @@ def render_my_ideas(
         buttons += [Button(f"ix:{item.idea_id}", w.t("publication.my_unsupport_button", number=number))
                     for number, item in enumerate(supported, start=1)]  # fmt: skip
     blocks.append(w.t("my_ideas.outro"))
-    if buttons:
+    withdraw = [b for b in buttons if b.payload.startswith("iw:")][:MAX_MY_BUTTONS]
+    unsupport = [b for b in buttons if b.payload.startswith("ix:")][:MAX_MY_BUTTONS]
+    if withdraw or unsupport:
         blocks.append(w.t("publication.my_ask"))
-    return (Outbound(text="\n\n".join(blocks), buttons=column(buttons)),)
+    return (Outbound(text="\n\n".join(blocks), buttons=column([*withdraw, *unsupport])),)
 
 
 def _publication_lines(w: _Writer, idea: MyIdea) -> list[str]:
