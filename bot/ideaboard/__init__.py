@@ -1,0 +1,1 @@
+"""The idea board: similar ideas, publication and support (issue 13)."""
