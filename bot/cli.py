@@ -77,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot.outreach.cli import add_parser as add_followups
 
     add_followups(sub)
+    from bot.themes.cli import add_parser as add_themes
+
+    add_themes(sub)
     nlp = sub.add_parser(
         "nlp", help="classifier, idea matcher, themes: classify, evaluate, train, similar, themes, export-labels "
         "(see `nlp --help`)"
@@ -263,6 +266,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         with _database(config) as database:
             return followups(config, database, args)
+    if args.command == "themes":
+        from bot.themes.cli import run as themes
+
+        with _database(config) as database:
+            return themes(config, database, args)
     if args.command in ("idea", "audit"):
         with _database(config) as database:
             return staff_cli.run(config, database, args)

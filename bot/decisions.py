@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from bot.campaigns.audience import staff_citizens
 from bot.config import Config
+from bot.ideaboard import publication
 from bot.ideaboard import store as ideaboard_store
 from bot.ideaboard.board import IdeaBoard
 from bot.ideaboard.search import decode_vector
@@ -52,6 +54,7 @@ from handlers.events import (
     SaveIdea,
     ScheduleFollowUp,
     SetOptIn,
+    SetPublication,
     ShowMyIdeas,
     StaffRequest,
     StartResponse,
@@ -238,6 +241,9 @@ class DecisionStore:
                 uow.follow_ups.cancel_unsolicited(citizen, OUTCOME_STOPPED, now)
             case ReleaseHeld():
                 uow.follow_ups.release_held(citizen, now)
+            case SetPublication(idea_id, consent):
+                staff = staff_citizens(uow, self.config.staff, self.config.pseudonym_secret)
+                publication.set_consent(uow, citizen, idea_id, consent, now, staff)
 
     def _settle_follow_up(
         self,

@@ -23,7 +23,7 @@ from nlp.redact import redact
 FORMATS = ("csv", "jsonl")
 _BASE_COLUMNS = (
     "kind", "id", "citizen", "created_at", "survey", "question", "question_text", "text", "fields", "field_source",
-    "proposed_field", "confident", "model_version", "status",
+    "proposed_field", "confident", "model_version", "status", "theme",
 )
 
 
@@ -43,6 +43,7 @@ def _record(row: FeedbackRow, keep_text: bool) -> dict[str, object]:
         "confident": row.confident,
         "model_version": row.model_version,
         "status": row.status,
+        "theme": row.theme,
         "scores": row.scores,
     }
 

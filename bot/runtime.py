@@ -35,6 +35,7 @@ from bot.pacing import SendPacer, bulk_key
 from bot.storage.db import Database, UnitOfWork
 from bot.storage.items import FOLLOW_UP_FAILED, chat_key
 from bot.survey_sync import catalog_generation, load_catalog
+from bot.themes.jobs import ThemeJobs, shared_embedder
 from handlers.events import CitizenState, FieldInfo, Inbound, InboundKind, Outbound, Texts
 from surveys.catalog import SurveyCatalog
 
@@ -73,19 +74,18 @@ class _Processed:
     done: bool = False
 
 
-def shared_embedder(classifier: TextClassifier | None) -> TextEmbedder | None:
-    """The classifier's e5 embedder, for the similar-idea search (one model in memory, not two); None without a
-    classifier or when its embedder uses another prefix than the matcher was fitted with."""
-    scorer = getattr(getattr(classifier, "model", None), "scorer", None)
-    embedder = getattr(scorer, "embedder", None)
+def similar_embedder(classifier: TextClassifier | None) -> TextEmbedder | None:
+    """The classifier's e5 embedder for the similar-idea search (`shared_embedder`: one model in memory, shared with
+    the themes); None without a classifier or when its prefix is not the one the matcher was fitted with."""
+    embedder = shared_embedder(classifier)
     if embedder is None:
         return None
     from nlp.similar import MatchParams
 
-    if embedder.prefix != MatchParams.load().prefix:
+    if getattr(embedder, "prefix", None) != MatchParams.load().prefix:
         log.warning("event=similar_search_off reason=embedder_prefix")
         return None
-    return embedder  # type: ignore[no-any-return]
+    return embedder
 
 
 class Runtime:
@@ -109,7 +109,7 @@ class Runtime:
         self.texts = texts
         self.fields = tuple(fields)
         self.catalog = catalog
-        embedder = embedder if embedder is not None else shared_embedder(classifier)
+        embedder = embedder if embedder is not None else similar_embedder(classifier)
         self.similar = SimilarSearch(
             database, embedder, in_db=self._in_db, kick_chat=self._kick_chat, clock=lambda: self.clock()
         )
@@ -139,6 +139,8 @@ class Runtime:
             pacer=lambda: getattr(self, "pacer", None), channels=lambda: tuple(self.channels),
             inbox_retention=DONE_EVENT_RETENTION,
         )
+        # Background embeddings and the daily theme refresh (bot/themes), on the classifier's e5.
+        self.themes = ThemeJobs(database, shared_embedder(classifier), lambda: self.clock())
         self._running = False
         self._catalog_generation: str | None = ""  # "": never checked, so the first check reloads
         self._idle = asyncio.Event()
@@ -215,6 +217,7 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._processing.stop()
+        await self.themes.close()
         executor, self._executor = self._executor, None
         if executor is not None:  # let a running transaction finish without blocking the event loop
             await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)

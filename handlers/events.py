@@ -462,9 +462,12 @@ IDEA_STATUS_KIND = "idea_news"
 
 ROLE_STAFF = "staff"
 ROLE_ANALYST = "analyst"
-STAFF_VIEWS = ("campaigns", "campaign", "new_ideas", "idea")
+STAFF_VIEWS = ("campaigns", "campaign", "new_ideas", "idea", "moderation")
 """Staff requests that only read: allowed to analysts and staff."""
-STAFF_CHANGES = ("launch_preview", "launch", "close_preview", "close", "idea_status_preview", "idea_status")
+STAFF_CHANGES = (
+    "launch_preview", "launch", "close_preview", "close", "idea_status_preview", "idea_status",
+    "publication_approve", "publication_reject", "merge_preview", "merge",
+)  # fmt: skip
 """Staff requests that change something (or preview a change): staff only."""
 
 

@@ -37,6 +37,13 @@ from handlers.events import (
     Outbound,
     SaveAnswer,
 )
+from handlers.publication_render import (
+    MODERATION_QUEUE_KIND,
+    PUBLICATION_KIND,
+    render_merge_news,
+    render_publication_news,
+    render_queue_notice,
+)
 from handlers.questions import explain, render_question
 from handlers.staff_render import render_idea_news
 from handlers.state import IDLE_FLOWS, Flow, FollowUpQuestion
@@ -142,6 +149,8 @@ def on_follow_up(turn: Turn) -> Decision:
     row = _row(turn)
     if row.kind == IDEA_STATUS_KIND:
         return _idea_news(turn, row)
+    if row.kind in (PUBLICATION_KIND, MODERATION_QUEUE_KIND):
+        return _publication(turn, row)
     version = _version(turn, row)
     progress = turn.data.survey
     if version is None and row.kind == outreach.SURVEY_REMINDER and progress is not None:
@@ -165,7 +174,29 @@ def _idea_news(turn: Turn, row: _Row) -> Decision:
         return _outcome(turn, row, FOLLOW_UP_SKIPPED, reason=reason)
     if outreach.is_busy(turn):
         return _outcome(turn, row, FOLLOW_UP_HELD)
-    message = render_idea_news(row.payload, turn.ctx.texts, turn.lang, turn.ctx.outreach.timezone)
+    tz = turn.ctx.outreach.timezone
+    if row.payload.get("merged"):  # staff merged the idea into a similar one (bot.ideaboard.publication.merge)
+        message = render_merge_news(row.payload, turn.ctx.texts, turn.lang, tz)
+    else:
+        message = render_idea_news(row.payload, turn.ctx.texts, turn.lang, tz)
+    return _outcome(turn, row, FOLLOW_UP_SENT, turn.reply(message))
+
+
+def _publication(turn: Turn, row: _Row) -> Decision:
+    """Solicited news about publishing: the author hears of the moderation decision, staff of a grown queue.
+    No opt-in needed (the author asked for publication; staff asked to be told); a pause and a busy citizen wait."""
+    if not turn.consented and row.kind == PUBLICATION_KIND:
+        return _outcome(turn, row, FOLLOW_UP_SKIPPED, reason=NO_OPT_IN)
+    if outreach.is_paused(turn):
+        return _outcome(turn, row, FOLLOW_UP_SKIPPED, reason=PAUSED)
+    # staff need not have agreed to anything as citizens: only their own staff steps make them busy
+    busy = outreach.is_busy(turn) if turn.consented else turn.flow in (Flow.STAFF_NOTE, Flow.STAFF_CONFIRM)
+    if busy:
+        return _outcome(turn, row, FOLLOW_UP_HELD)
+    if row.kind == MODERATION_QUEUE_KIND:
+        message = render_queue_notice(row.payload, turn.ctx.texts, turn.lang)
+    else:
+        message = render_publication_news(row.payload, turn.ctx.texts, turn.lang, turn.ctx.outreach.timezone)
     return _outcome(turn, row, FOLLOW_UP_SENT, turn.reply(message))
 
 

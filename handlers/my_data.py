@@ -15,6 +15,7 @@ from typing import Any
 
 from handlers.events import IDEA_NEW, Document, FieldInfo, Outbound, Texts
 from handlers.formats import local_day
+from handlers.publication_render import CONSENT_TEXTS, state_label
 from handlers.staff_render import status_label
 from handlers.turn import MAX_TEXT
 from surveys.answers import answer_label
@@ -106,6 +107,9 @@ class _View:
             return "\n\n".join([self.t("privacy.export_nothing"), self.t("privacy.export_outro")])
         parts = [self.t("privacy.export_intro", file=EXPORT_FILENAME), "\n".join(self._person(citizen, data))]
         parts.append(self._ideas(data.get("ideas") or [], detail))
+        supports = self._supports(data, detail)
+        if supports:
+            parts.append(supports)
         parts.append(self._responses(data.get("responses") or [], detail))
         parts.append(self._opt_ins(data))
         parts.append(self._follow_ups(data.get("follow_ups") or []))
@@ -258,7 +262,40 @@ class _View:
                 note = note or idea.get("status_note")
                 if note:
                     lines.append(self.t("my_ideas.note", note=_cut(str(note), detail.quote)))
+            lines += self._publication(idea, detail)
         return self._more(lines, len(ideas), detail.items)
+
+    def _publication(self, idea: Mapping[str, Any], detail: _Detail) -> list[str]:
+        """Issue 13: the publication answer and state, the public wording, supporters, and whether an embedding
+        (a list of 384 numbers computed from the text) is stored — said, not shown."""
+        lines: list[str] = []
+        consent = str(idea.get("publish_consent") or "")
+        state = str(idea.get("publication") or "none")
+        if consent in CONSENT_TEXTS:
+            lines.append(self.t("publication.export_consent", answer=self.t(CONSENT_TEXTS[consent]),
+                                state=state_label(self.texts, self.lang, state)))  # fmt: skip
+        if state == "approved" and idea.get("public_text"):
+            lines.append(self.t("publication.my_public_text", text=_cut(str(idea["public_text"]), detail.quote)))
+        if idea.get("supporters"):
+            lines.append(self.t("publication.my_supporters", count=idea["supporters"]))
+        if idea.get("embedding_stored"):
+            lines.append(self.t("publication.export_embedding"))
+        return lines
+
+    def _supports(self, data: Mapping[str, Any], detail: _Detail) -> str | None:
+        supports = data.get("supports") or []
+        searches = data.get("similar_searches") or []
+        if not supports and not searches:
+            return None
+        lines = []
+        if supports:
+            lines.append(self.t("publication.export_supports", count=len(supports)))
+            for item in list(supports)[-detail.items :]:
+                text = _cut(str(item.get("public_text") or self.t("publication.export_support_gone")), detail.quote)
+                lines.append(self.t("publication.export_support", text=text, date=self.day(item.get("created_at"))))
+        if searches:
+            lines.append(self.t("publication.export_searches", count=len(searches)))
+        return "\n".join(lines)
 
     def _responses(self, responses: Sequence[Mapping[str, Any]], detail: _Detail) -> str:
         if not responses:

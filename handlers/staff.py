@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
+from handlers import moderation
 from handlers.events import (
     IDEA_STATUSES,
     NOTE_REQUIRED,
@@ -178,6 +179,8 @@ COMMANDS: Mapping[str, Handler] = _commands(
     (("schliessen", "close"), _preview("close", "staff.usage_close")),
     (("ideen_neu", "new_ideas", "ideenneu"), new_ideas),
     (("status", "idea_status"), idea),
+    (("freigabe", "moderation"), moderation.queue),
+    (("zusammenfuehren", "merge"), moderation.merge),
 )
 """Staff commands (German names and English aliases); they exist only for senders on the allowlist."""
 
@@ -273,6 +276,8 @@ def on_note(turn: Turn, text: str) -> Decision:
     draft = turn.data.staff
     if draft is None:
         return cancel(turn)
+    if draft.status in moderation.STEPS:  # the public wording or the reason of a rejection (handlers.moderation)
+        return moderation.on_text(turn, draft, text)
     german: list[str] = []
     english: list[str] = []
     target = german
@@ -344,7 +349,9 @@ def stale(turn: Turn) -> Decision:
 
 def show_pending(turn: Turn, lead: str | None = None) -> Decision:
     """The staff step waiting for an answer, shown again (a stray text, sticker or old button)."""
-    if turn.flow is Flow.STAFF_NOTE and turn.data.staff is not None:
+    if turn.flow is Flow.STAFF_NOTE and turn.data.staff is not None and turn.data.staff.status in moderation.STEPS:
+        decision = moderation.ask_text(turn, turn.data.staff)
+    elif turn.flow is Flow.STAFF_NOTE and turn.data.staff is not None:
         decision = _ask_note(turn, turn.data)
     elif turn.flow is Flow.STAFF_CONFIRM and turn.data.staff is not None:
         decision = _confirm(turn, turn.data.staff)
@@ -373,5 +380,10 @@ BUTTONS: Mapping[str, ButtonHandler] = MappingProxyType(
         "nn": _on_no_note,
         "S": _on_save,
         "no": _on_cancel,
+        "pa": moderation.on_approve,
+        "pe": moderation.on_edit,
+        "pr": moderation.on_reject,
+        "ps": moderation.on_skip,
+        "M": moderation.on_merge_confirm,
     }
 )

@@ -13,6 +13,9 @@ from typing import Any
 
 from handlers.events import (
     IDEA_STATUSES,
+    PUBLICATION_APPROVED,
+    PUBLICATION_NONE,
+    PUBLICATION_PENDING,
     ROLE_STAFF,
     Button,
     FieldInfo,
@@ -20,6 +23,7 @@ from handlers.events import (
     Texts,
 )
 from handlers.formats import local_day, local_minute
+from handlers.publication_render import state_label
 from handlers.staff_views import (
     CampaignFigures,
     CampaignLine,
@@ -27,6 +31,7 @@ from handlers.staff_views import (
     IdeaItem,
     MyIdea,
     NewIdeas,
+    SupportedIdea,
 )
 from handlers.turn import clip, column
 
@@ -41,6 +46,8 @@ EXCERPT = 80
 LIST_TEXT = 160
 """Characters of an idea's text in staff lists (Telegram texts are redacted and shortened before this)."""
 MAX_CAMPAIGN_BUTTONS = 10
+MAX_MY_BUTTONS = 10
+"""/meineideen: at most this many withdraw buttons and this many unsupport buttons (the newest)."""
 
 
 STATUS_TEXTS: Mapping[str, str] = {
@@ -161,13 +168,17 @@ def _text(value: object) -> str | None:
 
 
 def render_my_ideas(
-    ideas: Sequence[MyIdea], texts: Texts, lang: str, tz: tzinfo, fields: Sequence[FieldInfo]
-) -> tuple[Outbound, ...]:
-    """/meineideen: every own idea with its status, the city's note and the date of the last change."""
+    ideas: Sequence[MyIdea], texts: Texts, lang: str, tz: tzinfo, fields: Sequence[FieldInfo],
+    supported: Sequence[SupportedIdea] = (),
+) -> tuple[Outbound, ...]:  # fmt: skip
+    """/meineideen: every own idea with its status, the city's note, the date of the last change and where its
+    publication stands; then the ideas the citizen supports. Buttons withdraw a publication (`iw:<id>`) or a
+    support (`ix:<id>`); with buttons the message ends with a question (the Matrix poll's heading)."""
     w = _Writer(texts, lang, tz, fields)
-    if not ideas:
+    if not ideas and not supported:
         return (Outbound(text=w.t("my_ideas.none")),)
-    blocks = [w.t("my_ideas.intro", count=len(ideas))]
+    blocks = [w.t("my_ideas.intro", count=len(ideas))] if ideas else [w.t("my_ideas.none")]
+    buttons: list[Button] = []
     for number, idea in enumerate(ideas, start=1):
         lines = [
             w.t(
@@ -182,9 +193,37 @@ def render_my_ideas(
         note = w.note(idea.status_note, idea.status_note_en)
         if note:
             lines.append(w.t("my_ideas.note", note=note))
+        lines += _publication_lines(w, idea)
+        if idea.publication in (PUBLICATION_PENDING, PUBLICATION_APPROVED) and idea.idea_id and not idea.merged:
+            buttons.append(Button(f"iw:{idea.idea_id}", w.t("publication.my_withdraw_button", number=number)))
         blocks.append("\n".join(lines))
+    if supported:
+        entries = [w.t("publication.my_supported", number=number, text=clip(item.public_text, 200),
+                       count=item.supporters) for number, item in enumerate(supported, start=1)]  # fmt: skip
+        blocks.append("\n".join([w.t("publication.my_supported_head", count=len(supported)), *entries]))
+        buttons += [Button(f"ix:{item.idea_id}", w.t("publication.my_unsupport_button", number=number))
+                    for number, item in enumerate(supported, start=1)]  # fmt: skip
     blocks.append(w.t("my_ideas.outro"))
-    return (Outbound(text="\n\n".join(blocks)),)
+    withdraw = [b for b in buttons if b.payload.startswith("iw:")][:MAX_MY_BUTTONS]
+    unsupport = [b for b in buttons if b.payload.startswith("ix:")][:MAX_MY_BUTTONS]
+    if withdraw or unsupport:
+        blocks.append(w.t("publication.my_ask"))
+    return (Outbound(text="\n\n".join(blocks), buttons=column([*withdraw, *unsupport])),)
+
+
+def _publication_lines(w: _Writer, idea: MyIdea) -> list[str]:
+    """Where the idea's publication stands (nothing for an idea never proposed, as before issue 13)."""
+    if idea.merged:
+        return [w.t("publication.my_merged")]
+    if idea.publication == PUBLICATION_NONE:
+        return []
+    lines = [w.t("publication.my_publication", state=state_label(w.texts, w.lang, idea.publication))]
+    if idea.publication == PUBLICATION_APPROVED and idea.public_text:
+        lines.append(w.t("publication.my_public_text", text=clip(idea.public_text, 300)))
+        lines.append(w.t("publication.my_supporters", count=idea.supporters))
+    if idea.publication_note:
+        lines.append(w.t("publication.my_reason", reason=clip(idea.publication_note, 300)))
+    return lines
 
 
 # --------------------------------------------------------------------------------------------------- campaigns

@@ -117,3 +117,18 @@ class MyIdea:
     status_note: str | None
     status_note_en: str | None
     status_at: datetime | None
+    idea_id: str = ""  # internal id: only for the `iw:` button payload, never shown
+    publication: str = "none"  # handlers.events.PUBLICATIONS
+    public_text: str | None = None  # shown only while approved
+    supporters: int = 0
+    merged: bool = False
+    publication_note: str | None = None  # staff's reason when they declined to publish it
+
+
+@dataclass(frozen=True)
+class SupportedIdea:
+    """An idea the citizen supports, for /meineideen: its PUBLIC text only (never the author's own words)."""
+
+    idea_id: str
+    public_text: str
+    supporters: int

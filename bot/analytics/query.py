@@ -15,10 +15,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Text, cast, func, select
+from sqlalchemy import ColumnElement, Select, Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.storage import models as m
+from handlers.events import PUBLICATION_APPROVED
 from surveys.schema import AnswerValue, Survey
 
 PAGE_SIZE = 1000
@@ -94,7 +95,7 @@ class ResponseRecord:
 @dataclass(frozen=True)
 class IdeaRecord:
     idea_id: str
-    citizen_id: str
+    citizen_id: str | None  # None: a kept public idea whose author deleted their data
     created_at: datetime
     status: str
     text: str
@@ -106,6 +107,10 @@ class IdeaRecord:
     channel: str | None
     status_note: str | None = None  # the city's public note on the status (German)
     status_at: datetime | None = None  # when staff last set the status (None: still as filed)
+    public_text: str | None = None  # only while approved (issue 13)
+    support_count: int = 0
+    merged_into: str | None = None  # internal id of the idea it was merged into
+    theme: str | None = None
 
 
 @dataclass(frozen=True)
@@ -195,9 +200,12 @@ def _channel_of(citizen: Any) -> ColumnElement[Any]:
     )
 
 
-def _in_period_and_channel(query: Select[Any], when: Any, citizen: Any, flt: ExportFilter) -> Select[Any]:
+def _in_period_and_channel(
+    query: Select[Any], when: Any, citizen: Any, flt: ExportFilter, authorless: bool = False
+) -> Select[Any]:
     """`query` restricted to `when` in [since, until) and to citizens of `flt.channel` (what applies to every
-    kind of row: responses by their start, ideas by their submission)."""
+    kind of row: responses by their start, ideas by their submission); `authorless`: rows without a citizen stay
+    (they are nobody's, so no staff exclusion applies to them)."""
     if flt.since is not None:
         query = query.where(when >= flt.since)
     if flt.until is not None:
@@ -205,7 +213,8 @@ def _in_period_and_channel(query: Select[Any], when: Any, citizen: Any, flt: Exp
     if flt.channel is not None:
         query = query.where(_channel_of(citizen) == flt.channel)
     if flt.exclude:
-        query = query.where(citizen.not_in(sorted(flt.exclude)))
+        excluded = citizen.not_in(sorted(flt.exclude))
+        query = query.where(or_(excluded, citizen.is_(None)) if authorless else excluded)
     return query
 
 
@@ -358,20 +367,27 @@ def count_responses(session: Session, key: str, flt: ExportFilter) -> int:
 
 
 def iter_ideas(session: Session, flt: ExportFilter) -> Iterator[IdeaRecord]:
-    """Ideas submitted in `flt`'s period (and channel), oldest first. Survey and campaign do not apply to ideas."""
+    """Ideas submitted in `flt`'s period (and channel), oldest first. Survey and campaign do not apply to ideas.
+    Kept public ideas whose author deleted their data (no citizen) are included unless a channel is asked for."""
+    supports = (
+        select(func.count()).where(m.IdeaSupport.idea_id == m.Idea.id).correlate(m.Idea).scalar_subquery()
+    )
     query = select(
         m.Idea.id, m.Idea.citizen_id, m.Idea.created_at, m.Idea.status, m.Idea.text, m.Idea.field, m.Idea.fields,
         m.Idea.proposed_field, m.Idea.confident, m.Idea.scores, m.Idea.model_version, _channel_of(m.Idea.citizen_id),
-        m.Idea.status_note, m.Idea.status_at,
+        m.Idea.status_note, m.Idea.status_at, m.Idea.publication, m.Idea.public_text, supports, m.Idea.merged_into,
+        m.Idea.theme,
     )
-    query = _in_period_and_channel(query, m.Idea.created_at, m.Idea.citizen_id, flt)
+    query = _in_period_and_channel(query, m.Idea.created_at, m.Idea.citizen_id, flt, authorless=True)
     query = query.order_by(m.Idea.created_at, m.Idea.id).execution_options(yield_per=PAGE_SIZE)
     for row in session.execute(query):
         (idea_id, citizen_id, created_at, status, text, first, chosen, proposed, confident, scores, model, channel,
-         note, status_at) = row
+         note, status_at, publication, public_text, support_count, merged_into, theme) = row
         fields = tuple(str(f) for f in (chosen or ([first] if first else [])))
         yield IdeaRecord(idea_id, citizen_id, created_at, status, text, fields, proposed, confident, _scores(scores),
-                         model, channel, note, status_at)
+                         model, channel, note, status_at,
+                         public_text if publication == PUBLICATION_APPROVED else None, int(support_count or 0),
+                         merged_into, theme)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------------- follow-ups

@@ -395,8 +395,19 @@ def idea_table(
         variables.append(Variable(variable_name(f"score_{f.key}", taken), VarKind.SCORE, VarType.NUMBER,
                                   f"Score {f.name_de}", f"Score {f.name_en}", field_key=f.key, width=8))
     variables.append(_meta(taken, "model_version", VarType.TEXT, "Modellversion", "Model version", 16))
+    variables += [
+        _meta(taken, "published", VarType.INTEGER, "Veröffentlicht (freigegeben)", "Published (approved)", 8,
+              YES_NO_LABELS),
+        Variable(variable_name("public_text", taken), VarKind.VALUE, VarType.TEXT,
+                 "Öffentlicher Wortlaut (nur wenn veröffentlicht)", "Public wording (only when published)", width=60),
+        _meta(taken, "support_count", VarType.INTEGER, "Anzahl Unterstützer(innen)", "Number of supporters", 8),
+        _meta(taken, "merged_into", VarType.TEXT, "Zusammengeführt in Idee (Pseudonym)",
+              "Merged into idea (pseudonym)", 18),
+        _meta(taken, "theme", VarType.TEXT, "Thema (stabile Kennung)", "Theme (stable id)", 12),
+    ]
     notes = (
         "Respondent pseudonyms of this file have the scope 'ideas': they do not match any survey export.",
+        "An empty respondent pseudonym: a published idea kept after its author deleted their data (public text only).",
         "Idea pseudonyms (i_...) identify an idea, not a person.",
         _notes("ideas", redact_text)[2].replace("Free-text answers", "Idea texts"),
     )
@@ -409,7 +420,7 @@ def idea_table(
             kept = None if proposal is None or not idea.fields else int(proposal in idea.fields)
             yield [
                 idea_pseudonym(secret, idea.idea_id),
-                export_pseudonym(secret, idea.citizen_id, "ideas"),
+                None if idea.citizen_id is None else export_pseudonym(secret, idea.citizen_id, "ideas"),
                 idea.created_at,
                 idea.status,
                 idea.status_note,
@@ -425,6 +436,11 @@ def idea_table(
                 *(int(key in idea.fields) for key in keys),
                 *(round(idea.scores[key], SCORE_DECIMALS) if key in idea.scores else None for key in keys),
                 idea.model_version,
+                int(idea.public_text is not None),
+                idea.public_text,
+                idea.support_count,
+                None if idea.merged_into is None else idea_pseudonym(secret, idea.merged_into),
+                idea.theme,
             ]
 
     return codebook, rows()

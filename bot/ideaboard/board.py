@@ -9,14 +9,13 @@ one goes to that one. Answers are rendered by the pure `handlers.board_render`.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 from collections.abc import Sequence
 from datetime import datetime
 
 from bot.config import Config
-from bot.ideaboard import store
+from bot.ideaboard import publication, store
 from bot.storage.db import UnitOfWork
 from handlers import board_render
 from handlers.board_render import PAGE_SIZE, BoardIdea
@@ -126,13 +125,8 @@ class IdeaBoard:
             )  # fmt: skip
         return board_render.render_simple("board.news_on", self.texts, lang)
 
-    # --- the author's withdrawal (H-PUBLISH's function) ------------------------------------------------------------
+    # --- the author's withdrawal (bot/ideaboard/publication.py) -----------------------------------------------------
 
     def withdraw(self, uow: UnitOfWork, idea_id: str, citizen_id: str, lang: str, now: datetime
                  ) -> tuple[Outbound, ...]:  # fmt: skip
-        try:
-            module = importlib.import_module("bot.ideaboard.publication")
-        except ImportError:  # the publication side is not installed in this build
-            return board_render.render_simple("board.withdraw_unavailable", self.texts, lang)
-        answer: tuple[Outbound, ...] = module.withdraw(uow, citizen_id, idea_id, lang, self.texts, now)
-        return answer
+        return publication.withdraw(uow, citizen_id, idea_id, lang, self.texts, now)

@@ -61,9 +61,7 @@ worker's clock, a long transaction) is still seen. Rows already seen in the same
 
 
 class TextEmbedder(Protocol):
-    """What the worker needs of `nlp.embed.Embedder`."""
-
-    prefix: str
+    """What the worker needs of `nlp.embed.Embedder` (its prefix must be the matcher's: `bot.runtime`)."""
 
     @property
     def key(self) -> str: ...

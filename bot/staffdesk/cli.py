@@ -1,4 +1,5 @@
-"""`stadtdialog idea list|show|status` and `stadtdialog audit`: staff's idea desk and the audit log on the command line.
+"""`stadtdialog idea list|show|status` and `stadtdialog audit`: staff's idea desk and the audit log on the command line
+(`idea moderate` and `idea merge`: `bot.staffdesk.moderation_cli`).
 
 Reading citizens' ideas and changing a status are written to the staff audit log (actor `cli:<OS user>`, role and
 channel "cli"), in the same transaction as the change. The CLI never sends: a status change writes the author's
@@ -50,6 +51,9 @@ def add_idea_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                         help='new, review, planned, done, rejected, or "in Prüfung", "wird umgesetzt", …')
     status.add_argument("--note", help="the public note in German (mandatory for rejected)")
     status.add_argument("--note-en", help="the same note in English (optional)")
+    from bot.staffdesk import moderation_cli
+
+    moderation_cli.add_arguments(actions)
 
 
 def add_audit_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -62,7 +66,10 @@ def add_audit_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(config: Config, database: Database, args: argparse.Namespace) -> int:
     """Dispatch a parsed `idea …` or `audit` command; returns the exit code."""
     command: Callable[[Config, Database, argparse.Namespace], int]
-    command = _audit if args.command == "audit" else COMMANDS[args.idea_command]
+    from bot.staffdesk import moderation_cli
+
+    commands = {**COMMANDS, **moderation_cli.COMMANDS}
+    command = _audit if args.command == "audit" else commands[args.idea_command]
     try:
         return command(config, database, args)
     except UsageError as exc:
@@ -155,7 +162,7 @@ def _show(config: Config, database: Database, args: argparse.Namespace) -> int:
         idea = uow.ideas.get(idea_id)
         assert idea is not None  # resolved in this transaction
         history = uow.ideas.history(idea_id)
-        opted_in = OPT_IN_IDEA_NEWS in uow.opt_ins.current(idea.citizen_id)
+        opted_in = idea.citizen_id is not None and OPT_IN_IDEA_NEWS in uow.opt_ins.current(idea.citizen_id)
         ref = idea_pseudonym(config.pseudonym_secret, idea_id)
         _record(uow, "idea", ref, audit.OUTCOME_OK, {})
     print(f"idea      {ref}")

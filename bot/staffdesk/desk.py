@@ -21,7 +21,7 @@ from bot.campaigns import service
 from bot.campaigns.audience import staff_citizens
 from bot.campaigns.service import CampaignError
 from bot.config import Config
-from bot.staffdesk import audit, idea_status, views
+from bot.staffdesk import audit, idea_status, moderation, views
 from bot.staffdesk.idea_status import IdeaStatusError
 from bot.staffdesk.roles import full_text, role_of
 from bot.storage.db import UnitOfWork
@@ -36,7 +36,8 @@ from surveys.catalog import SurveyCatalog
 log = logging.getLogger(__name__)
 
 _INTERNAL_ID = re.compile(r"[0-9a-f]{32}")
-_IDEA_ACTIONS = frozenset({"idea", "idea_status_preview", "idea_status"})
+_IDEA_ACTIONS = frozenset({"idea", "idea_status_preview", "idea_status", "moderation", "publication_approve",
+                           "publication_reject"})  # fmt: skip
 
 LATEST_PER_FIELD = 3
 """Ideas per field in /ideen_neu; one field opened shows `LATEST_OF_ONE_FIELD`."""
@@ -73,7 +74,8 @@ class StaffDesk:
     def my_ideas(self, uow: UnitOfWork, citizen_id: str, lang: str) -> tuple[Outbound, ...]:
         """/meineideen: the citizen's own ideas with status, note and date."""
         ideas = views.my_ideas(uow, citizen_id)
-        return staff_render.render_my_ideas(ideas, self.texts, lang, self.config.timezone, self.fields)
+        supported = views.supported_ideas(uow, citizen_id)
+        return staff_render.render_my_ideas(ideas, self.texts, lang, self.config.timezone, self.fields, supported)
 
     # --- staff ---------------------------------------------------------------------------------------------------
 
@@ -157,6 +159,8 @@ class _Act:
             return self.campaign(action)
         if action == "new_ideas":
             return self.new_ideas()
+        if action in moderation.ACTIONS:
+            return moderation.run(self)
         return self.idea(action)
 
     def campaign(self, action: str) -> tuple[Outbound, ...]:

@@ -219,7 +219,7 @@ def set_idea_status(
     if (status, german, english) == (idea.status, idea.status_note, idea.status_note_en):
         raise IdeaStatusError("unchanged", f"the idea already has status {status} with this note")
     uow.ideas.set_status(idea.id, status, german, english, now, source)
-    if idea.citizen_id is not None:  # None: a kept public idea whose author deleted their data
+    if idea.citizen_id is not None:  # None: a kept public idea whose author deleted their data (issue 13)
         uow.follow_ups.supersede(idea.citizen_id, IDEA_STATUS_KIND, "idea_id", idea.id, now)
         payload = news_payload(idea.id, idea.text, idea.created_at, status, german, english)
         uow.follow_ups.add(idea.citizen_id, now, IDEA_STATUS_KIND, payload, now=now, unsolicited=True)

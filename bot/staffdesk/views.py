@@ -24,6 +24,7 @@ from bot.storage import models as m
 from bot.storage.db import UnitOfWork
 from bot.storage.items import RESPONSE_COMPLETED
 from bot.storage.repositories.campaigns import DRAFT, ROW_PENDING, RUNNING, SCHEDULED, Campaign
+from handlers.events import PUBLICATION_APPROVED, PUBLICATION_NONE, PUBLICATION_REJECTED
 from handlers.staff_views import (
     CampaignFigures,
     CampaignLine,
@@ -33,6 +34,7 @@ from handlers.staff_views import (
     MyIdea,
     NewIdeas,
     QuestionDropOff,
+    SupportedIdea,
 )
 from handlers.turn import clip
 from nlp.redact import redact
@@ -350,13 +352,26 @@ def idea_item(uow: UnitOfWork, idea_id: str, *, full_text: bool, secret: bytes) 
     return None if row is None else _item(row, full_text, secret)
 
 
+def _support_counts(uow: UnitOfWork, idea_ids: Sequence[str]) -> dict[str, int]:
+    if not idea_ids:
+        return {}
+    query = (
+        select(m.IdeaSupport.idea_id, func.count())
+        .where(m.IdeaSupport.idea_id.in_(list(idea_ids)))
+        .group_by(m.IdeaSupport.idea_id)
+    )
+    return {idea_id: int(count) for idea_id, count in uow.session.execute(query).tuples()}
+
+
 def my_ideas(uow: UnitOfWork, citizen_id: str) -> list[MyIdea]:
-    """The citizen's own ideas, newest first, their own text shortened to `MY_IDEA_LIMIT` characters."""
+    """The citizen's own ideas, newest first, their own text shortened to `MY_IDEA_LIMIT` characters, with the
+    publication state, the public text (while approved) and the number of supporters."""
     rows = uow.session.execute(
-        select(*_IDEA_COLUMNS)
+        select(*_IDEA_COLUMNS, m.Idea.publication, m.Idea.public_text, m.Idea.merged_into, m.Idea.publication_note)
         .where(m.Idea.citizen_id == citizen_id)
         .order_by(m.Idea.created_at.desc(), m.Idea.id.desc())
-    )
+    ).all()
+    counts = _support_counts(uow, [row.id for row in rows])
     return [
         MyIdea(
             text=clip(row.text, MY_IDEA_LIMIT),
@@ -366,6 +381,26 @@ def my_ideas(uow: UnitOfWork, citizen_id: str) -> list[MyIdea]:
             status_note=row.status_note,
             status_note_en=row.status_note_en,
             status_at=row.status_at,
+            idea_id=row.id,
+            publication=row.publication or PUBLICATION_NONE,
+            public_text=row.public_text if row.publication == PUBLICATION_APPROVED else None,
+            supporters=counts.get(row.id, 0),
+            merged=row.merged_into is not None,
+            publication_note=row.publication_note if row.publication == PUBLICATION_REJECTED else None,
         )
         for row in rows
     ]
+
+
+def supported_ideas(uow: UnitOfWork, citizen_id: str) -> list[SupportedIdea]:
+    """The ideas the citizen supports that are still on the board (approved, not merged), newest support first;
+    their public text only."""
+    rows = uow.session.execute(
+        select(m.Idea.id, m.Idea.public_text)
+        .join(m.IdeaSupport, m.IdeaSupport.idea_id == m.Idea.id)
+        .where(m.IdeaSupport.citizen_id == citizen_id, m.Idea.publication == PUBLICATION_APPROVED,
+               m.Idea.merged_into.is_(None), m.Idea.public_text.is_not(None))
+        .order_by(m.IdeaSupport.created_at.desc(), m.Idea.id)
+    ).all()
+    counts = _support_counts(uow, [row.id for row in rows])
+    return [SupportedIdea(row.id, clip(row.public_text, MY_IDEA_LIMIT), counts.get(row.id, 0)) for row in rows]

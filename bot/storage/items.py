@@ -145,7 +145,7 @@ class StoredIdea:
     """An idea as stored, with its current status and the city's public note on it."""
 
     id: str
-    citizen_id: str
+    citizen_id: str | None  # None: a kept public idea whose author deleted their data (issue 13)
     text: str
     field: str | None
     fields: list[str]

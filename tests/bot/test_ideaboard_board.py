@@ -243,8 +243,9 @@ def test_empty_board_and_empty_field_say_what_to_do(database: Database, board: I
 
 def test_withdraw_is_handed_to_the_publication_side(database: Database, board: IdeaBoard) -> None:
     idea = file(database, "author")
-    answer = ask(database, board, "author", IDEA_WITHDRAW, idea)
-    assert answer  # H-PUBLISH's `bot.ideaboard.publication.withdraw` answers; until it exists, a plain apology
+    assert "nicht unter Ihren Ideen" in text_of(ask(database, board, "fan", IDEA_WITHDRAW, idea))  # only the author
+    assert "zurückgenommen" in text_of(ask(database, board, "author", IDEA_WITHDRAW, idea))
+    assert "nicht (mehr) öffentlich" in text_of(ask(database, board, "fan", IDEA_SUPPORT, idea))  # off the board
 
 
 async def test_a_citizen_browses_and_supports_through_the_chat(database: Database, make_runtime: RuntimeFactory

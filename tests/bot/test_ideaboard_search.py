@@ -376,10 +376,10 @@ async def test_a_different_idea_is_filed_with_the_embedding_the_search_made(
 
 def test_the_search_shares_the_classifiers_e5_model() -> None:
     from bot.classify import TextClassifier
-    from bot.runtime import shared_embedder
+    from bot.runtime import similar_embedder
     from nlp.model import FieldClassifier
 
     model = FieldClassifier.load()
-    embedder = shared_embedder(TextClassifier(model))
+    embedder = similar_embedder(TextClassifier(model))
     assert embedder is model.scorer.embedder and embedder.prefix == "query"  # one e5 in memory, not two
-    assert shared_embedder(None) is None
+    assert similar_embedder(None) is None

@@ -486,6 +486,10 @@ def test_delete_everything_leaves_nothing_that_refers_to_the_citizen(database: D
         uow.inbox.mark_done(item.id)
         deleted = uow.citizens.delete_everything(victim)
     assert deleted == {
+        "ideas_kept": 0,
+        "idea_supports": 0,
+        "idea_searches": 0,
+        "answer_embeddings": 0,
         "answers": 1,
         "responses": 1,
         "idea_status_changes": 1,

@@ -23,6 +23,7 @@ from .ideas import ideas_section
 from .markup import Look, page
 from .questions import survey_section
 from .texts import Texts
+from .themes import themes_section
 
 _STAMP = {"de": "%d.%m.%Y %H:%M %Z", "en": "%Y-%m-%d %H:%M %Z"}
 
@@ -81,6 +82,7 @@ def render(
     )
     contents = [(f"survey-{s.key}", f"{t('survey')}: {s.title.get(lang)}") for s in data.surveys]
     contents.append(("ideas", t("ideas")))
+    contents.append(("themes", t("themes")))
     nav = "".join(f'<li><a href="#{escape(anchor)}">{escape(label)}</a></li>' for anchor, label in contents)
     body = [
         f"<header><h1>{escape(title)}</h1>",
@@ -92,6 +94,7 @@ def render(
     ]
     body += [survey_section(s, look, field_names) for s in data.surveys]
     body.append(ideas_section(data.ideas, look, field_names))
+    body.append(themes_section(data.themes, look, field_names, flt.until or now))
     body.append(f"<footer>stadtdialog · k = {min_count}</footer>")
     return page(lang, title, "".join(body))
 

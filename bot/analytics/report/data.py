@@ -1,6 +1,7 @@
 """What the report counts, read with the exports' streaming queries (memory flat in the number of responses).
 
 Counts only — no text of a survey answer is kept. Idea texts are read for the top terms, redacted on the way.
+The themes section (`themes.py`) reads member texts only to count which keywords they mention; none is kept.
 Each response's cell statuses (`bot.analytics.status`, the same as in the exports) decide which answers count
 (answered or skipped; a stale answer off the route does not) and where an unfinished response stopped (the first
 question it has not reached: the completion funnel).
@@ -36,6 +37,7 @@ from bot.storage import models as m
 from surveys.schema import FollowUp, LocalText, Question, QuestionType, Survey
 
 from .terms import tokens
+from .themes import ThemeStats, theme_stats
 
 CHUNK = 5000
 NO_FIELD = ""
@@ -100,6 +102,7 @@ class IdeaStats:
 class ReportData:
     surveys: list[SurveyStats]
     ideas: IdeaStats
+    themes: ThemeStats = field(default_factory=ThemeStats)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -298,4 +301,4 @@ def collect(session: Session, flt: ExportFilter, tz: ZoneInfo, field_keys: Seque
     check_filter(session, flt)
     surveys = [survey_stats(session, key, versions, flt, tz)
                for key, versions in _survey_versions(session, flt).items() if versions]
-    return ReportData(surveys, idea_stats(session, flt, tz, field_keys))
+    return ReportData(surveys, idea_stats(session, flt, tz, field_keys), theme_stats(session, flt))

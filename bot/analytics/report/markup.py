@@ -119,6 +119,11 @@ tfoot th, tfoot td { font-weight: 600; border-top: 2px solid #999; }
 .terms { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 260px), 1fr)); gap: 1rem; }
 .terms section { border: 1px solid var(--line); border-radius: 6px; padding: 0.6rem 0.8rem; }
 .terms h3 { margin-top: 0; }
+.theme { border: 1px solid var(--line); border-radius: 6px; padding: 0.6rem 0.8rem; margin: 0.8rem 0; }
+.theme h4 { margin: 0 0 0.3rem; font-size: 1rem; overflow-wrap: anywhere; }
+.theme table { max-width: 28rem; }
+.theme blockquote { margin: 0.4rem 0; padding: 0.3rem 0.7rem; border-left: 4px solid var(--accent);
+  background: var(--band); overflow-wrap: anywhere; }
 footer { color: var(--muted); font-size: 0.85rem; margin-top: 2rem; }
 @media print { figure.chart { break-inside: avoid; } }
 """

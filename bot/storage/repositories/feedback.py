@@ -36,6 +36,7 @@ class FeedbackRow:
     survey: str | None = None  # answers: "<key> v<version>"
     question: str | None = None  # answers: the question's id
     question_text: str | None = None  # answers: the question as citizens read it (German)
+    theme: str | None = None  # the theme id of the last refresh (bot/themes), None: in no theme (yet)
 
 
 class FeedbackRepository(Repository):
@@ -69,19 +70,22 @@ class FeedbackRepository(Repository):
                 scores=_scores(idea.scores),
                 model_version=idea.model_version,
                 status=idea.status,
+                theme=idea.theme,
             )
 
     def _answers(self, since: datetime | None) -> Iterator[FeedbackRow]:
         query = (
-            select(m.Answer, m.Response.citizen_id, m.Survey.key, m.Survey.version, m.Survey.definition)
+            select(m.Answer, m.Response.citizen_id, m.Survey.key, m.Survey.version, m.Survey.definition,
+                   m.AnswerEmbedding.theme)
             .join(m.Response, m.Response.id == m.Answer.response_id)
             .join(m.Survey, m.Survey.id == m.Response.survey_id)
+            .outerjoin(m.AnswerEmbedding, m.AnswerEmbedding.answer_id == m.Answer.id)
             .where(or_(m.Answer.scores.is_not(None), m.Answer.field.is_not(None)))
             .order_by(m.Answer.answered_at, m.Answer.id)
         )
         if since is not None:
             query = query.where(m.Answer.answered_at >= since)
-        for answer, citizen, key, version, definition in self.session.execute(query):
+        for answer, citizen, key, version, definition, theme in self.session.execute(query):
             yield FeedbackRow(
                 kind="answer",
                 id=f"{answer.response_id}/{answer.question_id}",
@@ -97,6 +101,7 @@ class FeedbackRepository(Repository):
                 survey=f"{key} v{version}",
                 question=answer.question_id,
                 question_text=_question_text(definition, answer.question_id),
+                theme=theme,
             )
 
 

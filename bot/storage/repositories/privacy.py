@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Delete, Row, Select, delete, select
+from sqlalchemy import CursorResult, Delete, Row, Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.storage import models as m
-from bot.storage.items import OUTBOX_FAILED, chat_key
+from bot.storage.items import (
+    FOLLOW_UP_CANCELLED,
+    FOLLOW_UP_HELD,
+    FOLLOW_UP_PENDING,
+    OUTBOX_FAILED,
+    OUTCOME_NOT_NEEDED,
+    chat_key,
+)
 from bot.storage.repositories._base import iso
+from handlers.events import IDEA_STATUS_KIND, PUBLICATION_APPROVED, PUBLISH_KEEP
 
 _CHUNK = 500
 """Citizens deleted per statement batch (keeps IN lists well below SQLite's parameter limit)."""
@@ -47,6 +55,8 @@ def export(session: Session, citizen_id: str) -> dict[str, Any]:
         "opt_ins": [],
         "paused_until": None,
         "undelivered": [],
+        "supports": [],
+        "similar_searches": [],
     }
     if citizen is None:
         return result
@@ -86,13 +96,33 @@ def export(session: Session, citizen_id: str) -> dict[str, Any]:
             m.Idea.status_note_en,
             m.Idea.status_at,
             m.Idea.created_at,
+            m.Idea.publish_consent,
+            m.Idea.publication,
+            m.Idea.public_text,
+            m.Idea.publication_note,
+            m.Idea.publication_at,
+            m.Idea.merged_at,
+            m.Idea.theme,
+            m.Idea.embedding_model,
+            m.Idea.embedding.is_not(None).label("embedding_stored"),
         )
         .where(m.Idea.citizen_id == citizen_id)
         .order_by(m.Idea.created_at, m.Idea.id),
     )
     changes = _idea_status_changes(session, citizen_id)
+    supporters = _support_counts(session, [idea["id"] for idea in result["ideas"]])
     for idea in result["ideas"]:
         idea["idea_status_changes"] = changes.get(idea["id"], [])
+        idea["supporters"] = supporters.get(idea["id"], 0)
+        # the embedding is a list of 384 numbers computed from the text: said to be stored, not dumped
+        idea["embedding_stored"] = bool(idea["embedding_stored"])
+    result["supports"] = _export_supports(session, citizen_id)
+    result["similar_searches"] = _plain_rows(
+        session,
+        select(m.IdeaSearch.channel, m.IdeaSearch.text, m.IdeaSearch.created_at)
+        .where(m.IdeaSearch.citizen_id == citizen_id)
+        .order_by(m.IdeaSearch.created_at, m.IdeaSearch.id),
+    )
     result["follow_ups"] = _plain_rows(
         session,
         select(
@@ -147,6 +177,36 @@ def _idea_status_changes(session: Session, citizen_id: str) -> dict[str, list[di
         change = _plain(row)
         changes.setdefault(change.pop("idea_id"), []).append(change)
     return changes
+
+
+def _support_counts(session: Session, idea_ids: Sequence[str]) -> dict[str, int]:
+    if not idea_ids:
+        return {}
+    query = (
+        select(m.IdeaSupport.idea_id, func.count())
+        .where(m.IdeaSupport.idea_id.in_(list(idea_ids)))
+        .group_by(m.IdeaSupport.idea_id)
+    )
+    return {idea_id: int(count) for idea_id, count in session.execute(query).tuples()}
+
+
+def _export_supports(session: Session, citizen_id: str) -> list[dict[str, Any]]:
+    """The ideas the citizen supports: when, whether they want its news, and its public text while it is published
+    (another citizen's idea: never its author's own words)."""
+    rows = session.execute(
+        select(m.IdeaSupport.created_at, m.IdeaSupport.news, m.Idea.publication, m.Idea.public_text)
+        .join(m.Idea, m.Idea.id == m.IdeaSupport.idea_id)
+        .where(m.IdeaSupport.citizen_id == citizen_id)
+        .order_by(m.IdeaSupport.created_at, m.IdeaSupport.idea_id)
+    )
+    return [
+        {
+            "created_at": iso(row.created_at),
+            "news": bool(row.news),
+            "public_text": row.public_text if row.publication == PUBLICATION_APPROVED else None,
+        }
+        for row in rows
+    ]
 
 
 def _plain(row: Row[Any]) -> dict[str, Any]:
@@ -226,6 +286,69 @@ def _export_responses(session: Session, citizen_id: str) -> list[dict[str, Any]]
     ]
 
 
+def _keep_public_ideas(session: Session, citizen_ids: Sequence[str]) -> int:
+    """The ideas that outlive their author's /loeschen: published (approved, not merged), with supporters, and the
+    author agreed when publishing that the public text may stay ("keep"). They lose every link to the author: no
+    citizen id, the private text replaced by the public text, no embedding (it was computed from the private text;
+    the similar-idea index drops the idea unless it is embedded again); status and history stay. Returns how many."""
+    supported = select(m.IdeaSupport.idea_id).where(m.IdeaSupport.citizen_id.not_in(list(citizen_ids)))
+    kept = session.execute(
+        select(m.Idea.id, m.Idea.public_text).where(
+            m.Idea.citizen_id.in_(list(citizen_ids)),
+            m.Idea.publish_consent == PUBLISH_KEEP,
+            m.Idea.publication == PUBLICATION_APPROVED,
+            m.Idea.merged_into.is_(None),
+            m.Idea.public_text.is_not(None),
+            m.Idea.id.in_(supported),
+        )
+    ).all()
+    now = datetime.now(UTC)
+    for row in kept:
+        session.execute(
+            update(m.Idea).where(m.Idea.id == row.id).values(
+                citizen_id=None, text=row.public_text, embedding=None, embedding_model=None, scores=None,
+                publication_at=now,
+            ),
+            execution_options={"synchronize_session": False},
+        )  # fmt: skip
+    return len(kept)
+
+
+def _release_merged_into(session: Session, citizen_ids: Sequence[str]) -> None:
+    """Ideas merged into an idea that is deleted now stand on their own again (the foreign key's SET NULL, done
+    explicitly so SQLite without enforced foreign keys agrees), and the index sees the change."""
+    doomed = select(m.Idea.id).where(m.Idea.citizen_id.in_(list(citizen_ids))).scalar_subquery()
+    session.execute(
+        update(m.Idea).where(m.Idea.merged_into.in_(doomed)).values(
+            merged_into=None, merged_at=None, publication_at=datetime.now(UTC)
+        ),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def _cancel_supporters_news(session: Session, citizen_ids: Sequence[str]) -> None:
+    """Other citizens' unsent news about an idea deleted now is not sent (it would quote a deleted idea)."""
+    doomed = set(session.execute(select(m.Idea.id).where(m.Idea.citizen_id.in_(list(citizen_ids)))).scalars())
+    if not doomed:
+        return
+    supporters = select(m.IdeaSupport.citizen_id).where(m.IdeaSupport.idea_id.in_(list(doomed)))
+    rows = session.execute(
+        select(m.FollowUp.id, m.FollowUp.payload).where(
+            m.FollowUp.kind == IDEA_STATUS_KIND,
+            m.FollowUp.status.in_([FOLLOW_UP_PENDING, FOLLOW_UP_HELD]),
+            m.FollowUp.citizen_id.in_(supporters),
+        )
+    ).all()
+    ids = [row.id for row in rows if isinstance(row.payload, dict) and row.payload.get("idea_id") in doomed]
+    if ids:
+        session.execute(
+            update(m.FollowUp).where(m.FollowUp.id.in_(ids)).values(
+                status=FOLLOW_UP_CANCELLED, outcome=OUTCOME_NOT_NEEDED, updated_at=datetime.now(UTC)
+            ),
+            execution_options={"synchronize_session": False},
+        )
+
+
 def delete_citizens(session: Session, citizen_ids: Sequence[str]) -> dict[str, int]:
     """Delete the citizens and every row referring to them, children first; returns rows deleted per table.
 
@@ -234,6 +357,10 @@ def delete_citizens(session: Session, citizen_ids: Sequence[str]) -> dict[str, i
     """
     counts = dict.fromkeys(
         (
+            "ideas_kept",
+            "idea_supports",
+            "idea_searches",
+            "answer_embeddings",
             "answers",
             "responses",
             "idea_status_changes",
@@ -256,9 +383,17 @@ def delete_citizens(session: Session, citizen_ids: Sequence[str]) -> dict[str, i
                 select(m.Contact.channel, m.Contact.chat_id).where(m.Contact.citizen_id.in_(chunk))
             )
         ]
+        counts["ideas_kept"] += _keep_public_ideas(session, chunk)
         responses = select(m.Response.id).where(m.Response.citizen_id.in_(chunk)).scalar_subquery()
         ideas = select(m.Idea.id).where(m.Idea.citizen_id.in_(chunk)).scalar_subquery()
+        answers = select(m.Answer.id).where(m.Answer.response_id.in_(responses)).scalar_subquery()
+        _release_merged_into(session, chunk)
+        _cancel_supporters_news(session, chunk)
         statements: list[tuple[str, Delete]] = [
+            ("idea_supports", delete(m.IdeaSupport).where(
+                or_(m.IdeaSupport.citizen_id.in_(chunk), m.IdeaSupport.idea_id.in_(ideas)))),
+            ("idea_searches", delete(m.IdeaSearch).where(m.IdeaSearch.citizen_id.in_(chunk))),
+            ("answer_embeddings", delete(m.AnswerEmbedding).where(m.AnswerEmbedding.answer_id.in_(answers))),
             ("answers", delete(m.Answer).where(m.Answer.response_id.in_(responses))),
             ("responses", delete(m.Response).where(m.Response.citizen_id.in_(chunk))),
             (
