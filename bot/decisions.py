@@ -184,7 +184,7 @@ class DecisionStore:
                     )
                 )
             else:
-                self._apply(uow, citizen, event.channel, before, effect, now)
+                self._apply(uow, citizen, before, effect, now, event.channel)
         if loaded:
             messages.extend(loaded)
             if any(message.buttons for message in loaded):  # typed numbers and labels press these buttons too
@@ -202,7 +202,7 @@ class DecisionStore:
         return bool(messages)
 
     def _apply(
-        self, uow: UnitOfWork, citizen: str, channel: str, before: CitizenState, effect: Effect, now: datetime
+        self, uow: UnitOfWork, citizen: str, before: CitizenState, effect: Effect, now: datetime, channel: str = ""
     ) -> None:
         """Store one effect of the core's decision (DeleteCitizen is done last, by `process`)."""
         match effect:

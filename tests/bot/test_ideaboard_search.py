@@ -99,7 +99,7 @@ def ask(runtime: Runtime, user: str, text: str, draft: str = "d1") -> None:
     transaction (the runtime kicks the worker after the commit)."""
     with runtime.db.unit_of_work() as uow:
         citizen = add_citizen(uow, user)
-        runtime.decisions._apply(uow, citizen, CHANNEL, CitizenState(), FindSimilar(draft, text), datetime.now(UTC))
+        runtime.decisions._apply(uow, citizen, CitizenState(), FindSimilar(draft, text), datetime.now(UTC), CHANNEL)
 
 
 def searches(database: Database) -> int:
@@ -291,9 +291,9 @@ def test_a_filed_idea_stores_the_searched_embedding_once(database: Database, emb
     with database.unit_of_work() as uow:
         citizen = add_citizen(uow, "citizen")
         for idea_id, embedding in (("a" * 32, vector), ("b" * 32, "not base64!"), ("c" * 32, None)):
-            decisions._apply(uow, citizen, CHANNEL, CitizenState(), SaveIdea(
+            decisions._apply(uow, citizen, CitizenState(), SaveIdea(
                 idea_id, NIGHT_TRAIN, "mobilitaet", embedding=embedding, embedding_model=embedder.key,
-            ), datetime.now(UTC))  # fmt: skip
+            ), datetime.now(UTC), CHANNEL)  # fmt: skip
     with database.unit_of_work() as uow:
         rows = dict(uow.session.execute(select(m.Idea.id, m.Idea.embedding)).all())
         models = dict(uow.session.execute(select(m.Idea.id, m.Idea.embedding_model)).all())
