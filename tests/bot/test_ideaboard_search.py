@@ -21,10 +21,12 @@ from bot.storage import models as m
 from bot.storage.db import Database
 from bot.survey_sync import import_surveys, load_catalog
 from handlers.events import (
+    IDEA_SUPPORT,
     PUBLICATION_PENDING,
     PUBLICATION_WITHDRAWN,
     CitizenState,
     FindSimilar,
+    IdeaRequest,
     Inbound,
     SaveIdea,
 )
@@ -383,3 +385,47 @@ def test_the_search_shares_the_classifiers_e5_model() -> None:
     embedder = similar_embedder(TextClassifier(model))
     assert embedder is model.scorer.embedder and embedder.prefix == "query"  # one e5 in memory, not two
     assert similar_embedder(None) is None
+
+
+async def test_the_index_follows_moderation_withdrawal_merge_and_erasure_done_by_another_runtime(
+    make_runtime: MakeRuntime, database: Database, embedder: Embedder
+) -> None:
+    from bot.ideaboard import publication
+
+    ideas = Ideas(database, embedder)
+    night = ideas.file("author", NIGHT_TRAIN)
+    other = ideas.publish_new("author2", BINS, "umwelt")
+    searching = make_runtime(embedder)
+    await searching.start()
+    staff_side = make_runtime(embedder)  # a second worker on the same database: staff moderate there
+
+    async def found() -> list[str]:
+        return [match.id for match in similar_event(await search(searching, "citizen", NIGHT_TRAIN_AGAIN)).matches]
+
+    def on_the_other(change: Callable[[Any], object]) -> None:
+        with staff_side.db.unit_of_work() as uow:
+            change(uow)
+
+    author = citizen_of("author")
+    on_the_other(lambda uow: publication.set_consent(uow, author, night, "keep", datetime.now(UTC), set()))
+    assert await found() == []  # waiting for moderation
+    on_the_other(lambda uow: publication.approve(uow, night, None, datetime.now(UTC)))
+    assert await found() == [night]
+    on_the_other(lambda uow: publication.withdraw_idea(uow, author, night, datetime.now(UTC)))
+    assert await found() == []
+    on_the_other(lambda uow: publication.set_consent(uow, author, night, "keep", datetime.now(UTC), set()))
+    on_the_other(lambda uow: publication.approve(uow, night, None, datetime.now(UTC)))
+    assert await found() == [night]
+    with database.unit_of_work() as uow:  # a supporter: the idea outlives its author's data
+        request = IdeaRequest(IDEA_SUPPORT, night)
+        assert searching.decisions.board.handle(uow, request, citizen_of("citizen"), "de", datetime.now(UTC))
+        assert store.support_of(uow, night, citizen_of("citizen")) is not None
+    on_the_other(lambda uow: uow.citizens.delete_everything(author))  # /loeschen; consent "keep"
+    assert await found() == []  # kept with its public text, but its vector came from the private text: gone
+    assert searching.similar.index is not None and night not in searching.similar.index
+    with database.unit_of_work() as uow:
+        assert uow.session.execute(select(m.Idea.citizen_id).where(m.Idea.id == night)).scalar_one() is None
+    assert other in searching.similar.index
+    on_the_other(lambda uow: publication.merge(uow, other, night, datetime.now(UTC)))
+    assert [m.id for m in similar_event(await search(searching, "citizen", BINS)).matches] == []  # merged away
+    assert other not in searching.similar.index
