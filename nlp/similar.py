@@ -145,11 +145,13 @@ class _Profile:
     keys: tuple[str, ...]
     key_grams: tuple[frozenset[str], ...]  # trigrams of each key, for typo-tolerant key matching
     grams: frozenset[str]  # 4-grams of all keys
+    operators: frozenset[str] = frozenset()  # what the text wants done (`operators`)
 
     @classmethod
     def of(cls, keys: Sequence[str]) -> _Profile:
         unique = tuple(key for key in dict.fromkeys(keys) if not is_place_key(key))
-        return cls(unique, tuple(frozenset(_grams([key], 3)) for key in unique), frozenset(_grams(unique)))
+        grams = tuple(frozenset(_grams([key], 3)) for key in unique)
+        return cls(unique, grams, frozenset(_grams(unique)), operators(unique))
 
 
 def _soft_equal(a: str, b: str, grams_a: frozenset[str], grams_b: frozenset[str]) -> bool:
@@ -191,12 +193,63 @@ FEATURES = (
     "cosine_x_content_coverage", "cosine_csls",
 )
 _SHARED = FEATURES.index("content_coverage_max")  # 0 exactly when the two texts share no content key
+_LOW = FEATURES.index("content_coverage_min")
+MIN_CONTENT_COVERAGE = 0.34
+"""Share of each text's content keys the other must have (`content_coverage_min`) for a pair to be a match at all.
+
+Short proposals about the same object differ in one or two words, and those words are the proposal: "mehr
+Mülleimer" vs "Mülleimer öfter leeren" (the issue's own hard negative) share "Mülleimer" and have a cosine of
+0.95, and the pair classifier, trained on mostly longer texts, scored them 0.985. With this gate, a pair must share
+at least half of the content words of each text; one shared object word out of two or three is not enough."""
+
+
+# What a proposal wants done with its object, by meaning. "Mehr Mülleimer" and "Mülleimer öfter leeren" are about
+# the same object and want different things; when both texts say what they want and share no such meaning, they
+# are different proposals however close their embeddings are (the issue's own hard negative).
+_OPERATOR_WORDS = {
+    "more": "mehr zusätzlich zusätzliche weitere more additional extra",
+    "less": "weniger senken reduzieren verringern less fewer reduce",
+    "often": "öfter häufiger regelmäßiger regelmäßig often frequently",
+    "empty": "leeren geleert entleeren empty emptied",
+    "clean": "reinigen gereinigt putzen sauber sauberer säubern clean cleaner",
+    "repair": "reparieren repariert sanieren saniert erneuern erneuert instandsetzen repair renovate fix",
+    "cheaper": "kostenlos kostenfrei gratis billiger günstiger free cheaper",
+    "longer": "länger verlängern verlängert longer extend",
+    "faster": "schneller beschleunigen faster",
+    "expand": "ausbauen ausgebaut erweitern erweitert expand extend",
+    "remove": "abschaffen verbieten entfernen sperren abbauen remove ban",
+}
+
+
+@functools.cache
+def _operator_keys() -> dict[str, str]:
+    """Key (as `text_keys` spells it) → the meaning it names."""
+    return {key: meaning for meaning, words in _OPERATOR_WORDS.items() for key in text_keys(words)}
+
+
+def operators(keys: Sequence[str]) -> frozenset[str]:
+    """The meanings of what the text wants done (`_OPERATOR_WORDS`) among its keys."""
+    lexicon = _operator_keys()
+    return frozenset(lexicon[key] for key in keys if key in lexicon)
+
+
+def operators_clash(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Both texts say what they want done and agree on none of it: different proposals."""
+    return bool(a) and bool(b) and not (a & b)
 
 
 def shares_content_key(features: Sequence[float]) -> bool:
     """Whether a pair (its `pair_features`) shares at least one content key — exactly, as a compound part, or
-    nearly (typo) — that is not a place. Pairs that do not are never matches, whatever their cosine."""
+    nearly (typo) — that is not a place. Pairs that do not are never matches, whatever their cosine (the pair
+    classifier is trained on the pairs that do)."""
     return features[_SHARED] > 0
+
+
+def may_match(features: Sequence[float]) -> bool:
+    """Whether a pair can be a match at all: it shares a content key and at least `MIN_CONTENT_COVERAGE` of each
+    text's content keys. A fixed rule on top of the fitted classifier and its threshold (it only removes
+    matches): the threshold is chosen on dev without it, so the rule cannot loosen it."""
+    return shares_content_key(features) and features[_LOW] >= MIN_CONTENT_COVERAGE
 
 
 def pair_features(
@@ -238,7 +291,7 @@ class MatchParams:
 
     def probability(self, features: Sequence[float]) -> float:
         """The pair classifier: logistic regression over standardised features; 0 for a pair that shares no
-        content key (`shares_content_key`)."""
+        content key (`shares_content_key`). `MatchIndex.search` also requires `may_match`."""
         if not shares_content_key(features):
             return 0.0
         z = self.bias + sum(
@@ -418,6 +471,8 @@ class MatchIndex:
         for row, cosine in self.candidates(vector):
             stored = _Profile.of(self._keys[row].split())
             features = _profile_features(cosine, query, stored, query_hub, float(self._hub[row]))
+            if not may_match(features) or operators_clash(query.operators, stored.operators):
+                continue
             score = self.params.probability(features)
             if score >= self.params.threshold:
                 found.append(Match(self._ids[row], round(score, 4)))

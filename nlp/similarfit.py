@@ -36,6 +36,9 @@ from nlp.similar import (
     default_restorer,
     embedding_text,
     hubness,
+    may_match,
+    operators,
+    operators_clash,
     pair_features,
     shares_content_key,
     text_keys,
@@ -306,7 +309,8 @@ def evaluate(split: str, params: MatchParams | None = None) -> dict[str, object]
             continue
         same = items[a].group == items[b].group
         features = pair_features(float(vectors[a] @ vectors[b]), keys[a], keys[b], float(hubs[a]), float(hubs[b]))
-        matched = params.probability(features) >= params.threshold
+        clash = operators_clash(operators(keys[a]), operators(keys[b]))
+        matched = may_match(features) and not clash and params.probability(features) >= params.threshold
         positives += same
         hard += not same
         true_positive += same and matched

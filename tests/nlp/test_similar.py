@@ -20,6 +20,8 @@ from nlp.similar import (
     MatchIndex,
     MatchParams,
     is_place_key,
+    operators,
+    operators_clash,
     pair_features,
     shares_content_key,
     text_keys,
@@ -249,3 +251,35 @@ def test_cli_with_a_corpus_of_blank_lines_still_answers_every_query(tmp_path: Pa
     sink = io.StringIO()
     similar_stream(corpus, DEFAULT_PARAMS, io.StringIO("Mehr Bäume pflanzen\n"), sink)
     assert [json.loads(line) for line in sink.getvalue().splitlines()] == [{"matches": [], "duplicate": False}]
+
+
+def test_the_issues_own_hard_negatives_are_no_matches_and_their_paraphrases_are(tmp_path: Path) -> None:
+    """"Fahrradständer am Bahnhof" vs "Radweg zum Bahnhof", "mehr Mülleimer" vs "Mülleimer öfter leeren": same topic,
+    other proposal. Short texts share their object word; what they want done differs (`operators_clash`), or too
+    little of each is shared (`MIN_CONTENT_COVERAGE`)."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(
+        "Fahrradständer am Bahnhof\nmehr Mülleimer\nMehr Mülleimer im Mirker Park\n"
+        "Mehr Sitzbänke an der Nordbahntrasse\n",
+        encoding="utf-8",
+    )
+    queries = [
+        "Radweg zum Bahnhof",
+        "Mülleimer öfter leeren",
+        "Die Mülleimer in der Innenstadt sollten öfter geleert werden",
+        "Mülleimer im Mirker Park öfter leeren",
+        "Mehr Fahrradständer am Bahnhof",
+        "Bitte mehr Bänke entlang der Nordbahntrasse aufstellen",
+    ]
+    sink = io.StringIO()
+    similar_stream(corpus, DEFAULT_PARAMS, io.StringIO("\n".join(queries) + "\n"), sink)
+    found = [[match["line"] for match in json.loads(line)["matches"]] for line in sink.getvalue().splitlines()]
+    assert found[:4] == [[], [], [], []]
+    assert found[4] == [1] and found[5] == [4]
+
+
+def test_operators_name_what_a_text_wants_done_by_meaning() -> None:
+    more, often = operators(text_keys("Mehr Mülleimer")), operators(text_keys("Mülleimer öfter leeren"))
+    assert more == {"more"} and often == {"often", "empty"} and operators_clash(more, often)
+    assert not operators_clash(more, operators(text_keys("zusätzliche Mülleimer aufstellen")))
+    assert not operators_clash(more, operators(text_keys("Mülleimer im Park")))  # one says nothing: no clash

@@ -79,7 +79,7 @@ def theme_stats(session: Session, flt: ExportFilter) -> ThemeStats:
     ideas = select(m.Idea.theme, m.Idea.created_at, m.Idea.text, m.Idea.publication, m.Idea.public_text,
                    m.Idea.merged_into, m.Idea.embedding).where(m.Idea.theme.is_not(None))
     for theme_id, created, text, publication, public_text, merged, embedding in session.execute(
-            _in_period_and_channel(ideas, m.Idea.created_at, m.Idea.citizen_id, flt)):
+            _in_period_and_channel(ideas, m.Idea.created_at, m.Idea.citizen_id, flt, authorless=True)):
         found = member(theme_id)
         if found is None:
             continue
