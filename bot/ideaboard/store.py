@@ -101,15 +101,9 @@ def delete_search(uow: UnitOfWork, search_id: int) -> bool:
 # --- the index feed ----------------------------------------------------------------------------------------------
 
 
-def index_rows(uow: UnitOfWork, changed_since: datetime | None) -> list[IndexRow]:
-    """All listed ideas with their embeddings (`changed_since` None), or every idea whose publication changed since
-    then (listed or not) WITHOUT embeddings (`with_embeddings` fetches those the index needs)."""
-    if changed_since is None:
-        query = select(
-            m.Idea.id, m.Idea.publication_at, listed().label("listed"), m.Idea.public_text, m.Idea.embedding
-        ).where(listed())
-        return [IndexRow(row.id, row.publication_at, True, row.public_text, row.embedding)
-                for row in uow.session.execute(query)]  # fmt: skip
+def index_rows(uow: UnitOfWork, changed_since: datetime) -> list[IndexRow]:
+    """Every idea whose publication changed since then (listed or not), WITHOUT embeddings (`with_embeddings`
+    fetches those the index needs)."""
     changed = select(m.Idea.id, m.Idea.publication_at, listed().label("listed"), m.Idea.public_text).where(
         m.Idea.publication_at >= changed_since
     )
