@@ -290,8 +290,9 @@ class SimilarSearch:
                     for row in rows:
                         try:
                             await self.answer(row)
-                        except Exception:  # its attempt is counted; the others must not wait for it
-                            log.exception("event=similar_search_failed search_id=%s", row.id)
+                        except Exception as exc:  # its attempt is counted; the others must not wait for it
+                            # the type only: a database error quotes its parameters, i.e. the citizen's text
+                            log.error("event=similar_search_failed search_id=%s error=%s", row.id, type(exc).__name__)
                             failed = True
                     if failed:
                         break
@@ -300,8 +301,8 @@ class SimilarSearch:
                     await asyncio.sleep(RETRY_DELAY)
         except asyncio.CancelledError:
             raise
-        except Exception:  # the database is away: the rows stay stored, the next kick or start tries again
-            log.exception("event=similar_search_failed")
+        except Exception as exc:  # the database is away: the rows stay stored, the next kick or start tries again
+            log.error("event=similar_search_failed error=%s", type(exc).__name__)
 
     def _pending(self) -> list[store.PendingSearch]:
         with self.db.unit_of_work(read_only=True) as uow:
