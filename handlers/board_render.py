@@ -124,6 +124,8 @@ def render_field_page(field: str, ideas: Sequence[BoardIdea], page: int, total: 
         paging.append(Button(browse_payload(field, page + 1), b.t("board.next")))
     if paging:
         buttons.append(tuple(paging))
+    can_support = any(button.payload.startswith(support_payload("")) for row in buttons for button in row)
+    lines += ["", b.t("board.field_question" if can_support else "board.field_question_none")]
     buttons.append((Button(browse_payload(None), b.t("board.all_fields")),))
     return (Outbound(text="\n".join(lines), buttons=tuple(buttons)),)
 

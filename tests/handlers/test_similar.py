@@ -74,7 +74,7 @@ def test_matches_are_shown_in_one_message_with_a_support_button_each(chat: Chat)
     assert "„Mehr Sitzbänke an der Nordbahntrasse“" in text and "12 Personen unterstützen sie" in text
     assert "in Prüfung" in text and "Leben" in text
     assert "„Bänke im Mirker Park“" in text and "1 Person unterstützt sie" in text and "ohne Handlungsfeld" in text
-    assert text.endswith("„Meine Idee ist anders“.")  # the question comes last (Matrix poll heading)
+    assert text.endswith("\n\nMeint eine davon dasselbe wie Ihre Idee?")  # the question comes last (Matrix poll)
     assert chat.labels() == ["Unterstützen: 1", "Unterstützen: 2", "Meine Idee ist anders"]
 
 
