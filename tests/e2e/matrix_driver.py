@@ -451,9 +451,15 @@ class MatrixBot:
             await asyncio.sleep(0.02)
 
     def _handled(self, event_id: str) -> bool:
-        status = read_only(self.config.data_dir, "SELECT status FROM inbound_events WHERE event_id = ?", event_id)
-        pending = read_only(self.config.data_dir, "SELECT count(*) FROM outbox WHERE status = 'pending'")
-        return bool(status) and status[0][0] in ("done", "failed") and bool(pending) and pending[0][0] == 0
+        """The event is done, and so is what it set off: a similar-idea search and the event bringing its result
+        (stored in the same transaction as the search row's deletion), and every reply is sent."""
+        data = self.config.data_dir
+        status = read_only(data, "SELECT status FROM inbound_events WHERE event_id = ?", event_id)
+        pending = read_only(data, "SELECT count(*) FROM outbox WHERE status = 'pending'")
+        searching = read_only(data, "SELECT count(*) FROM idea_searches")
+        open_events = read_only(data, "SELECT count(*) FROM inbound_events WHERE status NOT IN ('done', 'failed')")
+        idle = all(bool(rows) and rows[0][0] == 0 for rows in (pending, searching, open_events))
+        return bool(status) and status[0][0] in ("done", "failed") and idle
 
     def stored(self, event_id: str) -> bool:
         """Whether the bot has stored the citizen's event (processed or not)."""
