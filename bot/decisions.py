@@ -62,10 +62,15 @@ from handlers.events import (
     Texts,
 )
 from handlers.my_data import render_export
+from handlers.state import IDLE_FLOWS, Flow
 from handlers.turn import offer
 from surveys.catalog import SurveyCatalog
 
 log = logging.getLogger(__name__)
+
+RUNTIME_PROMPTED = IDLE_FLOWS | {Flow.STAFF_NOTE, Flow.STAFF_CONFIRM}
+"""Steps in which an answer the runtime rendered is what the citizen answers next (at the menu; a staff member's
+preview): only there do its buttons become the ones typed numbers press."""
 
 PAUSED = "paused"
 """`FollowUpOutcome.reason` of a row the core did not send because the citizen paused (it waits for the end)."""
@@ -150,17 +155,20 @@ class DecisionStore:
         citizen = pseudonym(self.config.pseudonym_secret, event.channel, event.user_id)
         stored = uow.citizens.load_state(citizen)
         follow_up_id = follow_up_id_of(event)
-        if event.kind is InboundKind.FOLLOW_UP and stored is None:
-            if follow_up_id is not None:  # the citizen deleted everything meanwhile: nothing to send or store
+        bots_own = event.kind in (InboundKind.FOLLOW_UP, InboundKind.SIMILAR)  # not something the citizen did
+        if bots_own and stored is None:
+            # The citizen deleted everything meanwhile: nothing to send, and nothing of them is stored again.
+            if follow_up_id is not None:
                 uow.follow_ups.finish(follow_up_id, FOLLOW_UP_SKIPPED, OUTCOME_NOT_NEEDED, now)
             return False
         before = stored or CitizenState()
-        role = None if event.kind is InboundKind.FOLLOW_UP else role_of(self.config.staff, event.channel, event.user_id)
+        role = None if bots_own else role_of(self.config.staff, event.channel, event.user_id)
         decision = handle(event, before, self.context(now, role))
         uow.citizens.save_state(citizen, decision.state, now)
-        if event.kind is not InboundKind.FOLLOW_UP:  # a citizen who writes is reachable (again)
+        if not bots_own:  # a citizen who writes is reachable (again)
             uow.contacts.upsert(citizen, event.channel, event.user_id, event.chat_id)
-        elif before.last_active_at is not None:  # the bot's own follow-up is no activity of the citizen
+        elif event.kind is InboundKind.FOLLOW_UP and before.last_active_at is not None:
+            # the bot's own follow-up is no activity of the citizen
             uow.citizens.set_last_seen(citizen, before.last_active_at)
         messages = list(decision.messages)
         outcome: FollowUpOutcome | None = None
@@ -187,7 +195,10 @@ class DecisionStore:
                 self._apply(uow, citizen, before, effect, now, event.channel)
         if loaded:
             messages.extend(loaded)
-            if any(message.buttons for message in loaded):  # typed numbers and labels press these buttons too
+            # Typed numbers and labels press these buttons too — unless the citizen is in a step with buttons of its
+            # own (a field question, a survey): /ideen in between must not take over the step's numbers.
+            flow = Flow.of(decision.state.flow, decision.state.consented)
+            if flow in RUNTIME_PROMPTED and any(message.buttons for message in loaded):
                 uow.citizens.save_state(citizen, offer(decision.state, loaded), now)
         delete = any(isinstance(effect, DeleteCitizen) for effect in decision.effects)
         if delete and messages:  # the goodbye: the channel may then drop what it keeps of the chat itself

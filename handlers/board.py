@@ -4,7 +4,8 @@ and asks the runtime (`IdeaRequest`); the runtime checks again against the data 
 supported, only the author withdraws), changes what it must and renders the answer (bot/ideaboard).
 
 Button payloads (the runtime renders them, the core routes them; ids are internal idea ids):
-    ib:<field key or ->:<page>   browse: a field's published ideas, most supported first ("-": the overview)
+    ib:<field key, _ or ->:<page> browse: a field's published ideas, most supported first ("_": without a field,
+                                 "-": the overview)
     iu:<idea id>                 support
     ix:<idea id>                 withdraw one's support
     in:<idea id>:1|0             news about this idea on / off
@@ -13,6 +14,7 @@ Button payloads (the runtime renders them, the core routes them; ids are interna
 
 from __future__ import annotations
 
+from handlers.board_render import NO_FIELD, OVERVIEW
 from handlers.events import (
     IDEA_BROWSE,
     IDEA_NEWS_OFF,
@@ -32,7 +34,6 @@ SUPPORT = "iu"
 UNSUPPORT = "ix"
 NEWS = "in"
 WITHDRAW = "iw"
-OVERVIEW = "-"
 MAX_PAGE = 999
 
 
@@ -53,7 +54,7 @@ def browse(turn: Turn) -> Decision:
 def on_browse(turn: Turn, rest: str) -> Decision | None:
     """`ib:<field>:<page>`."""
     field, _, page = rest.partition(":")
-    if field != OVERVIEW and field not in {f.key for f in turn.ctx.fields}:
+    if field not in (OVERVIEW, NO_FIELD) and field not in {f.key for f in turn.ctx.fields}:
         return None
     if not (page.isascii() and page.isdigit()) or int(page) > MAX_PAGE:
         return None

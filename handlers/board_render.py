@@ -21,6 +21,8 @@ LIST_TEXT = 300
 """A public text is clipped to this many characters in lists (five of them fit a Telegram message easily)."""
 OVERVIEW = "-"
 """The `ib:` target of the field overview."""
+NO_FIELD = "_"
+"""The `ib:` target of the ideas filed without a field ("Weiß nicht")."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class BoardIdea:
 
 
 def browse_payload(field: str | None, page: int = 0) -> str:
+    """`field`: a field key, NO_FIELD, or None for the overview."""
     return f"ib:{field or OVERVIEW}:{page}"
 
 
@@ -67,7 +70,7 @@ class _Board:
         return self.texts.get(key, self.lang, **values)
 
     def field(self, key: str | None) -> str:
-        return self.names.get(key or "", key or "") or self.t("board.no_field")
+        return self.names.get(key or "", "") or self.t("board.no_field")
 
     def supporters(self, count: int) -> str:
         if count == 0:
@@ -82,7 +85,10 @@ def render_overview(counts: Mapping[str | None, int], texts: Texts, lang: str,
                     fields: Sequence[FieldInfo]) -> tuple[Outbound, ...]:  # fmt: skip
     """/ideen: how many published ideas each field has, a button per field with any."""
     b = _Board(texts, lang, fields)
-    shown = [(key, counts.get(key, 0)) for key in b.order if counts.get(key, 0) > 0]
+    shown: list[tuple[str, int]] = [(key, counts.get(key, 0)) for key in b.order if counts.get(key, 0) > 0]
+    unsorted = sum(count for key, count in counts.items() if key is None or key not in b.order)
+    if unsorted:  # filed without a field ("Weiß nicht"), or under a field the city has since removed
+        shown.append((NO_FIELD, unsorted))
     if not shown:
         return (Outbound(text=b.t("board.empty")),)
     total = sum(count for _, count in shown)
@@ -107,12 +113,12 @@ def render_field_page(field: str, ideas: Sequence[BoardIdea], page: int, total: 
     pages = max(1, -(-total // PAGE_SIZE))
     lines = [b.t("board.field_intro", field=b.field(field), count=total, page=page + 1, pages=pages)]
     buttons: list[tuple[Button, ...]] = []
-    for number, idea in enumerate(ideas, start=page * PAGE_SIZE + 1):
+    # Numbered from 1 on every page, one button per idea in list order: a typed number is the idea with that
+    # number (`handlers.state.Offered.match` counts buttons). The citizen's own ideas are not listed here.
+    for number, idea in enumerate((idea for idea in ideas if not idea.own), start=1):
         lines += ["", f"{number}. „{clip(idea.text, LIST_TEXT)}“",
                   b.t("board.idea_facts", supporters=b.supporters(idea.supporters), status=b.status(idea.status))]
-        if idea.own:
-            lines.append(b.t("board.own_mark"))
-        elif idea.supported:
+        if idea.supported:
             lines.append(b.t("board.supported_mark"))
             buttons.append((Button(unsupport_payload(idea.id), b.t("board.unsupport_button", number=number)),))
         else:
@@ -144,6 +150,14 @@ def render_supported(idea: BoardIdea, source: str, texts: Texts, lang: str) -> t
     buttons = ((Button(news_payload(idea.id, True), b.t("board.news_yes")), Button(news_payload(idea.id, False),
                                                                              b.t("board.news_no"))),)
     return (Outbound(text="\n".join(lines), buttons=buttons),)
+
+
+def render_gone_similar(draft_id: str, texts: Texts, lang: str) -> tuple[Outbound, ...]:
+    """A support from the similar list for an idea that left the board meanwhile: the citizen's own idea, set aside
+    for the support, can still be filed (`sd:<draft id>`, `handlers.ideas.on_different`)."""
+    b = _Board(texts, lang, ())
+    button = Button(f"sd:{draft_id}", b.t("board.file_own"))
+    return (Outbound(text=b.t("board.gone_similar"), buttons=((button,),)),)
 
 
 def render_already_supported(idea: BoardIdea, texts: Texts, lang: str) -> tuple[Outbound, ...]:

@@ -138,7 +138,7 @@ BUTTONS: Mapping[str, ButtonRoute] = MappingProxyType(
         ideas.TOGGLE: ButtonRoute(ideas.on_toggle, flows=frozenset({Flow.IDEA_FIELDS})),
         ideas.DONE: ButtonRoute(ideas.on_done, flows=frozenset({Flow.IDEA_FIELDS})),
         ideas.SUPPORT_SIMILAR: ButtonRoute(ideas.on_support_similar, flows=frozenset({Flow.IDEA_SIMILAR})),
-        ideas.DIFFERENT: ButtonRoute(ideas.on_different, flows=frozenset({Flow.IDEA_SIMILAR})),
+        ideas.DIFFERENT: ButtonRoute(ideas.on_different),  # also after a support that failed (the draft set aside)
         publish.PUBLISH: ButtonRoute(publish.on_answer),
         board.BROWSE: ButtonRoute(board.on_browse),
         board.SUPPORT: ButtonRoute(board.on_support),
@@ -259,6 +259,8 @@ def _settle(turn: Turn, decision: Decision) -> Decision:
     changed = data
     if data.answering is not None and flow is not Flow.FOLLOW_UP:
         changed = changed.evolve(answering=None)
+    if data.parked is not None and data.parked == turn.data.parked:  # a draft set aside lives one turn only
+        changed = changed.evolve(parked=None)
     if data.held and flow in IDLE_FLOWS:
         changed = changed.evolve(held=False)
         effects = (*effects, ReleaseHeld())

@@ -368,6 +368,7 @@ class IdeaRequest:
     target: str = ""
     page: int = 0
     source: str = ""
+    draft: str = ""  # SUPPORT from the similar list: the idea draft set aside for it (offered again if it fails)
 
 
 @dataclass(frozen=True)

@@ -170,13 +170,17 @@ def _supporters(turn: Turn, idea: SimilarIdea) -> str:
 
 
 def _show_similar(turn: Turn, draft: IdeaDraft) -> Decision:
+    # One button per listed idea, so that a typed number is the idea with that number.
     buttons = [
-        Button(f"{SUPPORT_SIMILAR}:{idea.id}:{draft.id}", turn.t("similar.support", number=number))
+        Button(
+            f"{SUPPORT_SIMILAR}:{idea.id}:{draft.id}",
+            turn.t("similar.supported_button" if idea.supported else "similar.support", number=number),
+        )
         for number, idea in enumerate(draft.similar, start=1)
-        if not idea.supported
     ]
     buttons.append(Button(f"{DIFFERENT}:{draft.id}", turn.t("similar.different")))
-    question = turn.t("similar.question_support" if len(buttons) > 1 else "similar.question_supported")
+    supportable = any(not idea.supported for idea in draft.similar)
+    question = turn.t("similar.question_support" if supportable else "similar.question_supported")
     message = Outbound(text=f"{_similar_text(turn, draft)}\n\n{question}", buttons=column(buttons))
     return turn.reply(message, flow=Flow.IDEA_SIMILAR, data=turn.data.evolve(idea=draft))
 
@@ -196,20 +200,29 @@ def on_support_similar(turn: Turn, rest: str) -> Decision | None:
     draft = turn.data.idea
     if draft is None or draft.id != draft_id:
         return None
-    shown = [idea for idea in draft.similar if idea.id == idea_id and not idea.supported]
+    shown = [idea for idea in draft.similar if idea.id == idea_id]
     if not shown:
         return None
+    if shown[0].supported:  # its button says so; nothing to do
+        return turn.reply(Outbound(text=turn.t("similar.already")))
     number = draft.similar.index(shown[0]) + 1
     edit = turn.edit_answered(_similar_text(turn, draft), turn.t("similar.support", number=number))
-    request = IdeaRequest(IDEA_SUPPORT, idea_id, source="similar")
-    return turn.reply(*edit, flow=Flow.MENU, data=turn.data.evolve(idea=None), effects=[request])
+    request = IdeaRequest(IDEA_SUPPORT, idea_id, source="similar", draft=draft.id)
+    # The draft is set aside for one turn: should the idea have left the board meanwhile, the runtime's answer
+    # offers "Meine Idee einreichen" (`sd:<draft id>`), and the citizen's text is not lost.
+    data = turn.data.evolve(idea=None, parked=draft)
+    return turn.reply(*edit, flow=Flow.MENU, data=data, effects=[request])
 
 
 def on_different(turn: Turn, rest: str) -> Decision | None:
-    """`sd:<draft id>`: none of them proposes the same; file the idea as usual (the field question)."""
+    """`sd:<draft id>`: none of them proposes the same; file the idea as usual (the field question). Also the
+    answer to a support that failed because the idea left the board: the draft set aside comes back."""
     draft = turn.data.idea
     if draft is None or draft.id != rest:
-        return None
+        parked = turn.data.parked
+        if parked is None or parked.id != rest:
+            return None
+        return _ask_field(turn.with_data(turn.data.evolve(parked=None)), parked)
     edit = turn.edit_answered(_similar_text(turn, draft), turn.t("similar.different"))
     decision = _ask_field(turn, draft)
     return replace(decision, messages=(*edit, *decision.messages))

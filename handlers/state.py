@@ -336,6 +336,7 @@ class DialogueData:
     staff: StaffDraft | None = None
     staff_preview: str | None = None  # "launch:4:<when>": the last launch/close preview a staff member asked for
     publish: PublishQuestion | None = None  # the idea whose publication the citizen is being asked about
+    parked: IdeaDraft | None = None  # a draft set aside for a support of a similar idea; kept for one more turn
 
     def evolve(self, **changes: Any) -> DialogueData:
         """A copy with `changes` applied."""
@@ -357,6 +358,7 @@ class DialogueData:
             "staff": None if self.staff is None else self.staff.to_dict(),
             "staff_preview": self.staff_preview,
             "publish": None if self.publish is None else self.publish.to_dict(),
+            "parked": None if self.parked is None else self.parked.to_dict(),
         }
 
     @classmethod
@@ -367,6 +369,7 @@ class DialogueData:
         offer = data.get("offer")
         staff = data.get("staff")
         publish = data.get("publish")
+        parked = data.get("parked")
         return cls(
             offered=Offered.from_list(data.get("offered", ())),
             survey=None if survey is None else SurveyProgress.from_dict(survey),
@@ -382,6 +385,7 @@ class DialogueData:
             staff=None if not isinstance(staff, Mapping) else StaffDraft.from_dict(staff),
             staff_preview=None if data.get("staff_preview") is None else str(data["staff_preview"]),
             publish=PublishQuestion.from_dict(publish) if isinstance(publish, Mapping) else None,
+            parked=IdeaDraft.from_dict(parked) if isinstance(parked, Mapping) else None,
         )
 
     @staticmethod

@@ -48,6 +48,9 @@ class Turn:
     def with_state(self, state: CitizenState) -> Turn:
         return replace(self, state=state)
 
+    def with_data(self, data: DialogueData) -> Turn:
+        return replace(self, data=data)
+
     def reply(
         self,
         *messages: Outbound,

@@ -57,7 +57,7 @@ class IdeaBoard:
         if not _INTERNAL_ID.fullmatch(request.target):
             return board_render.render_simple("board.not_available", self.texts, lang)
         if action == IDEA_SUPPORT:
-            return self.support(uow, request.target, request.source, citizen_id, lang, now)
+            return self.support(uow, request, citizen_id, lang, now)
         if action == IDEA_UNSUPPORT:
             return self.unsupport(uow, request.target, citizen_id, lang)
         if action in (IDEA_NEWS_ON, IDEA_NEWS_OFF):
@@ -72,12 +72,14 @@ class IdeaBoard:
     def browse(self, uow: UnitOfWork, field: str, page: int, citizen_id: str, lang: str) -> tuple[Outbound, ...]:
         """The field overview (`field` "" or "-"), or one page of a field's published ideas."""
         known = {info.key for info in self.fields}
-        if field in ("", board_render.OVERVIEW) or field not in known:
-            return board_render.render_overview(store.field_counts(uow), self.texts, lang, self.fields)
-        total = store.field_counts(uow).get(field, 0)
+        counts = store.field_counts(uow, citizen_id)
+        if field != board_render.NO_FIELD and field not in known:
+            return board_render.render_overview(counts, self.texts, lang, self.fields)
+        key = None if field == board_render.NO_FIELD else field
+        total = sum(n for k, n in counts.items() if k not in known) if key is None else counts.get(key, 0)
         last = max(0, (total - 1) // PAGE_SIZE)
         page = min(max(0, page), last)  # a stale "Weiter" after ideas left the board shows the last page
-        ideas = store.field_page(uow, field, citizen_id, page * PAGE_SIZE, PAGE_SIZE)
+        ideas = store.field_page(uow, key, known, citizen_id, page * PAGE_SIZE, PAGE_SIZE)
         return board_render.render_field_page(field, ideas, page, total, self.texts, lang, self.fields)
 
     # --- support -------------------------------------------------------------------------------------------------
@@ -86,12 +88,15 @@ class IdeaBoard:
         return store.public_ideas(uow, [idea_id], citizen_id).get(idea_id)
 
     def support(
-        self, uow: UnitOfWork, idea_id: str, source: str, citizen_id: str, lang: str, now: datetime
+        self, uow: UnitOfWork, request: IdeaRequest, citizen_id: str, lang: str, now: datetime
     ) -> tuple[Outbound, ...]:
-        facts = store.idea_facts(uow, idea_id)
+        source = request.source
+        facts = store.idea_facts(uow, request.target)
         if facts is not None and facts.merged_into is not None:  # merged meanwhile: the support goes where it went
             facts = store.idea_facts(uow, facts.merged_into)
         if facts is None or not facts.published:
+            if request.draft:  # from the similar list: the citizen's own idea was set aside for this support
+                return board_render.render_gone_similar(request.draft, self.texts, lang)
             return board_render.render_simple("board.not_available", self.texts, lang)
         if facts.citizen_id == citizen_id:
             return board_render.render_simple("board.own", self.texts, lang)

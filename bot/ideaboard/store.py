@@ -6,12 +6,12 @@ merged and with a public text: only that text is ever shown to another citizen.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Executable, Select, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, CursorResult, Executable, Select, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
@@ -178,17 +178,32 @@ def published_text(uow: UnitOfWork, idea_id: str) -> str | None:
     return None if value is None else str(value)
 
 
-def field_counts(uow: UnitOfWork) -> dict[str | None, int]:
-    """Published ideas per first field."""
-    rows = uow.session.execute(select(m.Idea.field, func.count()).where(published()).group_by(m.Idea.field)).all()
-    return {row[0]: int(row[1]) for row in rows}
+def _others(citizen_id: str) -> ColumnElement[bool]:
+    """Ideas not written by `citizen_id` (kept ideas without author included): /ideen lists only those."""
+    return or_(m.Idea.citizen_id.is_(None), m.Idea.citizen_id != citizen_id)
 
 
-def field_page(uow: UnitOfWork, field: str, citizen_id: str, offset: int, limit: int) -> list[BoardIdea]:
-    """Published ideas of one field, most supported first (then newest)."""
+def _in_field(field: str | None, known: Collection[str]) -> ColumnElement[bool]:
+    """`field` a key, or None: filed without a field or under a field the city has removed since."""
+    if field is not None:
+        return m.Idea.field == field
+    return or_(m.Idea.field.is_(None), m.Idea.field.not_in(list(known)))
+
+
+def field_counts(uow: UnitOfWork, citizen_id: str) -> dict[str | None, int]:
+    """Published ideas of other citizens per first field."""
+    query = select(m.Idea.field, func.count()).where(published(), _others(citizen_id)).group_by(m.Idea.field)
+    return {row[0]: int(row[1]) for row in uow.session.execute(query).all()}
+
+
+def field_page(
+    uow: UnitOfWork, field: str | None, known: Collection[str], citizen_id: str, offset: int, limit: int
+) -> list[BoardIdea]:
+    """Published ideas of other citizens in one field (None: without a known field), most supported first (then
+    newest)."""
     supporters = _supporters()
     query = (
-        _public_query(citizen_id).where(m.Idea.field == field)
+        _public_query(citizen_id).where(_in_field(field, known), _others(citizen_id))
         .order_by(supporters.desc(), m.Idea.created_at.desc(), m.Idea.id).offset(offset).limit(limit)
     )  # fmt: skip
     return [_public(row, citizen_id) for row in uow.session.execute(query).all()]

@@ -45,7 +45,7 @@ def board(config: Config) -> IdeaBoard:
     return IdeaBoard(config, TEXTS, FIELDS)
 
 
-def file(database: Database, user: str, *, published: bool = True, field: str = "mobilitaet",
+def file(database: Database, user: str, *, published: bool = True, field: str | None = "mobilitaet",
          text: str = PRIVATE, public: str = PUBLIC, at: datetime = NOW) -> str:  # fmt: skip
     idea_id = uuid.uuid4().hex
     with database.unit_of_work() as uow:
@@ -227,8 +227,17 @@ def test_the_board_lists_fields_then_one_field_most_supported_first_in_pages(
     assert text_of(ask(database, board, "a", IDEA_BROWSE, "mobilitaet", page=9)) == text_of(second)  # stale button
     labels = [button.label for message in first for button in message.all_buttons()]
     assert len(labels) == len(set(labels))  # typed labels press exactly one button
-    own = text_of(ask(database, board, "author0", IDEA_BROWSE, "mobilitaet", page=1))
-    assert "Ihre eigene Idee" in own
+    own = ask(database, board, "author0", IDEA_BROWSE, "mobilitaet", page=1)
+    assert "Idee Nummer 0" not in text_of(own) and "Seite 2 von 2" in text_of(own)  # their own idea is not listed
+    assert ": 6" in text_of(ask(database, board, "author0", IDEA_BROWSE))  # nor counted
+
+
+def test_ideas_without_a_field_have_their_own_page(database: Database, board: IdeaBoard) -> None:
+    loose = file(database, "author", field=None, public="Ein Bürgerfest für alle")
+    overview = ask(database, board, "reader", IDEA_BROWSE)
+    assert payloads(overview) == ["ib:_:0"] and "ohne Handlungsfeld" in text_of(overview)
+    page = ask(database, board, "reader", IDEA_BROWSE, "_")
+    assert "Ein Bürgerfest für alle" in text_of(page) and f"iu:{loose}" in payloads(page)
 
 
 def test_empty_board_and_empty_field_say_what_to_do(database: Database, board: IdeaBoard) -> None:
@@ -267,3 +276,55 @@ async def test_a_citizen_browses_and_supports_through_the_chat(database: Databas
     await talk(runtime, pressed("fan", f"ix:{idea}"))
     assert "nicht mehr" in channel.sent[-1][1].text
     assert count(database, idea) == 0
+
+
+def test_a_similar_idea_gone_meanwhile_offers_to_file_the_citizens_own(database: Database, board: IdeaBoard) -> None:
+    gone = file(database, "author", published=False)
+    with database.unit_of_work() as uow:
+        citizen = add_citizen(uow, "writer")
+        answer = board.handle(uow, IdeaRequest(IDEA_SUPPORT, gone, source="similar", draft="d1"), citizen, "de", NOW)
+    assert payloads(answer) == ["sd:d1"] and "nicht mehr öffentlich" in text_of(answer)
+    assert text_of(answer).endswith("?")
+
+
+async def test_ideas_browsed_in_the_middle_of_a_step_do_not_take_over_its_numbers(
+    database: Database, make_runtime: RuntimeFactory
+) -> None:
+    """/ideen while the field question of one's own idea is open: a typed "1" still answers the field question."""
+    from tests.bot.ideaboard_helpers import RecordingChannel
+    from tests.bot.test_ideaboard_search import pressed, said, talk
+
+    file(database, "author")
+    channel = RecordingChannel()
+    runtime = make_runtime(channel)
+    await runtime.start()
+    await talk(runtime, said("writer", "Hallo"), pressed("writer", "consent:yes"))
+    await talk(runtime, said("writer", "/idee Ein Trinkbrunnen im Mirker Park"))
+    field_question = channel.sent[-1][1]
+    assert field_question.buttons, field_question
+    await talk(runtime, said("writer", "/ideen"), said("writer", "1"))
+    with database.unit_of_work() as uow:
+        filed = uow.session.execute(select(m.Idea.text).where(m.Idea.text.like("%Trinkbrunnen%"))).all()
+    assert len(filed) == 1 or "Handlungsfeld" in channel.sent[-1][1].text, channel.sent[-1][1]
+    assert "veröffentlichte Ideen, die meistunterstützten" not in channel.sent[-1][1].text
+
+
+async def test_a_search_result_arriving_after_the_citizen_deleted_everything_stores_nothing(
+    database: Database, make_runtime: RuntimeFactory
+) -> None:
+    """The citizen wrote an idea and deleted their data while the search ran: its result must not bring back a
+    citizen row or their contact."""
+    from handlers.events import Inbound, InboundKind, SimilarResult
+    from tests.bot.ideaboard_helpers import RecordingChannel
+    from tests.bot.test_ideaboard_search import CHANNEL, talk
+
+    channel = RecordingChannel()
+    runtime = make_runtime(channel)
+    await runtime.start()
+    late = Inbound(InboundKind.SIMILAR, CHANNEL, "gone", "gone", "similar:999", datetime.now(UTC),
+                   args=SimilarResult("d1").to_json())  # fmt: skip
+    await talk(runtime, late)
+    with database.unit_of_work() as uow:
+        assert uow.session.execute(select(m.Citizen.id)).all() == []
+        assert uow.session.execute(select(m.Contact.id)).all() == []
+    assert channel.sent == []

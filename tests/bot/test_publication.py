@@ -246,7 +246,7 @@ async def test_staff_approve_and_reject_in_the_chat_and_the_authors_hear_of_it(
     assert await runtime.feed_due_follow_ups() == 1  # the staff queue notice (the first one was superseded)
     await runtime.wait_idle()
     notice = channel.to("staff")[-1].text
-    assert "2 Idee(n) warten auf Freigabe" in notice and "/freigabe" in notice
+    assert "auf Freigabe zur Veröffentlichung warten: 2" in notice and "/freigabe" in notice
 
     await runtime.accept([event("ana", "/freigabe")])  # the analyst may look, not decide
     await runtime.wait_idle()
@@ -301,7 +301,7 @@ def test_my_ideas_shows_publication_supporters_and_offers_withdrawal(db: Databas
     desk = StaffDesk(config, load_texts(), field_infos(), lambda: load_catalog(db))
     with db.unit_of_work(read_only=True) as uow:
         [message] = desk.my_ideas(uow, "c_1", "de")
-    assert "„Mehr Sitzbänke an der Nordbahntrasse“" in message.text and "Unterstützt von 1 Person(en)" in message.text
+    assert "„Mehr Sitzbänke an der Nordbahntrasse“" in message.text and "Unterstützungen: 1" in message.text
     assert "Bushaltestellen überdachen" in message.text and "Private Worte" not in message.text  # public text only
     assert [b.payload for b in message.all_buttons()] == [f"iw:{A}", f"ix:{C}"]  # not for the unpublished idea
     with db.unit_of_work() as uow:
@@ -439,7 +439,7 @@ async def test_a_citizen_files_an_idea_agrees_to_publish_and_staff_find_it_in_th
     assert (idea(database, idea_id).publication, idea(database, idea_id).publish_consent) == ("pending", "keep")
     assert await runtime.feed_due_follow_ups() == 1
     await runtime.wait_idle()
-    assert "1 Idee(n) warten auf Freigabe" in channel.to("staff")[-1].text
+    assert "auf Freigabe zur Veröffentlichung warten: 1" in channel.to("staff")[-1].text
     await runtime.accept([event("staff", "/freigabe")])
     await runtime.wait_idle()
     shown = channel.to("staff")[-1]

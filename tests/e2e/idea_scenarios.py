@@ -55,7 +55,7 @@ async def ideas_grow_together(channel: Channel) -> None:
     (filed,) = ss.ideas_of(runtime, secret, pseudonym(author))
 
     # Staff approve the proposal in the chat; the author is told.
-    assert "warten auf Freigabe" in await channel.deliver_to(staff)
+    assert "auf Freigabe zur Veröffentlichung warten: 1" in await channel.deliver_to(staff)
     proposal = ss.with_buttons(await say(staff, "/freigabe"), f"sf:pa:{filed.idea_id}")
     assert AUTHOR_IDEA in proposal.text, ss.visible([proposal])
     await tap(staff, f"sf:pa:{filed.idea_id}")

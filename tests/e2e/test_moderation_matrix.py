@@ -28,7 +28,7 @@ async def test_a_citizen_publishes_and_staff_moderate_from_matrix(desk: Desk) ->
     staff.snapshot()
     await desk.deliver()
     notice = ss.texts_of(await staff.wait_for_reply(timeout=20))
-    assert "1 Idee(n) warten auf Freigabe" in notice and "/freigabe" in notice, notice
+    assert "auf Freigabe zur Veröffentlichung warten: 1" in notice and "/freigabe" in notice, notice
 
     proposal = (await say(staff, "/freigabe"))[-1]
     assert EMAIL not in proposal.text and PHONE not in proposal.text, "redacted on every channel"

@@ -30,7 +30,7 @@ async def test_staff_reject_a_proposal_from_telegram_and_the_author_reads_why(
     (filed,) = ss.ideas_of(desk.runtime, bot.config.pseudonym_secret, bot.pseudonym(author))
 
     await deliver_due(bot)
-    assert "1 Idee(n) warten auf Freigabe" in desk.received(staff)
+    assert "auf Freigabe zur Veröffentlichung warten: 1" in desk.received(staff)
 
     looked = (await say(analyst, "/freigabe"))[-1]
     assert EMAIL not in looked.text and not looked.buttons, ss.visible([looked])

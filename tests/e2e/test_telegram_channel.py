@@ -145,8 +145,8 @@ async def test_start_publishes_the_command_menu_in_german_and_english(
 ) -> None:
     german = {c["command"]: c["description"] for c in telegram_api.bot_commands(language_code="de")}
     english = {c["command"]: c["description"] for c in telegram_api.bot_commands()}
-    expected = {"start", "umfragen", "idee", "weiter", "zurueck", "abbrechen", "meinedaten", "meineideen", "loeschen",
-                "sprache", "hilfe", "ueberspringen", "datenschutz", "menu", "abo", "pause", "stop"}
+    expected = {"start", "umfragen", "idee", "ideen", "weiter", "zurueck", "abbrechen", "meinedaten", "meineideen",
+                "loeschen", "sprache", "hilfe", "ueberspringen", "datenschutz", "menu", "abo", "pause", "stop"}
     assert set(german) == expected == set(english)
     assert german["loeschen"] != english["loeschen"]
     assert channel.bot_username == telegram_api.bot_username

@@ -28,7 +28,9 @@ def test_a_full_page_of_long_ideas_fits_one_telegram_message_with_distinct_butto
         assert len(message.text) < 4096
         labels = [button.label for button in message.all_buttons()]
         assert len(labels) == len(set(labels)) == PAGE_SIZE + 3  # support ×5, back, next, all fields
-        assert "6." in message.text and "10." in message.text  # numbered across pages
+        # numbered from 1 on every page, as the buttons are counted: typing "5" presses the fifth idea's button
+        assert "\n5. „" in message.text and "\n6. „" not in message.text
+        assert labels[4] in ("Nr. 5 unterstützen", "Support no. 5"), labels
 
 
 def test_own_and_supported_ideas_get_the_right_button() -> None:
@@ -36,12 +38,15 @@ def test_own_and_supported_ideas_get_the_right_button() -> None:
         "mobilitaet", [idea(1, own=True), idea(2, supported=True), idea(3)], 0, 3, TEXTS, "de", FIELDS
     )
     assert [b.payload for b in message.all_buttons()] == [f"ix:{2:032x}", f"iu:{3:032x}", "ib:-:0"]
-    assert "Ihre eigene Idee" in message.text and "Sie unterstützen diese Idee" in message.text
+    assert "Sie unterstützen diese Idee" in message.text
+    assert "Idee 1 " not in message.text, "one's own ideas are in /meineideen, not in /ideen"
+    assert "\n1. „Idee 2 " in message.text and "\n2. „Idee 3 " in message.text
 
 
 def test_overview_skips_empty_fields_and_names_them_in_the_readers_language() -> None:
-    (message,) = render_overview({"mobilitaet": 2, "umwelt": 0, None: 4}, TEXTS, "en", FIELDS)
-    assert [b.payload for b in message.all_buttons()] == ["ib:mobilitaet:0"]
+    (message,) = render_overview({"mobilitaet": 2, "umwelt": 0, None: 4, "removed": 1}, TEXTS, "en", FIELDS)
+    assert [b.payload for b in message.all_buttons()] == ["ib:mobilitaet:0", "ib:_:0"]
+    assert "no field (5)" in [b.label for b in message.all_buttons()][1]
     assert FIELDS[[f.key for f in FIELDS].index("mobilitaet")].label("en") in message.text
 
 

@@ -82,7 +82,8 @@ def test_support_files_nothing_and_asks_the_runtime_to_record_it(chat: Chat) -> 
     chat.command("idee", IDEA)
     chat.similar(BENCHES, BENCH_PARK)
     chat.press_label("Unterstützen: 2")
-    assert chat.store.idea_requests == [IdeaRequest(IDEA_SUPPORT, BENCH_PARK.id, source="similar")]
+    draft = chat.store.searches[-1].draft_id
+    assert chat.store.idea_requests == [IdeaRequest(IDEA_SUPPORT, BENCH_PARK.id, source="similar", draft=draft)]
     assert chat.store.ideas == [] and chat.data["idea"] is None and chat.flow == Flow.MENU
     edited = chat.last.messages[0]
     assert edited.replaces is not None and edited.text.endswith("✓ Unterstützen: 2") and not edited.buttons
@@ -92,7 +93,8 @@ def test_typing_the_number_supports_too(chat: Chat) -> None:
     chat.command("idee", IDEA)
     chat.similar(BENCHES)
     chat.say("1")
-    assert chat.store.idea_requests == [IdeaRequest(IDEA_SUPPORT, BENCHES.id, source="similar")]
+    draft = chat.store.searches[-1].draft_id
+    assert chat.store.idea_requests == [IdeaRequest(IDEA_SUPPORT, BENCHES.id, source="similar", draft=draft)]
 
 
 def test_my_idea_is_different_files_it_as_usual(chat: Chat) -> None:
@@ -104,15 +106,41 @@ def test_my_idea_is_different_files_it_as_usual(chat: Chat) -> None:
     assert [idea.text for idea in chat.store.ideas] == [IDEA] and chat.store.idea_requests == []
 
 
-def test_an_idea_the_citizen_already_supports_has_no_button(chat: Chat) -> None:
+def test_an_idea_the_citizen_already_supports_says_so_and_numbers_stay_the_list_numbers(chat: Chat) -> None:
     chat.command("idee", IDEA)
-    chat.similar(OWN_SUPPORT)
+    chat.similar(OWN_SUPPORT, BENCHES)
     assert "Sie unterstützen sie schon" in chat.text
-    assert chat.labels() == ["Meine Idee ist anders"]
-    draft = chat.data["idea"]["id"]
-    chat.press(f"ss:{OWN_SUPPORT.id}:{draft}", ref="m1")  # forged: stale, nothing recorded
-    assert chat.store.idea_requests == [] and "früheren Nachricht" in chat.text
+    assert chat.labels() == ["Schon unterstützt: 1", "Unterstützen: 2", "Meine Idee ist anders"]
+    chat.say("1")  # the first idea, which they support already: said, nothing recorded, still choosing
+    assert chat.store.idea_requests == [] and "unterstützen Sie schon" in chat.text
     assert chat.flow == Flow.IDEA_SIMILAR
+    chat.say("2")
+    draft = chat.store.searches[-1].draft_id
+    assert chat.store.idea_requests == [IdeaRequest(IDEA_SUPPORT, BENCHES.id, source="similar", draft=draft)]
+
+
+def test_a_support_that_fails_can_still_file_the_idea_set_aside(chat: Chat) -> None:
+    """The runtime answers a support of an idea that left the board with "Meine Idee einreichen" (`sd:<draft>`)."""
+    chat.command("idee", IDEA, classification=CONFIDENT)
+    chat.similar(BENCHES)
+    draft = chat.store.searches[-1].draft_id
+    chat.press_label("Unterstützen: 1")
+    assert chat.data["idea"] is None and chat.data["parked"]["id"] == draft
+    chat.press(f"sd:{draft}", ref="m1")  # the runtime's answer carried this button
+    assert chat.flow == Flow.IDEA_FIELD and chat.data["idea"]["text"] == IDEA and chat.data["parked"] is None
+    chat.press("fc:yes")
+    assert [idea.text for idea in chat.store.ideas] == [IDEA]
+
+
+def test_the_draft_set_aside_lives_one_turn_only(chat: Chat) -> None:
+    chat.command("idee", IDEA)
+    chat.similar(BENCHES)
+    draft = chat.store.searches[-1].draft_id
+    chat.press_label("Unterstützen: 1")
+    chat.command("menu")
+    assert chat.data["parked"] is None
+    chat.press(f"sd:{draft}", ref="m1")
+    assert chat.store.ideas == [] and chat.data["idea"] is None and "früheren Nachricht" in chat.text
 
 
 def test_long_public_texts_are_shortened_in_the_list(chat: Chat) -> None:
