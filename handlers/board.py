@@ -9,7 +9,7 @@ Button payloads (the runtime renders them, the core routes them; ids are interna
     iu:<idea id>                 support
     ix:<idea id>                 withdraw one's support
     in:<idea id>:1|0             news about this idea on / off
-    iw:<idea id>                 withdraw the publication of one's own idea
+    iw:<idea id>[:yes]           withdraw the publication of one's own idea (asked first; `:yes` confirms)
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ UNSUPPORT = "ix"
 NEWS = "in"
 WITHDRAW = "iw"
 MAX_PAGE = 999
+CONFIRMED = "yes"
 
 
 def browse(turn: Turn) -> Decision:
@@ -80,8 +81,11 @@ def on_news(turn: Turn, rest: str) -> Decision | None:
 
 
 def on_withdraw(turn: Turn, rest: str) -> Decision | None:
-    """`iw:<idea id>`."""
-    return _request(turn, IdeaRequest(IDEA_WITHDRAW, rest)) if IDEA_ID.fullmatch(rest) else None
+    """`iw:<idea id>` asks first ("wirklich zurücknehmen?"); `iw:<idea id>:yes` withdraws."""
+    idea_id, _, confirmed = rest.partition(":")
+    if not IDEA_ID.fullmatch(idea_id) or confirmed not in ("", CONFIRMED):
+        return None
+    return _request(turn, IdeaRequest(IDEA_WITHDRAW, idea_id, source=CONFIRMED if confirmed else ""))
 
 
 def _request(turn: Turn, request: IdeaRequest) -> Decision:

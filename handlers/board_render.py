@@ -160,6 +160,13 @@ def render_gone_similar(draft_id: str, texts: Texts, lang: str) -> tuple[Outboun
     return (Outbound(text=b.t("board.gone_similar"), buttons=((button,),)),)
 
 
+def render_withdraw_question(idea_id: str, text: str, texts: Texts, lang: str) -> tuple[Outbound, ...]:
+    """Before the author's idea leaves the board: what that means, and one button to confirm (`iw:<id>:yes`)."""
+    b = _Board(texts, lang, ())
+    button = Button(f"iw:{idea_id}:yes", b.t("publication.withdraw_confirm_button"))
+    return (Outbound(text=b.t("publication.withdraw_confirm", text=clip(text, LIST_TEXT)), buttons=((button,),)),)
+
+
 def render_already_supported(idea: BoardIdea, texts: Texts, lang: str) -> tuple[Outbound, ...]:
     b = _Board(texts, lang, ())
     text = b.t("board.already", supporters=b.supporters(idea.supporters))

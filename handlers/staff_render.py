@@ -195,20 +195,27 @@ def render_my_ideas(
             lines.append(w.t("my_ideas.note", note=note))
         lines += _publication_lines(w, idea)
         if idea.publication in (PUBLICATION_PENDING, PUBLICATION_APPROVED) and idea.idea_id and not idea.merged:
-            buttons.append(Button(f"iw:{idea.idea_id}", w.t("publication.my_withdraw_button", number=number)))
+            label = w.t("publication.my_withdraw_button", text=clip(idea.public_text or idea.text, BUTTON_EXCERPT))
+            buttons.append(Button(f"iw:{idea.idea_id}", label))
         blocks.append("\n".join(lines))
     if supported:
         entries = [w.t("publication.my_supported", number=number, text=clip(item.public_text, 200),
                        count=item.supporters) for number, item in enumerate(supported, start=1)]  # fmt: skip
         blocks.append("\n".join([w.t("publication.my_supported_head", count=len(supported)), *entries]))
-        buttons += [Button(f"ix:{item.idea_id}", w.t("publication.my_unsupport_button", number=number))
-                    for number, item in enumerate(supported, start=1)]  # fmt: skip
+        # Labels name the idea, not a list number: a typed number counts the buttons, not the list.
+        buttons += [Button(f"ix:{item.idea_id}", w.t("publication.my_unsupport_button",
+                                                      text=clip(item.public_text, BUTTON_EXCERPT)))
+                    for item in supported]  # fmt: skip
     blocks.append(w.t("my_ideas.outro"))
     withdraw = [b for b in buttons if b.payload.startswith("iw:")][:MAX_MY_BUTTONS]
     unsupport = [b for b in buttons if b.payload.startswith("ix:")][:MAX_MY_BUTTONS]
     if withdraw or unsupport:
         blocks.append(w.t("publication.my_ask"))
     return (Outbound(text="\n\n".join(blocks), buttons=column([*withdraw, *unsupport])),)
+
+
+BUTTON_EXCERPT = 32
+"""Characters of an idea's text in a button label (Telegram shows about 35 on a phone)."""
 
 
 def _publication_lines(w: _Writer, idea: MyIdea) -> list[str]:

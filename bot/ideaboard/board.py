@@ -18,6 +18,7 @@ from bot.config import Config
 from bot.ideaboard import publication, store
 from bot.storage.db import UnitOfWork
 from handlers import board_render
+from handlers.board import CONFIRMED as WITHDRAW_CONFIRMED
 from handlers.board_render import PAGE_SIZE, BoardIdea
 from handlers.events import (
     IDEA_BROWSE,
@@ -63,6 +64,8 @@ class IdeaBoard:
         if action in (IDEA_NEWS_ON, IDEA_NEWS_OFF):
             return self.news(uow, request.target, action == IDEA_NEWS_ON, citizen_id, lang, now)
         if action == IDEA_WITHDRAW:
+            if request.source != WITHDRAW_CONFIRMED:  # one tap or a typed number must not take an idea away: ask
+                return self.confirm_withdraw(uow, request.target, citizen_id, lang, now)
             return self.withdraw(uow, request.target, citizen_id, lang, now)
         log.warning("event=idea_request_unknown action=%s", action[:20])
         return ()
@@ -131,6 +134,16 @@ class IdeaBoard:
         return board_render.render_simple("board.news_on", self.texts, lang)
 
     # --- the author's withdrawal (bot/ideaboard/publication.py) -----------------------------------------------------
+
+    def confirm_withdraw(
+        self, uow: UnitOfWork, idea_id: str, citizen_id: str, lang: str, now: datetime
+    ) -> tuple[Outbound, ...]:
+        """Ask before the author's idea leaves the board; anything but a pending or published own idea gets the
+        withdrawal's own answer at once (not yours, not public)."""
+        text = store.withdrawable_text(uow, idea_id, citizen_id)
+        if text is None:
+            return self.withdraw(uow, idea_id, citizen_id, lang, now)
+        return board_render.render_withdraw_question(idea_id, text, self.texts, lang)
 
     def withdraw(self, uow: UnitOfWork, idea_id: str, citizen_id: str, lang: str, now: datetime
                  ) -> tuple[Outbound, ...]:  # fmt: skip

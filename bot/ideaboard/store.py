@@ -19,7 +19,7 @@ from bot.storage import models as m
 from bot.storage.db import UnitOfWork
 from bot.storage.repositories._base import table_of
 from handlers.board_render import BoardIdea
-from handlers.events import PUBLICATION_APPROVED
+from handlers.events import PUBLICATION_APPROVED, PUBLICATION_PENDING
 
 _SEARCH_INSERT = insert(table_of(m.IdeaSearch))
 _SUPPORT_INSERT = insert(table_of(m.IdeaSupport))
@@ -188,6 +188,18 @@ def _in_field(field: str | None, known: Collection[str]) -> ColumnElement[bool]:
     if field is not None:
         return m.Idea.field == field
     return or_(m.Idea.field.is_(None), m.Idea.field.not_in(list(known)))
+
+
+def withdrawable_text(uow: UnitOfWork, idea_id: str, citizen_id: str) -> str | None:
+    """The text the author sees of their own pending or published idea (the public text once approved); None when
+    it is not theirs or not proposed for publication."""
+    row = uow.session.execute(
+        select(m.Idea.text, m.Idea.public_text).where(
+            m.Idea.id == idea_id, m.Idea.citizen_id == citizen_id, m.Idea.merged_into.is_(None),
+            m.Idea.publication.in_((PUBLICATION_PENDING, PUBLICATION_APPROVED)),
+        )
+    ).first()  # fmt: skip
+    return None if row is None else str(row.public_text or row.text)
 
 
 def field_counts(uow: UnitOfWork, citizen_id: str) -> dict[str | None, int]:

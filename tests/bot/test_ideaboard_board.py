@@ -65,6 +65,11 @@ def ask(database: Database, board: IdeaBoard, user: str, action: str, target: st
         return board.handle(uow, IdeaRequest(action, target, page, source), citizen, lang, NOW)
 
 
+def is_published(database: Database, idea_id: str) -> bool:
+    with database.unit_of_work() as uow:
+        return uow.session.execute(select(m.Idea.publication).where(m.Idea.id == idea_id)).scalar_one() == "approved"
+
+
 def text_of(messages: tuple[Outbound, ...]) -> str:
     return "\n".join(message.text for message in messages)
 
@@ -253,7 +258,13 @@ def test_empty_board_and_empty_field_say_what_to_do(database: Database, board: I
 def test_withdraw_is_handed_to_the_publication_side(database: Database, board: IdeaBoard) -> None:
     idea = file(database, "author")
     assert "nicht unter Ihren Ideen" in text_of(ask(database, board, "fan", IDEA_WITHDRAW, idea))  # only the author
-    assert "zurückgenommen" in text_of(ask(database, board, "author", IDEA_WITHDRAW, idea))
+    asked = ask(database, board, "author", IDEA_WITHDRAW, idea)  # asked first: one tap must not take it away
+    assert payloads(asked) == [f"iw:{idea}:yes"] and text_of(asked).endswith("wirklich zurücknehmen?")
+    assert is_published(database, idea)
+    with database.unit_of_work() as uow:
+        author = add_citizen(uow, "author")
+        done = board.handle(uow, IdeaRequest(IDEA_WITHDRAW, idea, source="yes"), author, "de", NOW)
+    assert "zurückgenommen" in text_of(done) and not is_published(database, idea)
     assert "nicht (mehr) öffentlich" in text_of(ask(database, board, "fan", IDEA_SUPPORT, idea))  # off the board
 
 

@@ -228,7 +228,8 @@ def test_ideas_command_and_board_buttons_become_requests(chat: Chat) -> None:
     chat.command("ideas", "Smarte Mobilität")
     chat.command("ideen", "umwelt")
     idea = "e" * 32
-    for payload in ("ib:-:0", "ib:leben:2", f"iu:{idea}", f"ix:{idea}", f"in:{idea}:1", f"in:{idea}:0", f"iw:{idea}"):
+    for payload in ("ib:-:0", "ib:leben:2", f"iu:{idea}", f"ix:{idea}", f"in:{idea}:1", f"in:{idea}:0", f"iw:{idea}",
+                    f"iw:{idea}:yes", "ib:_:0"):  # fmt: skip
         chat.press(payload, ref="m1")
     assert chat.store.idea_requests == [
         IdeaRequest(IDEA_BROWSE, ""),
@@ -241,12 +242,15 @@ def test_ideas_command_and_board_buttons_become_requests(chat: Chat) -> None:
         IdeaRequest(IDEA_NEWS_ON, idea),
         IdeaRequest(IDEA_NEWS_OFF, idea),
         IdeaRequest(IDEA_WITHDRAW, idea),
+        IdeaRequest(IDEA_WITHDRAW, idea, source="yes"),
+        IdeaRequest(IDEA_BROWSE, "_"),
     ]
-    assert all(decision.messages == () for decision in chat.decisions[-10:])  # the runtime answers
+    assert all(decision.messages == () for decision in chat.decisions[-12:])  # the runtime answers
 
 
 def test_malformed_board_buttons_are_stale_and_ask_nothing(chat: Chat) -> None:
-    for payload in ("ib:nofield:0", "ib:leben:x", "ib:leben:١", "ib:leben:1000", "iu:", "iu:a/b", "in:abc:2", "iw:"):
+    for payload in ("ib:nofield:0", "ib:leben:x", "ib:leben:١", "ib:leben:1000", "iu:", "iu:a/b", "in:abc:2", "iw:",
+                    "iw:abc:no"):  # fmt: skip
         chat.press(payload, ref="m1")
     assert chat.store.idea_requests == []
 
