@@ -28,6 +28,7 @@ from handlers.events import (
     FindSimilar,
     IdeaRequest,
     Inbound,
+    InboundKind,
     SaveIdea,
 )
 from handlers.texts import load_texts
@@ -429,3 +430,46 @@ async def test_the_index_follows_moderation_withdrawal_merge_and_erasure_done_by
     on_the_other(lambda uow: publication.merge(uow, other, night, datetime.now(UTC)))
     assert [m.id for m in similar_event(await search(searching, "citizen", BINS)).matches] == []  # merged away
     assert other not in searching.similar.index
+
+
+async def test_a_search_stored_while_another_batch_finishes_is_still_answered(
+    make_runtime: MakeRuntime, database: Database, embedder: Embedder
+) -> None:
+    """PostgreSQL runs several batches at once: a batch that stored no search and committed first must not use up
+    the kick of a batch whose search row is not committed yet."""
+    import asyncio
+    import threading
+
+    if database.is_sqlite:
+        pytest.skip("one database thread on SQLite: batches never overlap")
+    runtime = make_runtime(embedder)
+    kicks: list[int] = []
+    runtime.similar.kick = lambda: kicks.append(searches(database))  # type: ignore[method-assign]
+    with database.unit_of_work() as uow:
+        add_citizen(uow, "a")
+        add_citizen(uow, "b")
+    await runtime.accept([Inbound(InboundKind.TEXT, CHANNEL, "a", "a", "e-a", datetime.now(UTC), text="Idee")])
+    stored, release = threading.Event(), threading.Event()
+
+    def process(uow: Any, event: Inbound, now: datetime) -> bool:
+        runtime.decisions._apply(uow, citizen_of("a"), CitizenState(), FindSimilar("d1", NIGHT_TRAIN), now, CHANNEL)
+        stored.set()
+        release.wait(10)
+        return False
+
+    runtime.decisions.process = process  # type: ignore[method-assign]
+    first = asyncio.create_task(runtime._process_batch_async([f"{CHANNEL}:a"]))
+    assert await asyncio.to_thread(stored.wait, 10)
+    await runtime._process_batch_async([f"{CHANNEL}:b"])  # nothing pending for b; commits while a's row is open
+    release.set()
+    await first
+    assert kicks and kicks[-1] == 1  # kicked after the row was committed
+
+
+async def test_the_periodic_sweep_kicks_the_search_worker(make_runtime: MakeRuntime, embedder: Embedder) -> None:
+    """A row whose kick was lost (an error between commit and kick) is answered by the scheduler's sweep."""
+    runtime = make_runtime(embedder)
+    kicks: list[bool] = []
+    runtime.similar.kick = lambda: kicks.append(True)  # type: ignore[method-assign]
+    await runtime.resume_pending()
+    assert kicks
