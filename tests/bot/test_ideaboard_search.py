@@ -201,7 +201,7 @@ async def test_a_search_answered_twice_after_a_crash_reaches_the_core_once(
     runtime = make_runtime(embedder)
     ask(runtime, "citizen", NIGHT_TRAIN_AGAIN)
     with database.unit_of_work() as uow:
-        (row,) = store.pending_searches(uow, 10)
+        (row,) = store.pending_searches(uow, 10, datetime.now(UTC))
     vector = embedder.embed_one(NIGHT_TRAIN_AGAIN)
     worker: SimilarSearch = runtime.similar
     assert worker._finish(row, vector, []) is not None
@@ -473,3 +473,56 @@ async def test_the_periodic_sweep_kicks_the_search_worker(make_runtime: MakeRunt
     runtime.similar.kick = lambda: kicks.append(True)  # type: ignore[method-assign]
     await runtime.resume_pending()
     assert kicks
+
+
+class CountingEmbedder:
+    """The real embedder, counting its calls."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.inner = embedder
+        self.prefix = embedder.prefix
+        self.key = embedder.key
+        self.calls = 0
+
+    def embed_one(self, text: str) -> Any:
+        self.calls += 1
+        return self.inner.embed_one(text)
+
+
+async def test_two_workers_reading_the_same_search_embed_it_once(
+    make_runtime: MakeRuntime, database: Database, embedder: Embedder
+) -> None:
+    import asyncio
+
+    Ideas(database, embedder).publish_new("author", NIGHT_TRAIN)
+    counting = CountingEmbedder(embedder)
+    first, second = make_runtime(counting), make_runtime(counting)
+    ask(first, "citizen", NIGHT_TRAIN_AGAIN)
+    with database.unit_of_work(read_only=True) as uow:
+        (row,) = store.pending_searches(uow, 10, datetime.now(UTC))  # both workers read it before either claims
+
+    await asyncio.gather(first.similar.answer(row), second.similar.answer(row))
+
+    assert counting.calls == 1
+    assert searches(database) == 0
+    with database.unit_of_work() as uow:
+        events = uow.session.execute(
+            select(m.InboundEvent.event_id).where(m.InboundEvent.event_id.like("similar:%"))
+        ).scalars().all()
+    assert events == [f"similar:{row.id}"]
+
+
+def test_a_claimed_search_is_offered_again_only_after_its_worker_is_taken_to_have_died(database: Database) -> None:
+    created = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    with database.unit_of_work() as uow:
+        store.add_search(uow, add_citizen(uow, "citizen"), CHANNEL, "d1", NIGHT_TRAIN, created)
+    with database.unit_of_work() as uow:
+        (row,) = store.pending_searches(uow, 10, created)
+        assert store.claim_search(uow, row) == 1
+        assert store.claim_search(uow, row) is None  # a second worker with the same read loses
+    with database.unit_of_work() as uow:
+        assert store.pending_searches(uow, 10, created + timedelta(seconds=30)) == []  # being worked on
+        (again,) = store.pending_searches(uow, 10, created + store.CLAIM_TIMEOUT)  # its worker died
+        assert again.attempts == 1 and store.claim_search(uow, again) == 2
+        assert store.pending_searches(uow, 10, created + store.CLAIM_TIMEOUT * 1.5) == []
+        assert [r.id for r in store.pending_searches(uow, 10, created + store.CLAIM_TIMEOUT * 2)] == [row.id]
