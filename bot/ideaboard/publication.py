@@ -191,11 +191,13 @@ def approve(uow: UnitOfWork, idea_id: str, wording: str | None, now: datetime) -
                                            f"{PUBLIC_TEXT_MAX} are allowed")  # fmt: skip
     redacted = redact(row.text).strip()
     public = typed or redacted
-    uow.session.execute(
-        update(m.Idea).where(m.Idea.id == idea_id).values(
-            publication=PUBLICATION_APPROVED, public_text=public, publication_note=None, publication_at=now
-        )
-    )
+    values: dict[str, Any] = {"publication": PUBLICATION_APPROVED, "public_text": public, "publication_note": None,
+                              "publication_at": now}  # fmt: skip
+    if public != row.text.strip():
+        # the stored vector is of the private text: other citizens' searches must not match on words only the
+        # author wrote. The idea leaves the index until the background job embeds its public text.
+        values.update(embedding=None, embedding_model=None)
+    uow.session.execute(update(m.Idea).where(m.Idea.id == idea_id).values(**values))
     _tell_author(uow, row, {"outcome": PUBLICATION_APPROVED, "public_text": public,
                             "edited": public != row.text.strip()}, now)  # fmt: skip
     return public

@@ -526,3 +526,50 @@ def test_a_claimed_search_is_offered_again_only_after_its_worker_is_taken_to_hav
         assert again.attempts == 1 and store.claim_search(uow, again) == 2
         assert store.pending_searches(uow, 10, created + store.CLAIM_TIMEOUT * 1.5) == []
         assert [r.id for r in store.pending_searches(uow, 10, created + store.CLAIM_TIMEOUT * 2)] == [row.id]
+
+
+async def test_an_idea_approved_with_edited_wording_is_found_by_its_public_text_only(
+    make_runtime: MakeRuntime, database: Database, embedder: Embedder
+) -> None:
+    from bot.ideaboard import publication
+    from bot.themes import embed_backlog
+    from nlp.similar import default_restorer, embedding_text
+
+    private = NIGHT_TRAIN + " Ich wohne in der Hofaue 12 bei Familie Krause und arbeite nachts im Krankenhaus."
+    ideas = Ideas(database, embedder)
+    night = ideas.file("author", private)
+    with database.unit_of_work() as uow:
+        publication.set_consent(uow, citizen_of("author"), night, "keep", datetime.now(UTC), set())
+        assert publication.approve(uow, night, NIGHT_TRAIN, datetime.now(UTC)) == NIGHT_TRAIN
+    with database.unit_of_work() as uow:
+        idea = uow.session.get(m.Idea, night)
+        assert idea is not None and idea.embedding is None and idea.embedding_model is None  # out of the index
+
+    restorer = default_restorer()
+    report = embed_backlog(database, embedder, lambda text: embedding_text(text, restorer), datetime.now(UTC))
+    assert report.ideas == 1
+    with database.unit_of_work() as uow:
+        idea = uow.session.get(m.Idea, night)
+        assert idea is not None and idea.embedding is not None and idea.publication_at is not None
+        vector = np.frombuffer(idea.embedding, dtype="<f4")
+    public = embedder.embed_one(embedding_text(NIGHT_TRAIN, restorer))
+    assert float(np.dot(vector, public)) > 0.999  # made of the public wording
+
+    runtime = make_runtime(embedder)
+    await runtime.start()
+    await runtime.wait_idle()
+    assert [m.id for m in similar_event(await search(runtime, "citizen", NIGHT_TRAIN_AGAIN)).matches] == [night]
+    private_only = "Familie Krause in der Hofaue 12 arbeitet nachts im Krankenhaus"
+    assert similar_event(await search(runtime, "citizen2", private_only, "d2")).matches == ()
+
+
+async def test_an_idea_approved_with_its_own_wording_keeps_its_vector(database: Database, embedder: Embedder) -> None:
+    from bot.ideaboard import publication
+
+    night = Ideas(database, embedder).file("author", NIGHT_TRAIN)
+    with database.unit_of_work() as uow:
+        publication.set_consent(uow, citizen_of("author"), night, "keep", datetime.now(UTC), set())
+        publication.approve(uow, night, None, datetime.now(UTC))
+    with database.unit_of_work() as uow:
+        idea = uow.session.get(m.Idea, night)
+        assert idea is not None and idea.embedding is not None and idea.embedding_model == embedder.key
