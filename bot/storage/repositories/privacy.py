@@ -11,15 +11,12 @@ from sqlalchemy.orm import Session
 
 from bot.storage import models as m
 from bot.storage.items import (
-    FOLLOW_UP_CANCELLED,
-    FOLLOW_UP_HELD,
-    FOLLOW_UP_PENDING,
     OUTBOX_FAILED,
-    OUTCOME_NOT_NEEDED,
     chat_key,
 )
 from bot.storage.repositories._base import iso
-from handlers.events import IDEA_STATUS_KIND, PUBLICATION_APPROVED, PUBLISH_KEEP
+from bot.storage.repositories.activity import FollowUpRepository
+from handlers.events import PUBLICATION_APPROVED, PUBLISH_KEEP
 
 _CHUNK = 500
 """Citizens deleted per statement batch (keeps IN lists well below SQLite's parameter limit)."""
@@ -329,24 +326,7 @@ def _release_merged_into(session: Session, citizen_ids: Sequence[str]) -> None:
 def _cancel_supporters_news(session: Session, citizen_ids: Sequence[str]) -> None:
     """Other citizens' unsent news about an idea deleted now is not sent (it would quote a deleted idea)."""
     doomed = set(session.execute(select(m.Idea.id).where(m.Idea.citizen_id.in_(list(citizen_ids)))).scalars())
-    if not doomed:
-        return
-    supporters = select(m.IdeaSupport.citizen_id).where(m.IdeaSupport.idea_id.in_(list(doomed)))
-    rows = session.execute(
-        select(m.FollowUp.id, m.FollowUp.payload).where(
-            m.FollowUp.kind == IDEA_STATUS_KIND,
-            m.FollowUp.status.in_([FOLLOW_UP_PENDING, FOLLOW_UP_HELD]),
-            m.FollowUp.citizen_id.in_(supporters),
-        )
-    ).all()
-    ids = [row.id for row in rows if isinstance(row.payload, dict) and row.payload.get("idea_id") in doomed]
-    if ids:
-        session.execute(
-            update(m.FollowUp).where(m.FollowUp.id.in_(ids)).values(
-                status=FOLLOW_UP_CANCELLED, outcome=OUTCOME_NOT_NEEDED, updated_at=datetime.now(UTC)
-            ),
-            execution_options={"synchronize_session": False},
-        )
+    FollowUpRepository(session).cancel_supporters_news(doomed, datetime.now(UTC))
 
 
 def delete_citizens(session: Session, citizen_ids: Sequence[str]) -> dict[str, int]:
