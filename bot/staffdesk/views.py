@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, case, func, literal_column, select
+from sqlalchemy import Select, case, func, literal_column, or_, select
 
 from bot.analytics.pseudonyms import idea_pseudonym
 from bot.campaigns.audience import audience, campaign_fields
@@ -120,7 +120,9 @@ def campaign_figures(
 
 
 def _without(query: Select[Any], column: Any, staff: Sequence[str]) -> Select[Any]:
-    return query.where(column.not_in(staff)) if staff else query
+    """`query` without staff's rows; rows without a citizen (a kept public idea whose author deleted their data)
+    stay (`NOT IN` alone drops NULL)."""
+    return query.where(or_(column.not_in(staff), column.is_(None))) if staff else query
 
 
 def _median_minutes(uow: UnitOfWork, campaign_id: int, staff: Sequence[str]) -> float | None:
