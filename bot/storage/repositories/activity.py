@@ -85,6 +85,17 @@ class IdeaRepository(Repository):
         """Every idea's internal id (to match a pseudonymous reference, which cannot be looked up in SQL)."""
         return list(self.session.execute(select(m.Idea.id)).scalars())
 
+    def support_counts(self, idea_ids: Sequence[str]) -> dict[str, int]:
+        """Supporters per idea of `idea_ids` (ideas without supporters are missing)."""
+        if not idea_ids:
+            return {}
+        query = (
+            select(m.IdeaSupport.idea_id, func.count())
+            .where(m.IdeaSupport.idea_id.in_(list(idea_ids)))
+            .group_by(m.IdeaSupport.idea_id)
+        )
+        return {idea_id: int(count) for idea_id, count in self.session.execute(query).tuples()}
+
     def latest(self, *, field: str | None = None, status: str | None = None, limit: int | None = None
                ) -> list[StoredIdea]:
         """Ideas newest first, optionally of one first-chosen `field` ("" = filed without a field) or `status`."""

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Delete, Row, Select, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Delete, Row, Select, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.storage import models as m
@@ -15,7 +15,7 @@ from bot.storage.items import (
     chat_key,
 )
 from bot.storage.repositories._base import iso
-from bot.storage.repositories.activity import FollowUpRepository
+from bot.storage.repositories.activity import FollowUpRepository, IdeaRepository
 from handlers.events import PUBLICATION_APPROVED, PUBLISH_KEEP
 
 _CHUNK = 500
@@ -107,7 +107,7 @@ def export(session: Session, citizen_id: str) -> dict[str, Any]:
         .order_by(m.Idea.created_at, m.Idea.id),
     )
     changes = _idea_status_changes(session, citizen_id)
-    supporters = _support_counts(session, [idea["id"] for idea in result["ideas"]])
+    supporters = IdeaRepository(session).support_counts([idea["id"] for idea in result["ideas"]])
     for idea in result["ideas"]:
         idea["idea_status_changes"] = changes.get(idea["id"], [])
         idea["supporters"] = supporters.get(idea["id"], 0)
@@ -174,17 +174,6 @@ def _idea_status_changes(session: Session, citizen_id: str) -> dict[str, list[di
         change = _plain(row)
         changes.setdefault(change.pop("idea_id"), []).append(change)
     return changes
-
-
-def _support_counts(session: Session, idea_ids: Sequence[str]) -> dict[str, int]:
-    if not idea_ids:
-        return {}
-    query = (
-        select(m.IdeaSupport.idea_id, func.count())
-        .where(m.IdeaSupport.idea_id.in_(list(idea_ids)))
-        .group_by(m.IdeaSupport.idea_id)
-    )
-    return {idea_id: int(count) for idea_id, count in session.execute(query).tuples()}
 
 
 def _export_supports(session: Session, citizen_id: str) -> list[dict[str, Any]]:
