@@ -280,6 +280,9 @@ async def test_staff_approve_and_reject_in_the_chat_and_the_authors_hear_of_it(
     assert ("publication_approve", "ok") in actions and ("publication_reject", "ok") in actions
     assert ("moderation", "ok") in actions
     assert "Nordbahntrasse" not in str(details)  # the audit log never holds the texts
+    assert "Gibt es schon" not in str(details)  # nor staff's reason (its length only)
+    assert {"reason_length": len("Gibt es schon als Idee.")}.items() <= next(
+        d for (action, _), d in zip(actions, details, strict=True) if action == "publication_reject").items()
 
 
 # --- /meineideen ------------------------------------------------------------------------------------------------
