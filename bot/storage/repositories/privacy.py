@@ -249,14 +249,18 @@ def _export_responses(session: Session, citizen_id: str) -> list[dict[str, Any]]
             m.Answer.scores,
             m.Answer.model_version,
             m.Answer.answered_at,
+            m.AnswerEmbedding.model.label("embedding_model"),
         )
         .join(m.Response, m.Response.id == m.Answer.response_id)
+        .outerjoin(m.AnswerEmbedding, m.AnswerEmbedding.answer_id == m.Answer.id)
         .where(m.Response.citizen_id == citizen_id)
         .order_by(m.Answer.answered_at, m.Answer.id)
     ):
         answer: dict[str, Any] = {"question_id": row.question_id, "value": row.value}
         if row.scores is not None:  # only free-text answers are classified; others stay as short as before
             answer.update(field=row.field, scores=row.scores, model_version=row.model_version)
+        if row.embedding_model is not None:  # a free-text answer's vector for the themes: said, never dumped
+            answer.update(embedding_stored=True, embedding_model=row.embedding_model)
         answer["answered_at"] = iso(row.answered_at)
         answers[row.response_id].append(answer)
     return [
