@@ -111,7 +111,7 @@ async def _measure(url: str, queries: list[str]) -> dict[str, Any]:
         with database.unit_of_work() as uow:
             store.add_search(uow, "citizen", "bench", "d", text, datetime.now(UTC))
         with database.unit_of_work(read_only=True) as uow:
-            (row,) = store.pending_searches(uow, 1)
+            (row,) = store.pending_searches(uow, 1, datetime.now(UTC))
         began = time.perf_counter()
         await worker.answer(row)
         elapsed = time.perf_counter() - began

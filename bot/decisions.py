@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -115,8 +116,9 @@ class DecisionStore:
         self.similar_search = similar_search
         """Whether the core may ask for similar-idea searches (the runtime has an embedder)."""
         self.board = IdeaBoard(config, texts, fields)
-        self.searches_added = False
-        """Set when a `FindSimilar` row was stored: the runtime kicks its search worker after the commit."""
+        self._searches = threading.local()
+        """Per database thread: whether a `FindSimilar` row was stored in the batch that thread runs (several
+        batches run at once; the runtime kicks its search worker after that batch's commit: `take_searches_added`)."""
         self.texts = texts
         self.fields = tuple(fields)
         self._catalog = catalog  # the runtime's current catalog (reloaded when the CLI changed surveys)
@@ -125,6 +127,17 @@ class DecisionStore:
         """(channel, follow_up_id) of claimed rows that sent nothing (held, skipped, rescheduled): the runtime
         tells the pacer, which counted them as bulk on their way (appended from database threads, drained in
         the event loop)."""
+
+    @property
+    def searches_added(self) -> bool:
+        """Whether this thread stored a `FindSimilar` row since its last `take_searches_added`."""
+        return bool(getattr(self._searches, "added", False))
+
+    def take_searches_added(self) -> bool:
+        """`searches_added`, reset for this thread (the runtime calls it on the database thread of one batch)."""
+        added = self.searches_added
+        self._searches.added = False
+        return added
 
     def context(self, now: datetime, staff_role: str | None = None) -> Context:
         """What the core may consult besides the citizen's state, for an event handled at `now` (`staff_role`: the
@@ -232,7 +245,7 @@ class DecisionStore:
                 )  # fmt: skip
             case FindSimilar(draft_id, text):
                 ideaboard_store.add_search(uow, citizen, channel, draft_id, text, now)
-                self.searches_added = True
+                self._searches.added = True
             case ScheduleFollowUp(due_at, kind, payload, response_id, campaign_id, unsolicited):
                 uow.follow_ups.add(
                     citizen, due_at, kind, dict(payload), now=now, response_id=response_id,

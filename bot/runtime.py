@@ -72,6 +72,8 @@ class _Processed:
     queued: bool | None
     failed_item: tuple[int, int, str] | None = None
     done: bool = False
+    searches_added: bool = False
+    """The batch this event was in stored a similar-idea search and committed (the search worker is kicked)."""
 
 
 def similar_embedder(classifier: TextClassifier | None) -> TextEmbedder | None:
@@ -232,7 +234,9 @@ class Runtime:
         return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(function, *args))
 
     async def resume_pending(self) -> None:
-        """Kick workers for every chat that has unprocessed events or unsent messages."""
+        """Kick workers for every chat that has unprocessed events or unsent messages, and the similar-idea search
+        worker (a search row an error left behind, or one whose kick was lost, is answered within this interval)."""
+        self.similar.kick()
         keys = await self._in_db(self._pending_keys)
         for key in keys[0]:
             self._kick_chat(key)
@@ -368,8 +372,7 @@ class Runtime:
         """Process the next event of each chat in `keys` (distinct chats: a chat waits for its own outcome)."""
         processed = await self._in_db(self._process_batch, keys)
         self._release_unsent_bulk()
-        if self.decisions.searches_added:  # committed: the search worker may answer them now
-            self.decisions.searches_added = False
+        if any(item.searches_added for item in processed):  # committed: the search worker may answer them now
             self.similar.kick()
         outcomes: list[bool | None] = []
         for item in processed:
@@ -391,6 +394,7 @@ class Runtime:
         A failing event rolls back only its savepoint and is counted in a fresh transaction after the commit; if
         the shared transaction itself fails, nothing of it is stored and the chats are processed one by one.
         """
+        self.decisions.take_searches_added()  # this thread's flag covers this batch only
         try:
             with self.db.unit_of_work() as uow:
                 processed = [self._process_next(uow, key) for key in keys]
@@ -399,6 +403,8 @@ class Runtime:
                 raise
             log.exception("event=batch_failed size=%s", len(keys))
             return [self._process_alone(key) for key in keys]
+        if self.decisions.take_searches_added():  # committed with this batch (a stray True only kicks once more)
+            processed = [replace(item, searches_added=True) for item in processed]
         results: list[_Processed] = []
         for item in processed:
             if item.failed_item is None:
@@ -409,7 +415,7 @@ class Runtime:
             except Exception:  # the others' outcomes are committed and must still reach their chat workers
                 log.exception("event=recording_failure_failed inbox_id=%s", item.failed_item[0])
                 queued = False
-            results.append(_Processed(queued, item.failed_item))
+            results.append(_Processed(queued, item.failed_item, searches_added=item.searches_added))
         return results
 
     def _process_alone(self, key: str) -> _Processed:

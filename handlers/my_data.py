@@ -311,6 +311,10 @@ class _View:
             lines.append(self.t(key, title=title, date=when, answers=answers))
             if detail.answers:
                 lines += [f"   – {line}" for line in self._answers(survey, response.get("answers") or [], detail)]
+            else:
+                embedded = sum(1 for a in response.get("answers") or [] if a.get("embedding_stored"))
+                if embedded:
+                    lines.append(self.t("privacy.export_answer_embeddings", count=embedded))
         return self._more(lines, len(responses), detail.items)
 
     def _answers(self, survey: Mapping[str, Any], answers: Sequence[Mapping[str, Any]], detail: _Detail) -> list[str]:
@@ -324,15 +328,19 @@ class _View:
         questions = {q.id: q for q in version.survey.questions} if version is not None else {}
         lines = []
         for answer in answers:
-            question = questions.get(str(answer.get("question_id")))
-            value = answer.get("value")
-            if question is None:
-                raw = json.dumps(value, ensure_ascii=False)
-                lines.append(f"{answer.get('question_id')}: {_cut(raw, detail.quote)}")
-                continue
-            try:
-                shown = answer_label(question, value, self.lang)
-            except (KeyError, TypeError, ValueError):  # a value the survey no longer knows how to show
-                shown = json.dumps(value, ensure_ascii=False)
-            lines.append(f"{_cut(question.text.get(self.lang), _QUESTION_CHARS)}: {_cut(str(shown), detail.quote)}")
+            lines.append(self._answer(questions, answer, detail))
+            if answer.get("embedding_stored"):  # the numbers themselves are never shown, not even in the file
+                lines[-1] += "\n     " + self.t("privacy.export_answer_embedding")
         return lines
+
+    def _answer(self, questions: Mapping[str, Any], answer: Mapping[str, Any], detail: _Detail) -> str:
+        question = questions.get(str(answer.get("question_id")))
+        value = answer.get("value")
+        if question is None:
+            raw = json.dumps(value, ensure_ascii=False)
+            return f"{answer.get('question_id')}: {_cut(raw, detail.quote)}"
+        try:
+            shown = answer_label(question, value, self.lang)
+        except (KeyError, TypeError, ValueError):  # a value the survey no longer knows how to show
+            shown = json.dumps(value, ensure_ascii=False)
+        return f"{_cut(question.text.get(self.lang), _QUESTION_CHARS)}: {_cut(str(shown), detail.quote)}"

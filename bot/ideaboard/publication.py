@@ -96,6 +96,7 @@ def set_consent(
         values.update(publication=PUBLICATION_NONE, publication_at=now)
     elif consent == PUBLISH_NO and row.publication == PUBLICATION_APPROVED:  # "Nein" on an older message: taken back
         values.update(publication=PUBLICATION_WITHDRAWN, public_text=None, publication_at=now)
+        uow.follow_ups.cancel_supporters_news([idea_id], now)  # unsent news would quote the public text
     uow.session.execute(update(m.Idea).where(m.Idea.id == idea_id).values(**values))
     if queued:
         notify_staff(uow, staff_citizens, now)
@@ -191,11 +192,13 @@ def approve(uow: UnitOfWork, idea_id: str, wording: str | None, now: datetime) -
                                            f"{PUBLIC_TEXT_MAX} are allowed")  # fmt: skip
     redacted = redact(row.text).strip()
     public = typed or redacted
-    uow.session.execute(
-        update(m.Idea).where(m.Idea.id == idea_id).values(
-            publication=PUBLICATION_APPROVED, public_text=public, publication_note=None, publication_at=now
-        )
-    )
+    values: dict[str, Any] = {"publication": PUBLICATION_APPROVED, "public_text": public, "publication_note": None,
+                              "publication_at": now}  # fmt: skip
+    if public != row.text.strip():
+        # the stored vector is of the private text: other citizens' searches must not match on words only the
+        # author wrote. The idea leaves the index until the background job embeds its public text.
+        values.update(embedding=None, embedding_model=None)
+    uow.session.execute(update(m.Idea).where(m.Idea.id == idea_id).values(**values))
     _tell_author(uow, row, {"outcome": PUBLICATION_APPROVED, "public_text": public,
                             "edited": public != row.text.strip()}, now)  # fmt: skip
     return public
@@ -214,6 +217,7 @@ def reject(uow: UnitOfWork, idea_id: str, reason: str, now: datetime) -> None:
             publication=PUBLICATION_REJECTED, public_text=None, publication_note=told, publication_at=now
         )
     )
+    uow.follow_ups.cancel_supporters_news([idea_id], now)  # supporters of an earlier publication: no news
     _tell_author(uow, row, {"outcome": PUBLICATION_REJECTED, "reason": told}, now)
 
 
@@ -238,6 +242,7 @@ def withdraw_idea(uow: UnitOfWork, citizen_id: str, idea_id: str, now: datetime)
         )
     )
     uow.follow_ups.supersede(citizen_id, PUBLICATION_KIND, "idea_id", idea_id, now)
+    uow.follow_ups.cancel_supporters_news([idea_id], now)  # unsent news would quote the public text
     return str(row.publication)
 
 

@@ -2,8 +2,10 @@
 
 The core asks for a search with an effect; `DecisionStore` stores it as an `idea_searches` row in the event's
 transaction. After that commit the runtime kicks this worker (and on start, for rows a previous run left). Per row:
-1. count the attempt (a text that crashes the process is given up after `MAX_ATTEMPTS`: the citizen still hears
-   back, without matches);
+1. claim the row by counting the attempt only if no other worker counted one since it was read (each row is
+   embedded by one worker at a time; a row whose worker died is offered again after a while: `store.pending_searches`)
+   — a text that crashes the process is given up after `MAX_ATTEMPTS`: the citizen still hears back, without
+   matches;
 2. embed the text with the shared e5 embedder on the worker's own thread, outside any transaction;
 3. bring the index up to date (a cheap query for ideas whose `publication_at` changed since the last sync, applied
    on the worker's thread) and search it;
@@ -54,7 +56,8 @@ BUILD_PAGE = 5000
 BATCH = 16
 """Rows read per round; each is embedded and answered on its own."""
 RETRY_DELAY = 5.0
-"""Seconds before searches that failed (the database was away) are tried again."""
+"""Seconds before searches that failed (the database was away) are tried again; a search that failed after its
+claim waits until the claim times out (`store.CLAIM_TIMEOUT`; the scheduler's sweep kicks the worker)."""
 SYNC_OVERLAP = timedelta(minutes=1)
 """Changes are re-read this far back: a transaction that committed late with an earlier `publication_at` (another
 worker's clock, a long transaction) is still seen. Rows already seen in the same state are skipped."""
@@ -306,7 +309,7 @@ class SimilarSearch:
 
     def _pending(self) -> list[store.PendingSearch]:
         with self.db.unit_of_work(read_only=True) as uow:
-            return store.pending_searches(uow, BATCH)
+            return store.pending_searches(uow, BATCH, self._clock())
 
     async def _off_loop(self, function: Callable[..., R], *args: Any) -> R:
         """CPU work (embedding, index) on the worker's own thread: never on the event loop or a database thread."""
@@ -329,9 +332,9 @@ class SimilarSearch:
 
     async def answer(self, row: store.PendingSearch) -> None:
         """Embed, search and store the SIMILAR event for one row."""
-        attempts = await self._in_db(self._count_attempt, row.id)
+        attempts = await self._in_db(self._claim, row)
         if attempts is None:
-            return  # another worker answered it
+            return  # another worker claimed or answered it
         vector: FloatArray | None = None
         found: list[str] = []
         if self.embedder is not None and attempts <= MAX_ATTEMPTS:
@@ -343,9 +346,9 @@ class SimilarSearch:
         if key is not None:
             self._kick_chat(key)
 
-    def _count_attempt(self, search_id: int) -> int | None:
+    def _claim(self, row: store.PendingSearch) -> int | None:
         with self.db.unit_of_work() as uow:
-            return store.count_attempt(uow, search_id)
+            return store.claim_search(uow, row)
 
     async def _embed(self, text: str) -> FloatArray | None:
         assert self.embedder is not None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Executable, Select, delete, func, insert, or_, select, update
@@ -75,23 +75,45 @@ def add_search(uow: UnitOfWork, citizen_id: str, channel: str, draft_id: str, te
     )  # fmt: skip
 
 
-def pending_searches(uow: UnitOfWork, limit: int) -> list[PendingSearch]:
+CLAIM_TIMEOUT = timedelta(minutes=1)
+"""A search claimed `attempts` times is offered to the workers again once it is `attempts` × this old: its worker
+is taken to have died (embedding one text takes well under a second)."""
+
+
+def pending_searches(uow: UnitOfWork, limit: int, now: datetime) -> list[PendingSearch]:
+    """Searches no worker holds: never claimed, or claimed so long ago that the claimer is taken to have died.
+
+    The schema has no claim time: a claimed row counts as abandoned when it is older than `attempts` ×
+    `CLAIM_TIMEOUT` (measured from `created_at`). A row left by a crash long ago may therefore be claimed by two
+    workers in turn while the first still works on it; the second answer is a duplicate event the inbox drops."""
     rows = uow.session.execute(
         select(m.IdeaSearch.id, m.IdeaSearch.citizen_id, m.IdeaSearch.channel, m.IdeaSearch.draft_id,
-               m.IdeaSearch.text, m.IdeaSearch.attempts)
+               m.IdeaSearch.text, m.IdeaSearch.attempts, m.IdeaSearch.created_at)
+        .where(or_(m.IdeaSearch.attempts == 0, m.IdeaSearch.created_at <= now - CLAIM_TIMEOUT))
         .order_by(m.IdeaSearch.id).limit(limit)
     ).all()  # fmt: skip
-    return [PendingSearch(**row._mapping) for row in rows]
+    return [
+        PendingSearch(row.id, row.citizen_id, row.channel, row.draft_id, row.text, row.attempts)
+        for row in rows
+        if row.attempts == 0 or _aware(row.created_at) <= now - row.attempts * CLAIM_TIMEOUT
+    ]
 
 
-def count_attempt(uow: UnitOfWork, search_id: int) -> int | None:
-    """Count one more attempt at the search (before embedding, so a text that crashes the process is given up);
-    the new count, None when the row is gone (another worker finished it)."""
-    uow.session.execute(
-        update(m.IdeaSearch).where(m.IdeaSearch.id == search_id).values(attempts=m.IdeaSearch.attempts + 1)
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def claim_search(uow: UnitOfWork, search: PendingSearch) -> int | None:
+    """Claim the search for this worker by counting one more attempt (before embedding, so a text that crashes the
+    process is given up), only if nobody counted one since `search` was read; the new count, None when another
+    worker claimed it or the row is gone (answered)."""
+    claimed = _rowcount(
+        uow,
+        update(m.IdeaSearch)
+        .where(m.IdeaSearch.id == search.id, m.IdeaSearch.attempts == search.attempts)
+        .values(attempts=m.IdeaSearch.attempts + 1),
     )
-    value = uow.session.execute(select(m.IdeaSearch.attempts).where(m.IdeaSearch.id == search_id)).scalar()
-    return None if value is None else int(value)
+    return search.attempts + 1 if claimed else None
 
 
 def delete_search(uow: UnitOfWork, search_id: int) -> bool:

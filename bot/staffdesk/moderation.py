@@ -59,7 +59,7 @@ def _decide(act: _Act) -> tuple[Outbound, ...]:
         else:
             publication.reject(act.uow, idea_id, request.note, act.now)
             said = act.say("moderation.rejected", ref=ref)
-            details = {"reason": request.note}
+            details = {"reason_length": len(request.note.strip())}  # the audit log holds no free text about ideas
     except PublicationError as exc:
         key = "moderation.not_pending" if exc.code in ("not_pending", "unknown_idea") else "moderation.failed"
         outcome = audit.OUTCOME_NOT_FOUND if exc.code == "unknown_idea" else audit.OUTCOME_ERROR

@@ -105,7 +105,8 @@ def _decide(config: Config, database: Database, idea_id: str, decision: str, tex
                 _record(uow, action, ref, audit.OUTCOME_OK, {"edited": text is not None})
             else:
                 publication.reject(uow, idea_id, text or "", _now())
-                _record(uow, action, ref, audit.OUTCOME_OK, {"reason": text})
+                # the reason's length only: the audit log holds no free text about ideas
+                _record(uow, action, ref, audit.OUTCOME_OK, {"reason_length": len((text or "").strip())})
         except PublicationError as exc:
             _record(uow, action, ref, audit.OUTCOME_REFUSED, {"error": exc.code})
             error = exc

@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, case, func, literal_column, select
+from sqlalchemy import Select, case, func, literal_column, or_, select
 
 from bot.analytics.pseudonyms import idea_pseudonym
 from bot.campaigns.audience import audience, campaign_fields
@@ -120,7 +120,9 @@ def campaign_figures(
 
 
 def _without(query: Select[Any], column: Any, staff: Sequence[str]) -> Select[Any]:
-    return query.where(column.not_in(staff)) if staff else query
+    """`query` without staff's rows; rows without a citizen (a kept public idea whose author deleted their data)
+    stay (`NOT IN` alone drops NULL)."""
+    return query.where(or_(column.not_in(staff), column.is_(None))) if staff else query
 
 
 def _median_minutes(uow: UnitOfWork, campaign_id: int, staff: Sequence[str]) -> float | None:
@@ -352,17 +354,6 @@ def idea_item(uow: UnitOfWork, idea_id: str, *, full_text: bool, secret: bytes) 
     return None if row is None else _item(row, full_text, secret)
 
 
-def _support_counts(uow: UnitOfWork, idea_ids: Sequence[str]) -> dict[str, int]:
-    if not idea_ids:
-        return {}
-    query = (
-        select(m.IdeaSupport.idea_id, func.count())
-        .where(m.IdeaSupport.idea_id.in_(list(idea_ids)))
-        .group_by(m.IdeaSupport.idea_id)
-    )
-    return {idea_id: int(count) for idea_id, count in uow.session.execute(query).tuples()}
-
-
 def my_ideas(uow: UnitOfWork, citizen_id: str) -> list[MyIdea]:
     """The citizen's own ideas, newest first, their own text shortened to `MY_IDEA_LIMIT` characters, with the
     publication state, the public text (while approved) and the number of supporters."""
@@ -371,7 +362,7 @@ def my_ideas(uow: UnitOfWork, citizen_id: str) -> list[MyIdea]:
         .where(m.Idea.citizen_id == citizen_id)
         .order_by(m.Idea.created_at.desc(), m.Idea.id.desc())
     ).all()
-    counts = _support_counts(uow, [row.id for row in rows])
+    counts = uow.ideas.support_counts([row.id for row in rows])
     return [
         MyIdea(
             text=clip(row.text, MY_IDEA_LIMIT),
@@ -402,5 +393,5 @@ def supported_ideas(uow: UnitOfWork, citizen_id: str) -> list[SupportedIdea]:
                m.Idea.merged_into.is_(None), m.Idea.public_text.is_not(None))
         .order_by(m.IdeaSupport.created_at.desc(), m.Idea.id)
     ).all()
-    counts = _support_counts(uow, [row.id for row in rows])
+    counts = uow.ideas.support_counts([row.id for row in rows])
     return [SupportedIdea(row.id, clip(row.public_text, MY_IDEA_LIMIT), counts.get(row.id, 0)) for row in rows]

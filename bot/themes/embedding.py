@@ -15,7 +15,9 @@ embeddings.
 
 Which ideas: every idea with `embedding IS NULL` and some text, approved ones first — older ideas, ideas filed while
 the classifier was off, and a kept public idea whose author deleted their data (its text is then the public text
-and its old vector was dropped). An approved idea that gets a vector also gets `publication_at = now`, so the
+and its old vector was dropped), an idea staff approved with a wording other than the author's (its vector was
+dropped on approval). An approved idea is embedded from its public text, any other from its own text. An approved
+idea that gets a vector also gets `publication_at = now`, so the
 similar-idea index of every worker (which follows that column) adds it.
 """
 
@@ -132,17 +134,26 @@ def _pending_answers(session: Session, model: str, limit: int) -> list[_Pending]
     return result
 
 
+def _idea_source(text: str | None, public_text: str | None, publication: str | None) -> str | None:
+    """The text an idea's vector is made of: an approved idea's public text (the similar-idea index matches other
+    citizens' words against it; staff may have edited the author's wording), otherwise the idea's own text."""
+    if publication == PUBLICATION_APPROVED and public_text is not None:
+        return public_text
+    return text
+
+
 def _pending_ideas(session: Session, limit: int) -> list[_Pending]:
     if limit <= 0:
         return []
     # Approved ideas first: without a vector the similar-idea search cannot offer them.
     approved_first = case((m.Idea.publication == PUBLICATION_APPROVED, 0), else_=1)
     rows = session.execute(
-        select(m.Idea.id, m.Idea.text).where(m.Idea.embedding.is_(None))
+        select(m.Idea.id, m.Idea.text, m.Idea.public_text, m.Idea.publication).where(m.Idea.embedding.is_(None))
         .order_by(approved_first, m.Idea.created_at, m.Idea.id)
     )
     result: list[_Pending] = []
-    for idea_id, text in rows:
+    for idea_id, private, public, publication in rows:
+        text = _idea_source(private, public, publication)
         if text and text.strip():  # a text without words has nothing to embed (and must not block the queue)
             result.append(_Pending("idea", idea_id, text))
             if len(result) >= limit:
@@ -157,7 +168,8 @@ def _write(session: Session, pending: Sequence[_Pending], vectors: dict[str, byt
         if item.kind == "idea":
             vector = vectors.get(f"{item.kind}:{item.key}")
             idea = session.get(m.Idea, item.key)
-            if vector is None or idea is None or idea.embedding is not None or idea.text != item.text:
+            if (vector is None or idea is None or idea.embedding is not None
+                    or _idea_source(idea.text, idea.public_text, idea.publication) != item.text):
                 counts["skipped"] += 1
                 continue
             values: dict[str, Any] = {"embedding": vector, "embedding_model": model}

@@ -28,6 +28,7 @@ from handlers.events import (
     FindSimilar,
     IdeaRequest,
     Inbound,
+    InboundKind,
     SaveIdea,
 )
 from handlers.texts import load_texts
@@ -200,7 +201,7 @@ async def test_a_search_answered_twice_after_a_crash_reaches_the_core_once(
     runtime = make_runtime(embedder)
     ask(runtime, "citizen", NIGHT_TRAIN_AGAIN)
     with database.unit_of_work() as uow:
-        (row,) = store.pending_searches(uow, 10)
+        (row,) = store.pending_searches(uow, 10, datetime.now(UTC))
     vector = embedder.embed_one(NIGHT_TRAIN_AGAIN)
     worker: SimilarSearch = runtime.similar
     assert worker._finish(row, vector, []) is not None
@@ -429,3 +430,146 @@ async def test_the_index_follows_moderation_withdrawal_merge_and_erasure_done_by
     on_the_other(lambda uow: publication.merge(uow, other, night, datetime.now(UTC)))
     assert [m.id for m in similar_event(await search(searching, "citizen", BINS)).matches] == []  # merged away
     assert other not in searching.similar.index
+
+
+async def test_a_search_stored_while_another_batch_finishes_is_still_answered(
+    make_runtime: MakeRuntime, database: Database, embedder: Embedder
+) -> None:
+    """PostgreSQL runs several batches at once: a batch that stored no search and committed first must not use up
+    the kick of a batch whose search row is not committed yet."""
+    import asyncio
+    import threading
+
+    if database.is_sqlite:
+        pytest.skip("one database thread on SQLite: batches never overlap")
+    runtime = make_runtime(embedder)
+    kicks: list[int] = []
+    runtime.similar.kick = lambda: kicks.append(searches(database))  # type: ignore[method-assign]
+    with database.unit_of_work() as uow:
+        add_citizen(uow, "a")
+        add_citizen(uow, "b")
+    await runtime.accept([Inbound(InboundKind.TEXT, CHANNEL, "a", "a", "e-a", datetime.now(UTC), text="Idee")])
+    stored, release = threading.Event(), threading.Event()
+
+    def process(uow: Any, event: Inbound, now: datetime) -> bool:
+        runtime.decisions._apply(uow, citizen_of("a"), CitizenState(), FindSimilar("d1", NIGHT_TRAIN), now, CHANNEL)
+        stored.set()
+        release.wait(10)
+        return False
+
+    runtime.decisions.process = process  # type: ignore[method-assign]
+    first = asyncio.create_task(runtime._process_batch_async([f"{CHANNEL}:a"]))
+    assert await asyncio.to_thread(stored.wait, 10)
+    await runtime._process_batch_async([f"{CHANNEL}:b"])  # nothing pending for b; commits while a's row is open
+    release.set()
+    await first
+    assert kicks and kicks[-1] == 1  # kicked after the row was committed
+
+
+async def test_the_periodic_sweep_kicks_the_search_worker(make_runtime: MakeRuntime, embedder: Embedder) -> None:
+    """A row whose kick was lost (an error between commit and kick) is answered by the scheduler's sweep."""
+    runtime = make_runtime(embedder)
+    kicks: list[bool] = []
+    runtime.similar.kick = lambda: kicks.append(True)  # type: ignore[method-assign]
+    await runtime.resume_pending()
+    assert kicks
+
+
+class CountingEmbedder:
+    """The real embedder, counting its calls."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.inner = embedder
+        self.prefix = embedder.prefix
+        self.key = embedder.key
+        self.calls = 0
+
+    def embed_one(self, text: str) -> Any:
+        self.calls += 1
+        return self.inner.embed_one(text)
+
+
+async def test_two_workers_reading_the_same_search_embed_it_once(
+    make_runtime: MakeRuntime, database: Database, embedder: Embedder
+) -> None:
+    import asyncio
+
+    Ideas(database, embedder).publish_new("author", NIGHT_TRAIN)
+    counting = CountingEmbedder(embedder)
+    first, second = make_runtime(counting), make_runtime(counting)
+    ask(first, "citizen", NIGHT_TRAIN_AGAIN)
+    with database.unit_of_work(read_only=True) as uow:
+        (row,) = store.pending_searches(uow, 10, datetime.now(UTC))  # both workers read it before either claims
+
+    await asyncio.gather(first.similar.answer(row), second.similar.answer(row))
+
+    assert counting.calls == 1
+    assert searches(database) == 0
+    with database.unit_of_work() as uow:
+        events = uow.session.execute(
+            select(m.InboundEvent.event_id).where(m.InboundEvent.event_id.like("similar:%"))
+        ).scalars().all()
+    assert events == [f"similar:{row.id}"]
+
+
+def test_a_claimed_search_is_offered_again_only_after_its_worker_is_taken_to_have_died(database: Database) -> None:
+    created = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    with database.unit_of_work() as uow:
+        store.add_search(uow, add_citizen(uow, "citizen"), CHANNEL, "d1", NIGHT_TRAIN, created)
+    with database.unit_of_work() as uow:
+        (row,) = store.pending_searches(uow, 10, created)
+        assert store.claim_search(uow, row) == 1
+        assert store.claim_search(uow, row) is None  # a second worker with the same read loses
+    with database.unit_of_work() as uow:
+        assert store.pending_searches(uow, 10, created + timedelta(seconds=30)) == []  # being worked on
+        (again,) = store.pending_searches(uow, 10, created + store.CLAIM_TIMEOUT)  # its worker died
+        assert again.attempts == 1 and store.claim_search(uow, again) == 2
+        assert store.pending_searches(uow, 10, created + store.CLAIM_TIMEOUT * 1.5) == []
+        assert [r.id for r in store.pending_searches(uow, 10, created + store.CLAIM_TIMEOUT * 2)] == [row.id]
+
+
+async def test_an_idea_approved_with_edited_wording_is_found_by_its_public_text_only(
+    make_runtime: MakeRuntime, database: Database, embedder: Embedder
+) -> None:
+    from bot.ideaboard import publication
+    from bot.themes import embed_backlog
+    from nlp.similar import default_restorer, embedding_text
+
+    private = NIGHT_TRAIN + " Ich wohne in der Hofaue 12 bei Familie Krause und arbeite nachts im Krankenhaus."
+    ideas = Ideas(database, embedder)
+    night = ideas.file("author", private)
+    with database.unit_of_work() as uow:
+        publication.set_consent(uow, citizen_of("author"), night, "keep", datetime.now(UTC), set())
+        assert publication.approve(uow, night, NIGHT_TRAIN, datetime.now(UTC)) == NIGHT_TRAIN
+    with database.unit_of_work() as uow:
+        idea = uow.session.get(m.Idea, night)
+        assert idea is not None and idea.embedding is None and idea.embedding_model is None  # out of the index
+
+    restorer = default_restorer()
+    report = embed_backlog(database, embedder, lambda text: embedding_text(text, restorer), datetime.now(UTC))
+    assert report.ideas == 1
+    with database.unit_of_work() as uow:
+        idea = uow.session.get(m.Idea, night)
+        assert idea is not None and idea.embedding is not None and idea.publication_at is not None
+        vector = np.frombuffer(idea.embedding, dtype="<f4")
+    public = embedder.embed_one(embedding_text(NIGHT_TRAIN, restorer))
+    assert float(np.dot(vector, public)) > 0.999  # made of the public wording
+
+    runtime = make_runtime(embedder)
+    await runtime.start()
+    await runtime.wait_idle()
+    assert [m.id for m in similar_event(await search(runtime, "citizen", NIGHT_TRAIN_AGAIN)).matches] == [night]
+    private_only = "Familie Krause in der Hofaue 12 arbeitet nachts im Krankenhaus"
+    assert similar_event(await search(runtime, "citizen2", private_only, "d2")).matches == ()
+
+
+async def test_an_idea_approved_with_its_own_wording_keeps_its_vector(database: Database, embedder: Embedder) -> None:
+    from bot.ideaboard import publication
+
+    night = Ideas(database, embedder).file("author", NIGHT_TRAIN)
+    with database.unit_of_work() as uow:
+        publication.set_consent(uow, citizen_of("author"), night, "keep", datetime.now(UTC), set())
+        publication.approve(uow, night, None, datetime.now(UTC))
+    with database.unit_of_work() as uow:
+        idea = uow.session.get(m.Idea, night)
+        assert idea is not None and idea.embedding is not None and idea.embedding_model == embedder.key

@@ -51,6 +51,10 @@ def test_approve_with_wording_and_reject_with_reason(queued: Database, capsys: p
         ("publication_approve", ref("idea-tree"), "refused")]
     assert all(e[0] == "cli:ana" for e in entries(queued))
     assert "Döppersberg" not in str([e for e in entries(queued)])
+    with queued.unit_of_work(read_only=True) as uow:
+        details = {e.action: e.details for e in uow.audit.between() if e.outcome == "ok"}
+    assert details["publication_reject"] == {"reason_length": len("Gibt es schon.")}  # the length, not the words
+    assert "Gibt es schon" not in str(details)
 
 
 def test_the_interactive_loop_skips_approves_and_quits(queued: Database, monkeypatch: pytest.MonkeyPatch,

@@ -280,6 +280,9 @@ async def test_staff_approve_and_reject_in_the_chat_and_the_authors_hear_of_it(
     assert ("publication_approve", "ok") in actions and ("publication_reject", "ok") in actions
     assert ("moderation", "ok") in actions
     assert "Nordbahntrasse" not in str(details)  # the audit log never holds the texts
+    assert "Gibt es schon" not in str(details)  # nor staff's reason (its length only)
+    assert {"reason_length": len("Gibt es schon als Idee.")}.items() <= next(
+        d for (action, _), d in zip(actions, details, strict=True) if action == "publication_reject").items()
 
 
 # --- /meineideen ------------------------------------------------------------------------------------------------
@@ -458,3 +461,35 @@ def test_no_on_an_older_message_takes_a_published_idea_back_and_a_rejected_one_i
         assert publication.set_consent(uow, "c_2", B, "yes", NOW, set()) is False
     assert (idea(db, A).publication, idea(db, A).public_text) == ("withdrawn", None)
     assert idea(db, B).publication == "rejected"
+
+
+@pytest.mark.parametrize("how", ["withdraw", "consent_no", "reject"])
+def test_supporters_unsent_news_of_an_idea_leaving_the_board_is_cancelled(db: Database, how: str) -> None:
+    """The news carries the public text: an idea withdrawn, taken back with "Nein" or rejected sends none of it."""
+    file_idea(db, A, "c_1")
+    file_idea(db, B, "c_9")
+    with db.unit_of_work() as uow:
+        publication.approve(uow, A, "Mehr Bänke an der Nordbahntrasse", NOW)
+        publication.approve(uow, B, None, NOW)
+    support(db, A, "c_2", news=True)
+    support(db, B, "c_2", news=True)
+    with db.unit_of_work() as uow:
+        uow.follow_ups.add("c_2", NOW, "idea_news", {"idea_id": A, "public_text": "Mehr Bänke"}, now=NOW)
+        uow.follow_ups.add("c_2", NOW, "idea_news", {"idea_id": B, "public_text": "other"}, now=NOW)
+        uow.follow_ups.add("c_1", NOW, "idea_news", {"idea_id": A}, now=NOW)  # the author's own news stays
+    later = NOW + timedelta(minutes=1)
+    with db.unit_of_work() as uow:
+        if how == "withdraw":
+            publication.withdraw_idea(uow, "c_1", A, later)
+        elif how == "consent_no":
+            publication.set_consent(uow, "c_1", A, "no", later, {"c_staff"})
+        else:  # taken back, queued again, then rejected by staff
+            publication.withdraw_idea(uow, "c_1", A, later)
+            publication.set_consent(uow, "c_1", A, "yes", later, {"c_staff"})
+            uow.follow_ups.add("c_2", later, "idea_news", {"idea_id": A, "public_text": "Mehr Bänke"}, now=later)
+            publication.reject(uow, A, "Doppelt", later)
+    news = [(who, status, p["idea_id"]) for who, status, p in follow_ups(db, "idea_news")]
+    assert ("c_2", "pending", A) not in news
+    assert [status for who, status, idea_id in news if who == "c_2" and idea_id == A] and all(
+        status == "cancelled" for who, status, idea_id in news if who == "c_2" and idea_id == A)
+    assert ("c_2", "pending", B) in news and ("c_1", "pending", A) in news

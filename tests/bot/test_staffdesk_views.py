@@ -444,3 +444,18 @@ def test_someone_off_the_allowlist_gets_nothing_and_an_unknown_reference_is_said
     assert "i_ffffffffffff" in missing
     assert [(r[2], r[3]) for r in audit_rows(db)] == [("idea", "not_found")]
 
+
+
+def test_a_kept_idea_whose_author_deleted_their_data_is_still_listed(db: Database, config: Config) -> None:
+    citizen = add_citizen(db, config, "1")
+    add_citizen(db, config, STAFF_USER)
+    idea(db, "kept", citizen, "Mehr Bänke am Ölberg", "mobilitaet", NOW)
+    idea(db, "other", citizen, "Radweg", "mobilitaet", NOW + timedelta(minutes=1))
+    with db.unit_of_work() as uow:  # what /loeschen leaves of a supported "Ja, dauerhaft" idea
+        uow.session.execute(update(m.Idea).where(m.Idea.id == "kept").values(citizen_id=None))
+    with db.unit_of_work(read_only=True) as uow:
+        listing = views.new_ideas(uow, FIELDS, per_field=5, full_text=True, secret=config.pseudonym_secret,
+                                  staff_citizens=staff_of(db, config))
+    by_field = {f.field: f for f in listing.fields}
+    assert by_field["mobilitaet"].total == 2
+    assert {i.idea_id for i in by_field["mobilitaet"].latest} == {"kept", "other"}

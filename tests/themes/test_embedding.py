@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import numpy as np
 import pytest
@@ -158,3 +158,35 @@ async def test_the_theme_thread_runs_at_the_lowest_cpu_priority_and_the_bot_does
     finally:
         await jobs.close()
     assert inside == 19 and os.getpriority(os.PRIO_PROCESS, 0) < 19
+
+
+def test_my_data_says_which_answers_have_a_stored_vector_and_never_shows_the_numbers(
+    database: Database, embedder: Embedder, prepare: Callable[[str], str]
+) -> None:
+    import json
+
+    from handlers.my_data import render_export
+    from handlers.texts import load_texts
+
+    fill(database)
+    embed_backlog(database, embedder, prepare, data.NOW, limit=10)
+    with database.unit_of_work(read_only=True) as uow:
+        exported = uow.citizens.export("c0")
+        vector = uow.session.execute(select(m.AnswerEmbedding.vector)).scalars().first()
+    [response] = exported["responses"]
+    by_question = {answer["question_id"]: answer for answer in response["answers"]}
+    assert by_question["wunsch"]["embedding_stored"] is True
+    assert by_question["wunsch"]["embedding_model"] == embedder.key
+    assert "embedding_stored" not in by_question["modus"]  # a choice: nothing embedded
+    assert vector is not None and "vector" not in json.dumps(exported, default=str)
+    texts = load_texts()
+    [german] = render_export(exported, "de", texts)
+    [english] = render_export(exported, "en", texts)
+    assert texts.get("privacy.export_answer_embedding", "de") in german.text
+    assert "384 numbers" in english.text and "themes" in english.text
+    assert german.text.count("384 Zahlen") == 2  # the answer's and the idea's, once each
+    assert german.document is not None and b"embedding_stored" in german.document.content
+    from handlers.my_data import _DETAILS, _View
+
+    short = _View(texts, "de", {}, UTC, None).summary(exported, _DETAILS[-1])
+    assert texts.get("privacy.export_answer_embeddings", "de", count=1) in short  # answers not listed: counted

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from bot.storage.items import (
     FOLLOW_UP_QUEUED,
     FOLLOW_UP_RUNNING,
     IDEA_NEW,
+    OUTCOME_NOT_NEEDED,
     OUTCOME_SENT,
     OUTCOME_SUPERSEDED,
     FollowUpItem,
@@ -27,7 +28,7 @@ from bot.storage.items import (
     StoredIdea,
 )
 from bot.storage.repositories._base import Repository, columns_for, plain_json, table_of, to_items, utc_now
-from handlers.events import FieldScores
+from handlers.events import IDEA_STATUS_KIND, FieldScores
 
 _FOLLOW_UP_COLUMNS = columns_for(m.FollowUp, FollowUpItem)
 _IDEA_COLUMNS = columns_for(m.Idea, StoredIdea)
@@ -83,6 +84,17 @@ class IdeaRepository(Repository):
     def ids(self) -> list[str]:
         """Every idea's internal id (to match a pseudonymous reference, which cannot be looked up in SQL)."""
         return list(self.session.execute(select(m.Idea.id)).scalars())
+
+    def support_counts(self, idea_ids: Sequence[str]) -> dict[str, int]:
+        """Supporters per idea of `idea_ids` (ideas without supporters are missing)."""
+        if not idea_ids:
+            return {}
+        query = (
+            select(m.IdeaSupport.idea_id, func.count())
+            .where(m.IdeaSupport.idea_id.in_(list(idea_ids)))
+            .group_by(m.IdeaSupport.idea_id)
+        )
+        return {idea_id: int(count) for idea_id, count in self.session.execute(query).tuples()}
 
     def latest(self, *, field: str | None = None, status: str | None = None, limit: int | None = None
                ) -> list[StoredIdea]:
@@ -235,6 +247,30 @@ class FollowUpRepository(Repository):
             update(m.FollowUp)
             .where(m.FollowUp.id.in_(ids), m.FollowUp.status.in_([FOLLOW_UP_PENDING, FOLLOW_UP_HELD]))
             .values(status=FOLLOW_UP_CANCELLED, outcome=OUTCOME_SUPERSEDED, updated_at=now)
+        )
+
+    def cancel_supporters_news(self, idea_ids: Collection[str], now: datetime) -> int:
+        """End the unsent status news (`idea_news` rows, not yet claimed) of the ideas' supporters about those ideas:
+        the idea left the board (withdrawn, rejected, deleted) and the news would quote its public text. Cancelled,
+        outcome "not_needed"; returns how many."""
+        wanted = set(idea_ids)
+        if not wanted:
+            return 0
+        supporters = select(m.IdeaSupport.citizen_id).where(m.IdeaSupport.idea_id.in_(sorted(wanted)))
+        rows = self.session.execute(
+            select(m.FollowUp.id, m.FollowUp.payload).where(
+                m.FollowUp.kind == IDEA_STATUS_KIND,
+                m.FollowUp.status.in_([FOLLOW_UP_PENDING, FOLLOW_UP_HELD]),
+                m.FollowUp.citizen_id.in_(supporters),
+            )
+        ).all()  # the payload is compared here: JSON access differs by dialect
+        ids = [row.id for row in rows if isinstance(row.payload, dict) and row.payload.get("idea_id") in wanted]
+        if not ids:
+            return 0
+        return self._rowcount(
+            update(m.FollowUp)
+            .where(m.FollowUp.id.in_(ids), m.FollowUp.status.in_([FOLLOW_UP_PENDING, FOLLOW_UP_HELD]))
+            .values(status=FOLLOW_UP_CANCELLED, outcome=OUTCOME_NOT_NEEDED, updated_at=now)
         )
 
     def open_for(self, citizen_id: str) -> list[FollowUpItem]:

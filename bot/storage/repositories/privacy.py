@@ -6,20 +6,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Delete, Row, Select, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Delete, Row, Select, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.storage import models as m
 from bot.storage.items import (
-    FOLLOW_UP_CANCELLED,
-    FOLLOW_UP_HELD,
-    FOLLOW_UP_PENDING,
     OUTBOX_FAILED,
-    OUTCOME_NOT_NEEDED,
     chat_key,
 )
 from bot.storage.repositories._base import iso
-from handlers.events import IDEA_STATUS_KIND, PUBLICATION_APPROVED, PUBLISH_KEEP
+from bot.storage.repositories.activity import FollowUpRepository, IdeaRepository
+from handlers.events import PUBLICATION_APPROVED, PUBLISH_KEEP
 
 _CHUNK = 500
 """Citizens deleted per statement batch (keeps IN lists well below SQLite's parameter limit)."""
@@ -110,7 +107,7 @@ def export(session: Session, citizen_id: str) -> dict[str, Any]:
         .order_by(m.Idea.created_at, m.Idea.id),
     )
     changes = _idea_status_changes(session, citizen_id)
-    supporters = _support_counts(session, [idea["id"] for idea in result["ideas"]])
+    supporters = IdeaRepository(session).support_counts([idea["id"] for idea in result["ideas"]])
     for idea in result["ideas"]:
         idea["idea_status_changes"] = changes.get(idea["id"], [])
         idea["supporters"] = supporters.get(idea["id"], 0)
@@ -177,17 +174,6 @@ def _idea_status_changes(session: Session, citizen_id: str) -> dict[str, list[di
         change = _plain(row)
         changes.setdefault(change.pop("idea_id"), []).append(change)
     return changes
-
-
-def _support_counts(session: Session, idea_ids: Sequence[str]) -> dict[str, int]:
-    if not idea_ids:
-        return {}
-    query = (
-        select(m.IdeaSupport.idea_id, func.count())
-        .where(m.IdeaSupport.idea_id.in_(list(idea_ids)))
-        .group_by(m.IdeaSupport.idea_id)
-    )
-    return {idea_id: int(count) for idea_id, count in session.execute(query).tuples()}
 
 
 def _export_supports(session: Session, citizen_id: str) -> list[dict[str, Any]]:
@@ -263,14 +249,18 @@ def _export_responses(session: Session, citizen_id: str) -> list[dict[str, Any]]
             m.Answer.scores,
             m.Answer.model_version,
             m.Answer.answered_at,
+            m.AnswerEmbedding.model.label("embedding_model"),
         )
         .join(m.Response, m.Response.id == m.Answer.response_id)
+        .outerjoin(m.AnswerEmbedding, m.AnswerEmbedding.answer_id == m.Answer.id)
         .where(m.Response.citizen_id == citizen_id)
         .order_by(m.Answer.answered_at, m.Answer.id)
     ):
         answer: dict[str, Any] = {"question_id": row.question_id, "value": row.value}
         if row.scores is not None:  # only free-text answers are classified; others stay as short as before
             answer.update(field=row.field, scores=row.scores, model_version=row.model_version)
+        if row.embedding_model is not None:  # a free-text answer's vector for the themes: said, never dumped
+            answer.update(embedding_stored=True, embedding_model=row.embedding_model)
         answer["answered_at"] = iso(row.answered_at)
         answers[row.response_id].append(answer)
     return [
@@ -329,24 +319,7 @@ def _release_merged_into(session: Session, citizen_ids: Sequence[str]) -> None:
 def _cancel_supporters_news(session: Session, citizen_ids: Sequence[str]) -> None:
     """Other citizens' unsent news about an idea deleted now is not sent (it would quote a deleted idea)."""
     doomed = set(session.execute(select(m.Idea.id).where(m.Idea.citizen_id.in_(list(citizen_ids)))).scalars())
-    if not doomed:
-        return
-    supporters = select(m.IdeaSupport.citizen_id).where(m.IdeaSupport.idea_id.in_(list(doomed)))
-    rows = session.execute(
-        select(m.FollowUp.id, m.FollowUp.payload).where(
-            m.FollowUp.kind == IDEA_STATUS_KIND,
-            m.FollowUp.status.in_([FOLLOW_UP_PENDING, FOLLOW_UP_HELD]),
-            m.FollowUp.citizen_id.in_(supporters),
-        )
-    ).all()
-    ids = [row.id for row in rows if isinstance(row.payload, dict) and row.payload.get("idea_id") in doomed]
-    if ids:
-        session.execute(
-            update(m.FollowUp).where(m.FollowUp.id.in_(ids)).values(
-                status=FOLLOW_UP_CANCELLED, outcome=OUTCOME_NOT_NEEDED, updated_at=datetime.now(UTC)
-            ),
-            execution_options={"synchronize_session": False},
-        )
+    FollowUpRepository(session).cancel_supporters_news(doomed, datetime.now(UTC))
 
 
 def delete_citizens(session: Session, citizen_ids: Sequence[str]) -> dict[str, int]:
