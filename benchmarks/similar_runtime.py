@@ -75,6 +75,9 @@ def _fill(url: str, rows: int) -> str:
                  "publication_at": published}
                 for i in range(count)
             ])  # fmt: skip
+    if not database.is_sqlite:  # statistics as autovacuum keeps them in a running city (a fresh bulk load has none)
+        with database.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE ideas")
     database.dispose()
     return "citizen"
 
