@@ -24,14 +24,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
+    """This process's resident memory now, in MB (Linux)."""
     for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-def _percentile(values: Sequence[float], share: float) -> float:
+def percentile(values: Sequence[float], share: float) -> float:
+    """The value below which `share` of `values` lie (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
@@ -51,7 +53,7 @@ def run(rows: int, queries: int, embed_texts: int) -> dict[str, object]:
     corpus_keys = [text_keys(text) for text in corpus]
     real_keys = [text_keys(text) for text in texts]
     gc.collect()
-    before = _rss_mb()
+    before = rss_mb()
 
     rng = np.random.default_rng(13)
     vectors = rng.standard_normal((rows, real.shape[1]), dtype=np.float32)
@@ -69,7 +71,7 @@ def run(rows: int, queries: int, embed_texts: int) -> dict[str, object]:
         kept += set(exact.tolist()) <= set(index.shortlist(real[row]).tolist())
     del vectors
     gc.collect()
-    grown = _rss_mb() - before
+    grown = rss_mb() - before
 
     latencies = []
     for i in range(queries):
@@ -91,12 +93,12 @@ def run(rows: int, queries: int, embed_texts: int) -> dict[str, object]:
         "rows": rows,
         "queries": queries,
         "search_p50_ms": round(statistics.median(latencies), 2),
-        "search_p99_ms": round(_percentile(latencies, 0.99), 2),
+        "search_p99_ms": round(percentile(latencies, 0.99), 2),
         "build_s": round(build_s, 2),
         "index_rss_growth_mb": round(grown, 1),
         "scan_keeps_exact_top10": round(kept / min(100, len(real)), 3),
         "embed_one_p50_ms": round(statistics.median(embed_ms), 1),
-        "embed_one_p99_ms": round(_percentile(embed_ms, 0.99), 1),
+        "embed_one_p99_ms": round(percentile(embed_ms, 0.99), 1),
         "cpus": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
     }

@@ -27,19 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.similar import percentile, rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
 def _fill(url: str, rows: int) -> str:
@@ -107,7 +97,7 @@ async def _measure(url: str, queries: list[str]) -> dict[str, Any]:
 
     embedder.embed_one = timed_embed  # type: ignore[method-assign]
     gc.collect()
-    before = _rss_mb()
+    before = rss_mb()
     totals: list[float] = []
     build = 0.0
     for number, text in enumerate(queries):
@@ -122,15 +112,15 @@ async def _measure(url: str, queries: list[str]) -> dict[str, Any]:
             build = elapsed - embedding[-1]
         else:
             totals.append(elapsed)
-    rss = _rss_mb() - before
+    rss = rss_mb() - before
     database.dispose()
     rest = [total - embed for total, embed in zip(totals, embedding[1:], strict=True)]
     return {
         "index_build_s": round(build, 2),
         "search_p50_ms": round(1000 * statistics.median(totals), 1),
-        "search_p99_ms": round(1000 * _percentile(totals, 0.99), 1),
+        "search_p99_ms": round(1000 * percentile(totals, 0.99), 1),
         "without_embedding_p50_ms": round(1000 * statistics.median(rest), 1),
-        "without_embedding_p99_ms": round(1000 * _percentile(rest, 0.99), 1),
+        "without_embedding_p99_ms": round(1000 * percentile(rest, 0.99), 1),
         "embedding_p50_ms": round(1000 * statistics.median(embedding[1:]), 1),
         "rss_growth_mb": round(rss, 1),
     }
