@@ -241,13 +241,7 @@ class FollowUpRepository(Repository):
             )
         ).all()
         ids = [row.id for row in rows if isinstance(row.payload, dict) and row.payload.get(payload_key) == value]
-        if not ids:
-            return 0
-        return self._rowcount(
-            update(m.FollowUp)
-            .where(m.FollowUp.id.in_(ids), m.FollowUp.status.in_([FOLLOW_UP_PENDING, FOLLOW_UP_HELD]))
-            .values(status=FOLLOW_UP_CANCELLED, outcome=OUTCOME_SUPERSEDED, updated_at=now)
-        )
+        return self._cancel_unclaimed(ids, OUTCOME_SUPERSEDED, now)
 
     def cancel_supporters_news(self, idea_ids: Collection[str], now: datetime) -> int:
         """End the unsent status news (`idea_news` rows, not yet claimed) of the ideas' supporters about those ideas:
@@ -265,12 +259,16 @@ class FollowUpRepository(Repository):
             )
         ).all()  # the payload is compared here: JSON access differs by dialect
         ids = [row.id for row in rows if isinstance(row.payload, dict) and row.payload.get("idea_id") in wanted]
+        return self._cancel_unclaimed(ids, OUTCOME_NOT_NEEDED, now)
+
+    def _cancel_unclaimed(self, ids: Sequence[int], outcome: str, now: datetime) -> int:
+        """Cancel those of the rows `ids` that are still pending or held (a row claimed meanwhile goes on)."""
         if not ids:
             return 0
         return self._rowcount(
             update(m.FollowUp)
             .where(m.FollowUp.id.in_(ids), m.FollowUp.status.in_([FOLLOW_UP_PENDING, FOLLOW_UP_HELD]))
-            .values(status=FOLLOW_UP_CANCELLED, outcome=OUTCOME_NOT_NEEDED, updated_at=now)
+            .values(status=FOLLOW_UP_CANCELLED, outcome=outcome, updated_at=now)
         )
 
     def open_for(self, citizen_id: str) -> list[FollowUpItem]:
